@@ -1,0 +1,194 @@
+"""The normalized model every connector maps into and every rule reads.
+
+Vendor JSON becomes these types in exactly one place per tool
+(``connectors/<tool>/mapping.py``); nothing downstream of a connector sees vendor
+shapes. All datetimes are timezone-aware UTC.
+
+Vocabulary follows ../shared/DESIGN.md ("Vocabulary" and "Model").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Tool(StrEnum):
+    """One tracker."""
+
+    GITHUB = "github"
+    JIRA = "jira"
+    ASANA = "asana"
+
+
+class EventKind(StrEnum):
+    """What happened to an item (DESIGN.md "Model")."""
+
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    STATUS_CHANGED = "status_changed"
+    REVIEW_REQUESTED = "review_requested"
+    REVIEW_REQUEST_REMOVED = "review_request_removed"
+    REVIEWED = "reviewed"
+    COMMENTED = "commented"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    LABELED = "labeled"
+    UNLABELED = "unlabeled"
+    COMMITTED = "committed"
+
+
+class ItemKind(StrEnum):
+    ISSUE = "issue"
+    PULL_REQUEST = "pull_request"
+    TASK = "task"
+
+
+class StatusCategory(StrEnum):
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    IN_REVIEW = "in_review"
+    BLOCKED = "blocked"
+    DONE = "done"
+
+
+class ActionKind(StrEnum):
+    """A write back into a tool (DESIGN.md "Actions")."""
+
+    COMMENT = "comment"
+    REASSIGN = "reassign"
+    LABEL = "label"
+    DRAFT = "draft"
+
+
+@dataclass(frozen=True, order=True)
+class ItemRef:
+    """One work item: ``ItemRef("github", "acme/web#12")``, ``ItemRef("jira", "WEB-17")``."""
+
+    tool: str
+    key: str
+
+    def __str__(self) -> str:
+        return self.key
+
+    @classmethod
+    def parse(cls, text: str) -> "ItemRef":
+        """Parse ``"github:acme/web#12"`` or a bare GitHub ``"acme/web#12"``.
+
+        Raises:
+            ValueError: the text names no item.
+        """
+        tool, sep, key = text.partition(":")
+        if sep and tool in {t.value for t in Tool}:
+            return cls(tool, key)
+        if "#" in text and "/" in text:
+            return cls(Tool.GITHUB.value, text)
+        raise ValueError(f"not an item reference: {text!r} (expected e.g. github:acme/web#12)")
+
+
+@dataclass(frozen=True, order=True)
+class Account:
+    """A user id inside one tool: GitHub login, Jira accountId, Asana gid."""
+
+    tool: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.tool}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One normalized fact read from a tool.
+
+    ``id`` is the tool's own stable id for the fact (dedup key together with ``tool``).
+    Kind-specific fields are ``None``/empty when they do not apply:
+
+    - ``subject``: the account assigned / unassigned / asked for review.
+    - ``from_status``/``to_status``: for ``status_changed``.
+    - ``review_state``: ``approved`` | ``changes_requested`` | ``commented`` | ``dismissed``.
+    - ``label``: for ``labeled``/``unlabeled``.
+    - ``link_type``/``target``: for ``linked``/``unlinked``.
+    - ``text``/``mentions``: for ``commented`` and ``reviewed``.
+    """
+
+    tool: str
+    id: str
+    item: ItemRef
+    at: datetime
+    kind: EventKind
+    actor: Account | None = None
+    subject: Account | None = None
+    from_status: str | None = None
+    to_status: str | None = None
+    review_state: str | None = None
+    label: str | None = None
+    link_type: str | None = None
+    target: ItemRef | None = None
+    text: str | None = None
+    mentions: tuple[Account, ...] = ()
+
+
+@dataclass(frozen=True)
+class ItemSnapshot:
+    """The current state of one item as last read from its tool."""
+
+    ref: ItemRef
+    title: str
+    url: str
+    kind: ItemKind
+    status: str
+    status_category: StatusCategory
+    assignees: tuple[Account, ...] = ()
+    labels: tuple[str, ...] = ()
+    author: Account | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    links: tuple[ItemRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll of one scope (a repository, a JQL, a project) returned.
+
+    ``next_cursor`` is stored in the same transaction as ``events`` and ``items``;
+    ``None`` means "unchanged". ``requests`` counts HTTP requests made (for bench/).
+    ``skipped`` lists ``(vendor id, reason)`` for items the mapping could not use.
+    """
+
+    events: list[Event] = field(default_factory=list)
+    items: list[ItemSnapshot] = field(default_factory=list)
+    next_cursor: dict | None = None
+    requests: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One write to perform.
+
+    ``marker`` is the idempotency tag (``hb:<key>``) carried in every text written.
+    ``body`` is the finished text (already escaped, with native mentions).
+    ``assignees`` is the new assignee set for ``reassign`` and ``draft``.
+    ``title`` is the new item's title for ``draft``.
+    """
+
+    kind: ActionKind
+    item: ItemRef
+    marker: str
+    body: str = ""
+    assignees: tuple[Account, ...] = ()
+    label: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """Outcome of ``Connector.apply``/``find_marker``: the URL of what now stands in the tool."""
+
+    url: str | None
+    remote_id: str | None = None
+    already_present: bool = False

@@ -1,0 +1,84 @@
+"""The contract every connector satisfies, and the registry that names them.
+
+A connector only fetches and writes; the engine owns cursors, storage and timing
+(DESIGN.md "Connectors"). Vendor exceptions are translated here, at the edge, into
+``bridge.errors``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Protocol, runtime_checkable
+
+from bridge.model import Account, Action, ActionResult, PollResult
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A tool's poller and writer.
+
+    ``name`` is the config section (``[connectors.<name>]``); ``tool`` is ``github`` |
+    ``jira`` | ``asana``.
+    """
+
+    name: str
+    tool: str
+
+    def scopes(self) -> list[str]:
+        """Containers polled independently, each with its own cursor (repositories, JQLs, projects)."""
+
+    def poll(self, scope: str, cursor: dict | None) -> PollResult:
+        """Read what changed in ``scope`` since ``cursor`` (``None`` = first poll).
+
+        Never raises for one malformed vendor item: it is skipped and listed in
+        ``PollResult.skipped``. Raises ``bridge.errors.ConnectorError`` subclasses for
+        failures of the call itself; the cursor then stays where it was.
+        """
+
+    def apply(self, action: Action) -> ActionResult:
+        """Write ``action`` once. Raises ``OutcomeUnknown`` when the response was lost."""
+
+    def find_marker(self, action: Action, since: datetime) -> ActionResult | None:
+        """Look for text carrying ``action.marker`` written on or after ``since`` (UTC)."""
+
+    def whoami(self) -> Account:
+        """The daemon's own account in this tool (for echo suppression)."""
+
+    def mention(self, account: Account) -> str:
+        """The tool's native mention of ``account`` (GitHub ``@login``)."""
+
+    def escape(self, text: str) -> str:
+        """Make untrusted text inert in this tool's markup: no mention, link or formatting."""
+
+
+ConnectorFactory = Callable[..., Connector]
+
+_REGISTRY: dict[str, ConnectorFactory] = {}
+
+
+def register(tool: str) -> Callable[[ConnectorFactory], ConnectorFactory]:
+    """Register a connector class under its tool name."""
+
+    def deco(factory: ConnectorFactory) -> ConnectorFactory:
+        _REGISTRY[tool] = factory
+        return factory
+
+    return deco
+
+
+def factory_for(tool: str) -> ConnectorFactory:
+    """Return the registered factory for ``tool``.
+
+    Raises:
+        KeyError: no connector is registered under that name.
+    """
+    import connectors.github.client  # noqa: F401  (registers itself)
+
+    return _REGISTRY[tool]
+
+
+def known_tools() -> list[str]:
+    return ["github"]
+
+
+Json = Any

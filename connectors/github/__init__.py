@@ -1,0 +1,1 @@
+"""GitHub: issues and pull requests, polled by repository through PyGithub."""

@@ -1,0 +1,1 @@
+"""Pure detection: handoffs and standoffs from events and items. No I/O here."""
