@@ -1,0 +1,410 @@
+"""The daemon's memory: events, items, cursors, handoffs, findings and the outbox.
+
+SQLModel over SQLAlchemy; SQLite in WAL mode by default (``$STATE_DIRECTORY/state.db``),
+any SQLAlchemy URL otherwise. The schema is owned by Alembic (``bridge/migrations``);
+``Store.open`` upgrades to head before use. The store is the only shared state
+(DESIGN.md "Store").
+
+Times go in aware (any zone) and come back aware UTC (SQLModel's ``UTCDateTime``).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import UniqueConstraint, Index
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from bridge.model import (
+    Account,
+    Event,
+    EventKind,
+    ItemKind,
+    ItemRef,
+    ItemSnapshot,
+    PollResult,
+    StatusCategory,
+)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("tool", "event_id", name="uq_events_tool_event_id"),
+        Index("ix_events_item", "item_tool", "item_key", "at"),
+    )
+    pk: int | None = Field(default=None, primary_key=True)
+    tool: str
+    event_id: str
+    item_tool: str
+    item_key: str
+    at: datetime
+    kind: str
+    actor: str | None = None
+    data: str  # JSON of the remaining Event fields
+    stored_at: datetime
+
+
+class ItemRow(SQLModel, table=True):
+    __tablename__ = "items"
+    tool: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    updated_at: datetime | None = None
+    data: str  # JSON of ItemSnapshot
+    seen_at: datetime
+
+
+class CursorRow(SQLModel, table=True):
+    __tablename__ = "cursors"
+    connector: str = Field(primary_key=True)
+    scope: str = Field(primary_key=True)
+    value: str  # JSON
+    updated_at: datetime
+
+
+class HandoffRow(SQLModel, table=True):
+    __tablename__ = "handoffs"
+    key: str = Field(primary_key=True)
+    rule: str
+    item_tool: str
+    item_key: str
+    sender: str | None = None
+    receiver: str
+    sent_at: datetime
+    deadline: datetime
+    state: str
+    ended_at: datetime | None = None
+    updated_at: datetime
+
+
+class FindingRow(SQLModel, table=True):
+    __tablename__ = "findings"
+    key: str = Field(primary_key=True)
+    rule: str
+    detect: str
+    item_tool: str
+    item_key: str
+    receiver: str | None = None
+    at: datetime
+    evidence: str  # JSON list of event ids
+    summary: str
+    first_seen: datetime
+    resolved_at: datetime | None = None
+
+
+class OutboxRow(SQLModel, table=True):
+    """One planned write. ``key`` is the idempotency key (rule, finding, step)."""
+
+    __tablename__ = "outbox"
+    key: str = Field(primary_key=True)
+    marker: str = Field(index=True)
+    finding_key: str = Field(index=True)
+    rule: str
+    step: int
+    connector: str
+    action: str  # JSON of bridge.model.Action
+    status: str = Field(index=True)  # pending | sending | unknown | done | dry_run | cancelled | failed
+    attempts: int = 0
+    created_at: datetime
+    sent_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    url: str | None = None
+    last_error: str | None = None
+
+
+# --------------------------------------------------------------------------- codecs
+
+
+def event_to_json(ev: Event) -> str:
+    d = asdict(ev)
+    for k in ("tool", "id", "item", "at", "kind", "actor"):
+        d.pop(k)
+    d["subject"] = [ev.subject.tool, ev.subject.id] if ev.subject else None
+    d["target"] = [ev.target.tool, ev.target.key] if ev.target else None
+    d["mentions"] = [[m.tool, m.id] for m in ev.mentions]
+    return json.dumps(d, sort_keys=True)
+
+
+def _account(s: str | None) -> Account | None:
+    if not s:
+        return None
+    tool, _, ident = s.partition(":")
+    return Account(tool, ident)
+
+
+def row_to_event(row: EventRow) -> Event:
+    d = json.loads(row.data)
+    return Event(
+        tool=row.tool,
+        id=row.event_id,
+        item=ItemRef(row.item_tool, row.item_key),
+        at=_aware(row.at),
+        kind=EventKind(row.kind),
+        actor=_account(row.actor),
+        subject=Account(*d["subject"]) if d.get("subject") else None,
+        from_status=d.get("from_status"),
+        to_status=d.get("to_status"),
+        review_state=d.get("review_state"),
+        label=d.get("label"),
+        link_type=d.get("link_type"),
+        target=ItemRef(*d["target"]) if d.get("target") else None,
+        text=d.get("text"),
+        mentions=tuple(Account(*m) for m in d.get("mentions", [])),
+    )
+
+
+def item_to_json(it: ItemSnapshot) -> str:
+    return json.dumps(
+        {
+            "title": it.title,
+            "url": it.url,
+            "kind": it.kind.value,
+            "status": it.status,
+            "status_category": it.status_category.value,
+            "assignees": [[a.tool, a.id] for a in it.assignees],
+            "labels": list(it.labels),
+            "author": [it.author.tool, it.author.id] if it.author else None,
+            "created_at": it.created_at.isoformat() if it.created_at else None,
+            "updated_at": it.updated_at.isoformat() if it.updated_at else None,
+            "links": [[r.tool, r.key] for r in it.links],
+        },
+        sort_keys=True,
+    )
+
+
+def row_to_item(row: ItemRow) -> ItemSnapshot:
+    d = json.loads(row.data)
+    return ItemSnapshot(
+        ref=ItemRef(row.tool, row.key),
+        title=d["title"],
+        url=d["url"],
+        kind=ItemKind(d["kind"]),
+        status=d["status"],
+        status_category=StatusCategory(d["status_category"]),
+        assignees=tuple(Account(*a) for a in d["assignees"]),
+        labels=tuple(d["labels"]),
+        author=Account(*d["author"]) if d["author"] else None,
+        created_at=datetime.fromisoformat(d["created_at"]) if d["created_at"] else None,
+        updated_at=datetime.fromisoformat(d["updated_at"]) if d["updated_at"] else None,
+        links=tuple(ItemRef(*r) for r in d["links"]),
+    )
+
+
+# --------------------------------------------------------------------------- store
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def default_database_url(environ: dict | None = None) -> str:
+    """``sqlite:///$STATE_DIRECTORY/state.db``, else ``sqlite:///./state/state.db``."""
+    import os
+
+    env = os.environ if environ is None else environ
+    base = Path(env.get("STATE_DIRECTORY", "").split(":")[0] or "state")
+    return f"sqlite:///{base / 'state.db'}"
+
+
+def upgrade(url: str) -> None:
+    """Bring the schema at ``url`` to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+class Store:
+    """Transactions over the daemon's tables.
+
+    Create with ``Store.open(url)``; every public method is one transaction unless it
+    takes a ``session``.
+    """
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> "Store":
+        """Open (creating and migrating) the database at ``url``.
+
+        Raises:
+            sqlalchemy.exc.OperationalError: the database cannot be opened.
+        """
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
+        if url.startswith("sqlite"):
+
+            @sa_event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA busy_timeout=5000")
+                cur.close()
+
+        upgrade(url)
+        return cls(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            yield s
+            s.commit()
+
+    # ---- polling
+
+    def get_cursor(self, connector: str, scope: str) -> dict | None:
+        with self.session() as s:
+            row = s.get(CursorRow, (connector, scope))
+            return json.loads(row.value) if row else None
+
+    def save_poll(self, connector: str, scope: str, result: PollResult, now: datetime) -> int:
+        """Store a poll's events and items, then move its cursor, in one transaction.
+
+        Events already stored (same tool and event id) are ignored. Returns how many
+        events were new.
+        """
+        new = 0
+        with self.session() as s:
+            for ev in result.events:
+                stmt = (
+                    sqlite_insert(EventRow)
+                    .values(
+                        tool=ev.tool,
+                        event_id=ev.id,
+                        item_tool=ev.item.tool,
+                        item_key=ev.item.key,
+                        at=ev.at,
+                        kind=ev.kind.value,
+                        actor=str(ev.actor) if ev.actor else None,
+                        data=event_to_json(ev),
+                        stored_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["tool", "event_id"])
+                )
+                new += s.exec(stmt).rowcount or 0
+            for it in result.items:
+                row = s.get(ItemRow, (it.ref.tool, it.ref.key))
+                data = item_to_json(it)
+                if row is None:
+                    s.add(ItemRow(tool=it.ref.tool, key=it.ref.key, updated_at=it.updated_at, data=data, seen_at=now))
+                else:
+                    row.updated_at, row.data, row.seen_at = it.updated_at, data, now
+                    s.add(row)
+            if result.next_cursor is not None:
+                row = s.get(CursorRow, (connector, scope))
+                value = json.dumps(result.next_cursor, sort_keys=True)
+                if row is None:
+                    s.add(CursorRow(connector=connector, scope=scope, value=value, updated_at=now))
+                else:
+                    row.value, row.updated_at = value, now
+                    s.add(row)
+        return new
+
+    def item_updated_at(self, tool: str, keys: list[str]) -> dict[str, datetime | None]:
+        """Stored ``updated_at`` for each of ``keys`` that is known."""
+        out: dict[str, datetime | None] = {}
+        with self.session() as s:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                for row in s.exec(select(ItemRow).where(ItemRow.tool == tool, ItemRow.key.in_(chunk))):
+                    out[row.key] = _aware(row.updated_at)
+        return out
+
+    # ---- reading for rules
+
+    def events(self, item: ItemRef | None = None) -> list[Event]:
+        """All stored events (or one item's), ordered by time then storage order."""
+        with self.session() as s:
+            q = select(EventRow)
+            if item is not None:
+                q = q.where(EventRow.item_tool == item.tool, EventRow.item_key == item.key)
+            return [row_to_event(r) for r in s.exec(q.order_by(EventRow.at, EventRow.pk))]
+
+    def items(self) -> dict[ItemRef, ItemSnapshot]:
+        with self.session() as s:
+            return {ItemRef(r.tool, r.key): row_to_item(r) for r in s.exec(select(ItemRow))}
+
+    def item(self, ref: ItemRef) -> ItemSnapshot | None:
+        with self.session() as s:
+            row = s.get(ItemRow, (ref.tool, ref.key))
+            return row_to_item(row) if row else None
+
+    # ---- handoffs, findings, outbox
+
+    def upsert_handoffs(self, rows: list[HandoffRow]) -> None:
+        with self.session() as s:
+            for r in rows:
+                s.merge(r)
+
+    def handoffs(self, item: ItemRef | None = None) -> list[HandoffRow]:
+        with self.session() as s:
+            q = select(HandoffRow)
+            if item is not None:
+                q = q.where(HandoffRow.item_tool == item.tool, HandoffRow.item_key == item.key)
+            return list(s.exec(q.order_by(HandoffRow.sent_at)))
+
+    def record_finding_and_plan(self, finding: FindingRow, outbox: list[OutboxRow]) -> list[OutboxRow]:
+        """Record ``finding`` (once) and add the ``outbox`` rows not yet planned, in one transaction.
+
+        Returns the rows that were new.
+        """
+        added: list[OutboxRow] = []
+        with self.session() as s:
+            if s.get(FindingRow, finding.key) is None:
+                s.add(finding)
+            for row in outbox:
+                if s.get(OutboxRow, row.key) is None:
+                    s.add(row)
+                    added.append(row)
+        return added
+
+    def findings(self) -> list[FindingRow]:
+        with self.session() as s:
+            return list(s.exec(select(FindingRow).order_by(FindingRow.at)))
+
+    def resolve_findings(self, active_keys: set[str], now: datetime) -> list[str]:
+        """Mark findings not in ``active_keys`` resolved; return their keys."""
+        done: list[str] = []
+        with self.session() as s:
+            for row in s.exec(select(FindingRow).where(FindingRow.resolved_at.is_(None))):
+                if row.key not in active_keys:
+                    row.resolved_at = now
+                    s.add(row)
+                    done.append(row.key)
+        return done
+
+    def outbox(self, statuses: tuple[str, ...] | None = None) -> list[OutboxRow]:
+        with self.session() as s:
+            q = select(OutboxRow)
+            if statuses:
+                q = q.where(OutboxRow.status.in_(statuses))
+            return list(s.exec(q.order_by(OutboxRow.created_at, OutboxRow.key)))
+
+    def update_outbox(self, key: str, **changes) -> OutboxRow:
+        with self.session() as s:
+            row = s.get(OutboxRow, key)
+            for k, v in changes.items():
+                setattr(row, k, v)
+            s.add(row)
+            return row
+
+
+aware = _aware
