@@ -548,11 +548,12 @@ _REVIEW_STATES = {"approved", "changes_requested", "commented", "dismissed"}
 
 
 def _reviewed(ref: ItemRef, entry: dict) -> _Handled:
-    state = _req(entry, "state", str, "entry").lower()
+    raw_state = _req(entry, "state", str, "entry")
+    state = raw_state.lower()
     if state == "pending":
         raise _Skip("pending review: not submitted, visible only to its author")
     if state not in _REVIEW_STATES:
-        raise _Malformed(f"review state {state!r} is none of {sorted(_REVIEW_STATES)}")
+        raise _Malformed(f"review state {raw_state!r} is none of {sorted(_REVIEW_STATES)}")
     actor = _actor(entry, "user", "actor")
     at = _time(entry, "submitted_at", "entry")
     body = _text(entry, "body")
