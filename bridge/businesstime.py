@@ -96,13 +96,13 @@ def parse_holidays_code(code: str) -> tuple[str, str | None]:
     supported = _holidays.list_supported_countries()
     key = country.upper()
     if key not in supported:
-        raise ValueError(f"unknown holidays country {country!r} (expected an ISO code such as US, DE, GB)")
+        raise ValueError(f"unknown holidays country {country!r}, expected an ISO code such as US, DE, GB")
     if not subdiv:
         return key, None
     by_upper = {s.upper(): s for s in supported[key]}
     if subdiv.upper() not in by_upper:
         sample = ", ".join(supported[key][:12]) or "none"
-        raise ValueError(f"unknown subdivision {subdiv!r} of {key} (known: {sample})")
+        raise ValueError(f"unknown subdivision {subdiv!r} of {key}, known: {sample}")
     return key, by_upper[subdiv.upper()]
 
 
