@@ -361,9 +361,9 @@ class GitHubConnectorConfig(_Model):
     base_url: str = "https://api.github.com"
     token: SecretField
     repositories: list[str] = Field(min_length=1, json_schema_extra={"uniqueItems": True})
-    poll_every: DurationField = Duration(seconds=60)
-    overlap: DurationField = Duration(seconds=120)
-    timeout: DurationField = Duration(seconds=10)
+    poll_every: DurationField = Field(default="1m", validate_default=True, description="wall clock")
+    overlap: DurationField = Field(default="2m", validate_default=True, description="wall clock")
+    timeout: DurationField = Field(default="10s", validate_default=True, description="wall clock, per request")
     per_page: int = Field(default=100, ge=1, le=100)
     write_budget_per_hour: int = Field(default=60, ge=0)
 
@@ -400,7 +400,7 @@ class Step(_Model):
     entry (reassign); ``label`` the label to add (label).
     """
 
-    after: DurationField = Duration()
+    after: DurationField = Field(default="0h", validate_default=True, description="business time past the deadline")
     do: Literal["comment", "reassign", "label", "draft"]
     to: Text | None = None
     template: Text | None = None
@@ -1058,8 +1058,9 @@ def _cross_problems(data: dict) -> list[_Problem]:
                 if to is None:
                     problems.append(_Problem(where + ("to",), "do = \"reassign\" needs to = \"<person>\""))
                 elif isinstance(to, str) and to not in people:
-                    known = ", ".join(sorted(people)) or "none configured"
-                    problems.append(_Problem(where + ("to",), f"unknown person (known: {known})", to))
+                    close = difflib.get_close_matches(to, list(people), n=1)
+                    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(people)) or 'none'}"
+                    problems.append(_Problem(where + ("to",), f"unknown person, {hint}", to))
                 elif isinstance(to, str) and isinstance(people[to], dict):
                     accounts = people[to].get("accounts")
                     accounts = accounts if isinstance(accounts, dict) else {}

@@ -187,7 +187,7 @@ def test_unknown_template_reference():
 
 def test_unknown_person_in_to():
     line = one_problem(BASE.replace('to = "lead"', 'to = "boss"'))
-    assert line == "config.toml:21: rules[0].steps[1].to: unknown person (known: ben, lead) (got 'boss')"
+    assert line == "config.toml:21: rules[0].steps[1].to: unknown person, known: ben, lead (got 'boss')"
 
 
 def test_step_requirements_and_order():
@@ -411,3 +411,11 @@ def test_config_model_is_usable_without_context():
     # Config.model_validate without parse_config: secrets default to os.environ and no inline.
     with pytest.raises(Exception):
         Config.model_validate({"connectors": {"github": {"token": "literal", "repositories": ["a/b"]}}})
+
+
+def test_unknown_person_suggestion_and_schema_defaults():
+    line = one_problem(BASE.replace('to = "lead"', 'to = "laed"'))
+    assert "unknown person, did you mean 'lead'? (got 'laed')" in line
+    github = config_json_schema()["$defs"]["GitHubConnectorConfig"]["properties"]
+    assert github["poll_every"]["default"] == "1m"
+    assert parse_config(BASE, environ=ENV).rules[0].steps[0].after == Duration()
