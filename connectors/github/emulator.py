@@ -341,14 +341,20 @@ class GitHubEmulator:
     # ------------------------------------------------------------------ scenario actions
     def open_issue(self, repo: str, actor: str, title: str, body: str = "",
                    pull_request: bool = False, at: datetime | None = None,
-                   head_ref: str | None = None) -> int:
-        """Open an issue (or a pull request) by ``actor``; return its number (shared numbering)."""
+                   head_ref: str | None = None, number: int | None = None) -> int:
+        """Open an issue (or a pull request) by ``actor``; return its number (shared numbering).
+
+        ``number`` picks the number (scenarios name their items); it must be unused, and
+        later items continue after the highest number given.
+        """
         with self._lock:
             self.create_repo(repo)
             self.add_user(actor)
             r = self._repos[repo]
-            number = r["next_number"]
-            r["next_number"] += 1
+            if number is not None and (repo, number) in self._issues:
+                raise ValueError(f"{repo}#{number} already exists")
+            number = r["next_number"] if number is None else number
+            r["next_number"] = max(r["next_number"], number + 1)
             when = self._when(at)
             self._issues[(repo, number)] = _Issue(
                 repo=repo, number=number, id=next(self._ids), title=title, body=body,
@@ -541,6 +547,11 @@ class GitHubEmulator:
                     out.append({k: v for k, v in item.items() if k not in ("event", "actor")})
             out.extend(self._comments[cid] for cid in issue.comment_ids)
             return copy.deepcopy(out)
+
+    def numbers(self, repo: str) -> list[int]:
+        """Numbers of every issue and pull request in ``repo``, ascending."""
+        with self._lock:
+            return sorted(n for (r, n) in self._issues if r == repo)
 
     def issue(self, repo: str, number: int) -> dict:
         """Return the issue object as served (canonical ``https://api.github.com`` URLs)."""
