@@ -366,6 +366,12 @@ class GitHubConnectorConfig(_Model):
     timeout: DurationField = Field(default="10s", validate_default=True, description="wall clock, per request")
     per_page: int = Field(default=100, ge=1, le=100)
     write_budget_per_hour: int = Field(default=60, ge=0)
+    seconds_between_requests: float = Field(
+        default=0.25, ge=0, description="pause between any two requests (PyGithub's pacing; 0 for an emulator)"
+    )
+    seconds_between_writes: float = Field(
+        default=1.0, ge=0, description="pause between two writes (GitHub's secondary rate limit advice)"
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -1,0 +1,273 @@
+"""Findings → escalation steps → outbox rows → writes, each at most once.
+
+Outbox first (DESIGN.md "Actions"): a due step becomes an ``outbox`` row, keyed by its
+idempotency key ``<finding key>:<step index>``, in the same transaction that records the
+finding. Delivery marks the row ``sending`` (committed) before the write and ``done``
+after it. A row found ``sending`` or ``unknown`` (crash after send, lost response, 5xx on
+a write) is never re-sent blindly: the connector first looks for its marker
+(``hb:<12 hex>``), which every text the daemon writes carries.
+
+Row states: ``pending`` → ``sending`` → ``done`` | ``unknown`` (reconcile next cycle) |
+``failed`` (permanent refusal) ; ``dry_run`` (recorded, never sent) ; ``cancelled``
+(the finding was resolved before the row went out).
+
+Steps go out only inside the receiver's working hours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from bridge import errors
+from bridge.model import Account, Action, ActionKind, ItemRef, ItemSnapshot
+from bridge.store import FindingRow, OutboxRow, Store
+from rules.handoff import Finding
+
+ACTIVE = ("pending", "sending", "unknown")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def marker_for(idempotency_key: str) -> str:
+    """``hb:`` + the first 12 hex digits of SHA-256 of the key (stable, opaque, short)."""
+    return "hb:" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:12]
+
+
+def format_deadline(at: datetime, tz: str) -> str:
+    """``Tue 24 Nov 15:00 CET``: the deadline in the receiver's own time zone."""
+    local = at.astimezone(ZoneInfo(tz))
+    return f"{local:%a %d %b %H:%M} {local.tzname()}"
+
+
+def action_to_json(a: Action) -> str:
+    d = asdict(a)
+    d["kind"] = a.kind.value
+    d["item"] = [a.item.tool, a.item.key]
+    d["assignees"] = [[x.tool, x.id] for x in a.assignees]
+    return json.dumps(d, sort_keys=True)
+
+
+def action_from_json(text: str) -> Action:
+    d = json.loads(text)
+    return Action(
+        kind=ActionKind(d["kind"]),
+        item=ItemRef(*d["item"]),
+        marker=d["marker"],
+        body=d["body"],
+        assignees=tuple(Account(*x) for x in d["assignees"]),
+        label=d["label"],
+        title=d["title"],
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one outbox row in this cycle (for logs, the demo and ``--json``)."""
+
+    key: str
+    rule: str
+    do: str
+    tool: str
+    item: str
+    marker: str
+    status: str
+    url: str | None = None
+    error: str | None = None
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Fill ``{name}`` placeholders (names were validated with the config)."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+class Planner:
+    """Turn findings into due outbox rows.
+
+    Args:
+        config: the validated ``bridge.config.Config``.
+        connectors: name → connector, used for native mentions and escaping.
+        connector_for_tool: tool → connector name.
+    """
+
+    def __init__(self, config, connectors: dict, connector_for_tool: dict[str, str]):
+        self.config = config
+        self.connectors = connectors
+        self.connector_for_tool = connector_for_tool
+
+    def _rule(self, name: str):
+        return next(r for r in self.config.rules if r.name == name)
+
+    def due_steps(self, finding: Finding, now: datetime) -> list[tuple[int, object, datetime]]:
+        """Steps of the finding's rule whose time has come: ``(index, step, due_at)``.
+
+        ``due_at`` = deadline + ``after`` in the receiver's business time, moved to the
+        receiver's next working moment; a step is due when ``now >= due_at`` and ``now``
+        is inside the receiver's working hours.
+        """
+        rule = self._rule(finding.rule)
+        schedule = self.config.schedule_for(finding.receiver)
+        out = []
+        for i, step in enumerate(rule.steps):
+            due = schedule.next_working_moment(schedule.add(finding.at, step.after))
+            if now >= due and schedule.is_working(now):
+                out.append((i, step, due))
+        return out
+
+    def build(self, finding: Finding, index: int, step, item: ItemSnapshot | None) -> Action:
+        """Render one step of ``finding`` into an ``Action`` with its marker."""
+        rule = self._rule(finding.rule)
+        name = self.connector_for_tool[finding.item.tool]
+        conn = self.connectors[name]
+        key = f"{finding.key}:{index}"
+        marker = marker_for(key)
+        schedule_tz = self.config.schedule_for(finding.receiver).timezone
+        to_account = None
+        if step.do == "reassign":
+            to_account = self.config.person_account(step.to, finding.item.tool)
+        values = {
+            "receiver": conn.mention(finding.receiver),
+            "sender": conn.escape(finding.handoff.sender.id) if finding.handoff.sender else "someone",
+            "need": conn.escape(rule.need),
+            "item": finding.item.key,
+            "title": conn.escape(item.title) if item else "",
+            "deadline": format_deadline(finding.at, schedule_tz),
+            "next": conn.escape(rule.next),
+            "url": item.url if item else "",
+            "rule": rule.name,
+            "to": conn.mention(to_account) if to_account else "",
+        }
+        footer = f"\n\n<sub>handoff-bridge · rule {rule.name} · {marker}</sub>"
+        kind = ActionKind(step.do)
+        if kind == ActionKind.COMMENT:
+            return Action(kind, finding.item, marker, body=render(self.config.templates[step.template or "nudge"], values) + footer)
+        if kind == ActionKind.REASSIGN:
+            if to_account is None:
+                raise errors.PermanentError(finding.item.tool, f"rule {rule.name}: person {step.to!r} has no {finding.item.tool} account")
+            body = render(self.config.templates[step.template or "reassign"], values) + footer
+            return Action(kind, finding.item, marker, body=body, assignees=(to_account,))
+        if kind == ActionKind.LABEL:
+            return Action(kind, finding.item, marker, label=step.label)
+        title = render(self.config.templates[step.title_template or "draft_title"], values)
+        body = render(self.config.templates[step.template or "draft"], values) + footer
+        return Action(kind, finding.item, marker, body=body, title=title, assignees=(finding.receiver,))
+
+    def plan(self, store: Store, findings: list[Finding], items: dict, now: datetime, *, dry_run: bool) -> list[OutboxRow]:
+        """Record each finding and its due steps in the outbox (one transaction per finding).
+
+        Returns the rows added now. Steps already planned are untouched (unique key).
+        """
+        added: list[OutboxRow] = []
+        for f in findings:
+            rule = self._rule(f.rule)
+            rows = []
+            for index, step, _due in self.due_steps(f, now):
+                action = self.build(f, index, step, items.get(f.item))
+                rows.append(
+                    OutboxRow(
+                        key=f"{f.key}:{index}",
+                        marker=action.marker,
+                        finding_key=f.key,
+                        rule=f.rule,
+                        step=index,
+                        connector=self.connector_for_tool[f.item.tool],
+                        action=action_to_json(action),
+                        status="dry_run" if (dry_run or self.config.dry_run_for(rule)) else "pending",
+                        created_at=now,
+                    )
+                )
+            finding_row = FindingRow(
+                key=f.key,
+                rule=f.rule,
+                detect=f.detect,
+                item_tool=f.item.tool,
+                item_key=f.item.key,
+                receiver=str(f.receiver),
+                at=f.at,
+                evidence=json.dumps(list(f.evidence)),
+                summary=f.summary,
+                first_seen=now,
+            )
+            added.extend(store.record_finding_and_plan(finding_row, rows))
+        return added
+
+
+def deliver(
+    store: Store,
+    connectors: dict,
+    now: datetime,
+    *,
+    active_findings: set[str],
+    available: Callable[[str], bool],
+    budget_left: Callable[[str], int],
+    on_error: Callable[[str, errors.ConnectorError], None],
+) -> list[Delivery]:
+    """Send every outbox row that is due, reconciling uncertain ones by marker first.
+
+    Args:
+        active_findings: keys of findings still standing; rows of others are cancelled.
+        available: connector name → may it be called now (not stopped, not rate limited).
+        budget_left: connector name → writes still allowed this hour.
+        on_error: told about connector errors (auth stops a connector; rate limits pause it).
+
+    Returns one ``Delivery`` per row touched.
+    """
+    out: list[Delivery] = []
+    for row in store.outbox(ACTIVE):
+        action = action_from_json(row.action)
+
+        def report(status: str, url: str | None = None, error: str | None = None) -> None:
+            out.append(Delivery(row.key, row.rule, action.kind.value, action.item.tool, action.item.key, row.marker, status, url, error))
+
+        if row.finding_key not in active_findings and row.status == "pending":
+            store.update_outbox(row.key, status="cancelled")
+            report("cancelled")
+            continue
+        if not available(row.connector):
+            continue
+        conn = connectors[row.connector]
+        try:
+            if row.status in ("sending", "unknown"):
+                found = conn.find_marker(action, row.sent_at or row.created_at)
+                if found is not None:
+                    store.update_outbox(row.key, status="done", confirmed_at=now, url=found.url, last_error=None)
+                    report("done", found.url)
+                    continue
+                if row.finding_key not in active_findings:
+                    store.update_outbox(row.key, status="cancelled")
+                    report("cancelled")
+                    continue
+            if budget_left(row.connector) <= 0:
+                continue
+            store.update_outbox(row.key, status="sending", attempts=row.attempts + 1, sent_at=now)
+            result = conn.apply(action)
+            store.update_outbox(row.key, status="done", confirmed_at=now, url=result.url, last_error=None)
+            report("done", result.url)
+        except errors.OutcomeUnknown as exc:
+            store.update_outbox(row.key, status="unknown", last_error=str(exc))
+            report("unknown", error=str(exc))
+        except errors.PermanentError as exc:
+            store.update_outbox(row.key, status="failed", last_error=str(exc))
+            report("failed", error=str(exc))
+        except errors.ConnectorError as exc:
+            # Not sent (auth, rate limit, transient on a read): back to pending unless the
+            # write may have gone out.
+            status = "unknown" if row.status in ("sending", "unknown") else "pending"
+            store.update_outbox(row.key, status=status, last_error=str(exc))
+            on_error(row.connector, exc)
+            report(status, error=str(exc))
+    return out
+
+
+def writes_in_last_hour(store: Store, connector: str, now: datetime) -> int:
+    """Rows of ``connector`` sent in the hour before ``now`` (for the write budget)."""
+    since = now - timedelta(hours=1)
+    return sum(
+        1
+        for r in store.outbox(("done", "unknown", "sending"))
+        if r.connector == connector and r.sent_at is not None and r.sent_at >= since
+    )

@@ -1,0 +1,207 @@
+"""``handoff-bridge``: the command line.
+
+Exit status: 0 success; 1 a demo expectation missed or something unexpected happened;
+2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from bridge import __version__
+from bridge.errors import ConfigError
+
+DEFAULT_CONFIG = os.environ.get("HANDOFF_BRIDGE_CONFIG", "config.toml")
+
+DESCRIPTION = """\
+handoff-bridge watches the gaps between Jira, Asana and GitHub: a review requested and
+never picked up, a ticket handed on that nobody acknowledged. It polls the trackers,
+detects handoffs that were sent but not received, and writes back where people already
+work: a comment naming who needs what from whom by when, then a reassignment or a
+drafted request.
+
+Start with `handoff-bridge demo` (no tracker needed), then write a config
+(see config.example.toml) and check it with `handoff-bridge check-config FILE`.
+"""
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", default=DEFAULT_CONFIG, metavar="FILE",
+                   help="TOML configuration (default: $HANDOFF_BRIDGE_CONFIG or ./config.toml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="handoff-bridge", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"handoff-bridge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("run", help="run the daemon (systemd Type=notify; SIGHUP reloads, SIGTERM stops)",
+                       description="Poll every configured connector on its schedule, detect, and act, until SIGTERM.")
+    _config_arg(p)
+
+    p = sub.add_parser("once", help="run one cycle now and print what it did",
+                       description="Poll every connector once, evaluate every rule, deliver due actions, print a summary.")
+    _config_arg(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser("check-config", help="validate a configuration file",
+                       description="Exit 0 and print a summary, or exit 2 listing every problem "
+                                   "(file, line, dotted key, bad value).")
+    p.add_argument("file", metavar="FILE")
+
+    sub.add_parser("config-schema", help="print the JSON Schema of the configuration (for editors)")
+
+    p = sub.add_parser("explain", help="show an item's timeline, its handoffs and why each rule fired or not",
+                       description="ITEM is e.g. acme/web#12 or github:acme/web#12. Reads the store; no tracker call.")
+    _config_arg(p)
+    p.add_argument("item", metavar="ITEM")
+
+    p = sub.add_parser("demo", help="replay a scenario against the local emulator (no tracker needed)",
+                       description="Start the GitHub emulator on loopback, replay a scenario under a stepping "
+                                   "clock through the real cycle, and show findings, actions and the comments "
+                                   "now standing in the emulated tracker. Exit 1 if an expectation was missed "
+                                   "or something unexpected happened.")
+    p.add_argument("--scenario", "-s", default="review-never-picked-up", metavar="NAME|FILE",
+                   help="a bundled scenario name (see --list) or a scenario file (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print one JSON document (findings, actions, expectations)")
+    p.add_argument("--list", action="store_true", help="list the bundled scenarios and exit")
+    return parser
+
+
+def _print_config_error(exc: ConfigError) -> int:
+    text = str(exc)
+    extra = [p for p in exc.problems if p not in text]
+    print("\n  ".join([text, *extra]), file=sys.stderr)
+    return 2
+
+
+def cmd_check_config(args) -> int:
+    from bridge.config import load_config, summarize
+
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    print(f"{args.file}: OK")
+    print(summarize(config))
+    return 0
+
+
+def cmd_config_schema(_args) -> int:
+    from bridge.config import config_json_schema
+
+    print(json.dumps(config_json_schema(), indent=2))
+    return 0
+
+
+def _setup(args, *, stream=None):
+    from bridge.clock import utcnow
+    from bridge.config import load_config
+    from bridge.logging import configure_logging
+    from bridge.store import Store
+    from bridge.wiring import build_engine
+
+    config = load_config(args.config)
+    configure_logging(fmt=config.daemon.log_format, level=config.daemon.log_level, stream=stream or sys.stderr)
+    store = Store.open(config.database_url())
+    return config, store, build_engine(config, store, clock=utcnow)
+
+
+def cmd_run(args) -> int:
+    from bridge.config import load_config
+    from bridge.daemon import Daemon
+    from bridge.logging import configure_logging
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    configure_logging(fmt=config.daemon.log_format, level=config.daemon.log_level, stream=sys.stdout)
+    return Daemon(args.config).run()
+
+
+def cmd_once(args) -> int:
+    try:
+        _config, _store, engine = _setup(args)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    report = engine.cycle()
+    if args.json:
+        print(json.dumps({
+            "polled": report.polled, "requests": report.requests, "new_events": report.new_events,
+            "findings": [{"rule": f.rule, "item": f.item.key, "receiver": f.receiver.id, "at": f.at.isoformat()} for f in report.findings],
+            "actions": [d.__dict__ for d in report.deliveries],
+            "errors": report.errors,
+        }, indent=2))
+    else:
+        print(report.status_line())
+        for d in report.deliveries:
+            print(f"  {d.status:<9} {d.do:<8} {d.item}  {d.marker}  {d.url or d.error or ''}")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from bridge.explain import explain
+    from bridge.model import ItemRef
+
+    try:
+        ref = ItemRef.parse(args.item)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    try:
+        config, store, engine = _setup(args)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    print(explain(engine, ref))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from bridge import demo
+    from bridge.logging import configure_logging
+
+    if args.list:
+        for name, path in sorted(demo.bundled().items()):
+            s = demo.load_scenario(path)
+            print(f"{name:<32} {s.description.splitlines()[0] if s.description else ''}")
+        return 0
+    configure_logging(fmt="json", level="warning", stream=sys.stderr)
+    try:
+        scenario = demo.load_scenario(demo.find_scenario(args.scenario))
+        result = demo.Demo(scenario).run()
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(demo.render_text(result))
+    return 0 if result.ok else 1
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "once": cmd_once,
+    "check-config": cmd_check_config,
+    "config-schema": cmd_config_schema,
+    "explain": cmd_explain,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if hasattr(args, "config") and args.command != "check-config" and not Path(args.config).exists():
+        print(f"handoff-bridge: configuration file not found: {args.config} "
+              f"(pass --config FILE or set HANDOFF_BRIDGE_CONFIG; see config.example.toml)", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The long-lived service: APScheduler 3.11 decides when ``Engine.cycle`` runs.
+
+- One interval job per connector (``coalesce=True``, ``max_instances=1``, jitter), all on a
+  single-worker executor, so cycles never overlap and the store has one writer.
+- ``SIGTERM``/``SIGINT``: ``STOPPING=1``, finish the cycle in flight, exit 0.
+- ``SIGHUP``: re-read and re-validate the config; a bad one is refused (logged with every
+  problem) and the old one kept; a good one rebuilds connectors and jobs.
+- systemd ``Type=notify``: ``READY=1`` once the store is open, ``WATCHDOG=1`` from a
+  separate executor at half ``WatchdogSec``, ``STATUS=`` after each cycle.
+
+Cursors live in our store, not in an APScheduler job store.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import timezone
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from bridge import errors
+from bridge.clock import utcnow
+from bridge.config import load_config
+from bridge.logging import get_logger
+from bridge.store import Store
+from bridge.systemd import Notifier
+from bridge.wiring import build_engine
+
+log = get_logger("bridge.daemon")
+
+
+class Daemon:
+    """Own the scheduler, the engine and the signals for one config file.
+
+    Args:
+        config_path: the TOML file (re-read on SIGHUP).
+        environ: where secrets referenced by ``{ env = ... }`` are read.
+    """
+
+    def __init__(self, config_path: str | Path, environ=None):
+        self.config_path = Path(config_path)
+        self.environ = environ
+        self.config = load_config(self.config_path, environ=environ)
+        self.store = Store.open(self.config.database_url())
+        self.engine = build_engine(self.config, self.store, clock=utcnow)
+        self.notifier = Notifier()
+        self.scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(1), "watchdog": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=timezone.utc,
+        )
+        self._lock = threading.Lock()
+        self.exit_code = 0
+
+    # ------------------------------------------------------------------ jobs
+
+    def _schedule(self) -> None:
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("poll:"):
+                job.remove()
+        for name, cfg in self.config.connectors.items():
+            seconds = max(1.0, cfg.poll_every.wall().total_seconds())
+            self.scheduler.add_job(
+                self.run_cycle,
+                "interval",
+                seconds=seconds,
+                jitter=min(10.0, seconds / 10),
+                args=[name],
+                id=f"poll:{name}",
+                next_run_time=utcnow(),
+                replace_existing=True,
+            )
+
+    def run_cycle(self, name: str) -> None:
+        """One cycle for connector ``name``; never lets an exception kill the scheduler."""
+        with self._lock:
+            try:
+                report = self.engine.cycle(only={name})
+                self.notifier.status(report.status_line())
+                log.info("cycle_done", connector=name, requests=report.requests, new_events=report.new_events,
+                         findings=len(report.findings), writes=sum(d.status == "done" for d in report.deliveries))
+            except Exception:  # noqa: BLE001 - a bug in one cycle must not stop the daemon
+                log.exception("cycle_failed", connector=name)
+
+    def reload(self) -> None:
+        """Re-read the config; keep the old one if the new one is invalid."""
+        self.notifier.reloading("reloading configuration")
+        with self._lock:
+            try:
+                config = load_config(self.config_path, environ=self.environ)
+            except errors.ConfigError as exc:
+                log.error("config_reload_refused", file=str(self.config_path), problems=exc.problems,
+                          hint="the previous configuration stays in force")
+                self.notifier.ready("reload refused; previous configuration kept")
+                return
+            self.config = config
+            self.engine = build_engine(config, self.store, clock=utcnow)
+            self._schedule()
+            log.info("config_reloaded", file=str(self.config_path), rules=len(config.rules), connectors=len(config.connectors))
+        self.notifier.ready("configuration reloaded")
+
+    # ------------------------------------------------------------------ main
+
+    def _on_term(self, signum, _frame) -> None:
+        log.info("stopping", signal=signal.Signals(signum).name, hint="finishing the cycle in flight")
+        self.notifier.stopping("finishing the cycle in flight")
+        # Runs on the main thread; waits for the worker to finish its cycle.
+        self.scheduler.shutdown(wait=True)
+
+    def _on_hup(self, _signum, _frame) -> None:
+        self.scheduler.add_job(self.reload, id="reload", replace_existing=True)
+
+    def run(self) -> int:
+        """Block until SIGTERM/SIGINT; return the exit code."""
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+        signal.signal(signal.SIGHUP, self._on_hup)
+        self._schedule()
+        interval = self.notifier.watchdog_interval()
+        if interval:
+            self.scheduler.add_job(self.notifier.watchdog, "interval", seconds=interval, id="watchdog", executor="watchdog")
+        log.info("started", config=str(self.config_path), connectors=sorted(self.config.connectors), rules=len(self.config.rules))
+        self.notifier.ready(f"watching {sum(len(c.repositories) for c in self.config.connectors.values())} repositories")
+        self.scheduler.start()
+        log.info("stopped")
+        return self.exit_code

@@ -1,0 +1,71 @@
+"""``handoff-bridge explain ITEM``: an item's timeline, its handoffs, and why each rule fired or not.
+
+Reads the store only (the last poll's view); no tracker is called except, once per
+connector, ``whoami`` when the daemon's own account is not yet known.
+"""
+
+from __future__ import annotations
+
+import json
+
+from bridge.model import Event, ItemRef
+from rules.handoff import trigger_names
+
+
+def _event_line(ev: Event) -> str:
+    parts = [f"{ev.at:%Y-%m-%d %H:%M}Z", f"{ev.kind.value:<22}", f"by {ev.actor.id if ev.actor else '-'}"]
+    if ev.subject:
+        parts.append(f"→ {ev.subject.id}")
+    if ev.review_state:
+        parts.append(ev.review_state)
+    if ev.label:
+        parts.append(f"label {ev.label!r}")
+    if ev.text:
+        first = ev.text.strip().splitlines()[0] if ev.text.strip() else ""
+        parts.append(repr(first[:60]))
+    parts.append(f"[{ev.id}]")
+    return "  " + "  ".join(parts)
+
+
+def explain(engine, ref: ItemRef) -> str:
+    """Render the explanation of ``ref`` as text (UTC times; deadlines also in the receiver's zone)."""
+    store = engine.store
+    item = store.item(ref)
+    events = store.events(ref)
+    lines = []
+    if item is None and not events:
+        return f"{ref}: not in the store (not polled yet, or not in a watched repository)"
+    if item:
+        lines.append(f"{ref}  {item.kind.value}  {item.status}  \"{item.title}\"")
+        lines.append(f"  {item.url}")
+        lines.append(f"  assignees: {', '.join(a.id for a in item.assignees) or '-'}   labels: {', '.join(item.labels) or '-'}")
+    bots = engine.bots()
+    lines += ["", f"Timeline ({len(events)} events):"]
+    for ev in events:
+        lines.append(_event_line(ev) + ("   (the daemon's own: never triggers or acknowledges)" if ev.actor in bots else ""))
+    handoffs, findings = engine.evaluate(engine.clock())
+    for rule in engine.config.rules:
+        lines += ["", f"Rule {rule.name} (detect = {rule.detect}, on = {trigger_names(rule.on)}, within = {rule.within}):"]
+        if rule.tools and ref.tool not in rule.tools:
+            lines.append(f"  does not apply: rule watches {rule.tools}, item is in {ref.tool}")
+            continue
+        mine = [h for h in handoffs if h.rule == rule.name and h.item == ref]
+        if not mine:
+            lines.append("  did not fire: no event on this item passes the baton under this rule"
+                         " (events by the daemon and self-handoffs never do)")
+        for h in mine:
+            tz = engine.config.schedule_for(h.receiver).timezone
+            local = h.deadline.astimezone(engine.config.schedule_for(h.receiver).tz)
+            lines.append(f"  handoff {h.sender.id if h.sender else '?'} → {h.receiver.id} by {h.trigger} at {h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]")
+            lines.append(f"    deadline {h.deadline:%Y-%m-%d %H:%M}Z ({local:%a %H:%M} {tz}, receiver's business time)")
+            lines.append(f"    state {h.state.upper()}: {h.reason}" + (f" [{h.ended_by}]" if h.ended_by else ""))
+            f = next((f for f in findings if f.key == h.key), None)
+            if f:
+                lines.append(f"    FIRED: finding with evidence {', '.join(f.evidence)}")
+    rows = [r for r in store.outbox() if any(r.finding_key.startswith(f"{rule.name}:{ref.tool}:{ref.key}:") for rule in engine.config.rules)]
+    if rows:
+        lines += ["", "Actions:"]
+        for r in rows:
+            kind = json.loads(r.action)["kind"]
+            lines.append(f"  step {r.step} {kind:<8} {r.status:<9} {r.marker}  {r.url or r.last_error or ''}")
+    return "\n".join(lines)

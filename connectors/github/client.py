@@ -1,0 +1,364 @@
+"""GitHub connector: polls repositories for changed issues and pull requests, writes back.
+
+Reading (cost follows the change, not the backlog; DESIGN.md "Connectors"):
+
+- idle: one ``GET /repos/{o}/{r}/issues?since=&state=all&sort=updated&direction=asc`` per
+  repository with ``If-None-Match``; GitHub answers ``304`` (free against the primary rate
+  limit) while nothing changed. PyGithub's ``PaginatedList`` has no ETag support, so the list
+  goes through ``Requester.requestJson``, which returns the 304 without raising.
+- per changed item (its ``updated_at`` differs from the stored one): its timeline,
+  ``GET /repos/{o}/{r}/issues/{n}/timeline`` (GitHub REST "Timeline events"), every page.
+- cursor: ``{"since": ISO-8601 UTC of the newest updated_at seen, "etag": ...}``. Each poll
+  re-reads from ``since - overlap``; events are deduplicated by id in the store, and the
+  cursor is stored only together with the events (the engine does that).
+
+Writing uses PyGithub objects (lazy, so no extra GET): comment (``POST .../comments``),
+reassign (``PATCH /issues/{n}`` assignees, then a comment), label (``POST .../labels``),
+draft (``POST /repos/{o}/{r}/issues`` assigned to the receiver). Writes are never retried:
+a lost response raises ``OutcomeUnknown`` and the engine reconciles by marker.
+
+Retries happen only for GET/HEAD on 5xx and connection errors; 429 and exhausted quotas
+become ``RateLimited`` with the wait GitHub asked for (``Retry-After`` or
+``x-ratelimit-reset``), and the engine skips this connector until then.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+import github
+import requests
+from github import Auth, Github, GithubException
+from urllib3.util.retry import Retry
+
+from bridge import errors
+from bridge.model import Account, Action, ActionKind, ActionResult, ItemRef, PollResult
+from connectors.base import register
+from connectors.github import mapping
+
+_LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def parse_key(key: str) -> tuple[str, int]:
+    """Split ``"acme/web#12"`` into ``("acme/web", 12)``.
+
+    Raises:
+        ValueError: not a GitHub item key.
+    """
+    repo, sep, num = key.rpartition("#")
+    if not sep or "/" not in repo or not num.isdigit():
+        raise ValueError(f"not a GitHub item key: {key!r} (expected owner/name#number)")
+    return repo, int(num)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@register("github")
+class GitHubConnector:
+    """Poll and write one GitHub (or GitHub Enterprise) API root.
+
+    Args:
+        name: config section name (``[connectors.<name>]``).
+        base_url: API root, e.g. ``https://api.github.com`` or an emulator's URL.
+        token: the bearer token (never logged, never part of an error text).
+        repositories: ``owner/name`` strings, one scope each.
+        overlap: how far before the cursor each poll re-reads (wall clock).
+        timeout: seconds per HTTP request.
+        per_page: page size for lists, 1..100.
+        clock: returns aware UTC "now" (a stepping clock in tests and the demo).
+        seconds_between_requests, seconds_between_writes: PyGithub's pacing, in seconds
+            (wall clock); 0 turns it off (emulators only).
+    """
+
+    tool = "github"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str,
+        token: str,
+        repositories: Iterable[str],
+        overlap: timedelta = timedelta(minutes=2),
+        timeout: float = 10.0,
+        per_page: int = 100,
+        clock: Callable[[], datetime] | None = None,
+        seconds_between_requests: float = 0.25,
+        seconds_between_writes: float = 1.0,
+    ):
+        self.name = name
+        self.repositories = list(repositories)
+        self.overlap = overlap
+        self.per_page = per_page
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        retry = Retry(
+            total=2,
+            connect=2,
+            read=2,
+            status=2,
+            backoff_factor=0.2,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET", "HEAD"}),
+            respect_retry_after_header=False,
+            raise_on_status=False,
+        )
+        self._gh = Github(
+            base_url=base_url.rstrip("/"),
+            auth=Auth.Token(token),
+            timeout=max(1, round(timeout)),  # PyGithub asserts an int (seconds)
+            retry=retry,
+            per_page=per_page,
+            lazy=True,
+            seconds_between_requests=seconds_between_requests or None,
+            seconds_between_writes=seconds_between_writes or None,
+        )
+        self._me: Account | None = None
+
+    @classmethod
+    def from_config(cls, name: str, cfg, token: str, clock=None) -> "GitHubConnector":
+        """Build from a validated ``[connectors.<name>]`` section and its resolved token."""
+        return cls(
+            name,
+            base_url=cfg.base_url,
+            token=token,
+            repositories=cfg.repositories,
+            overlap=cfg.overlap.wall(),
+            timeout=cfg.timeout.wall().total_seconds(),
+            per_page=cfg.per_page,
+            clock=clock,
+            seconds_between_requests=cfg.seconds_between_requests,
+            seconds_between_writes=cfg.seconds_between_writes,
+        )
+
+    # ------------------------------------------------------------------ errors
+
+    def _raise_for(self, status: int, headers: dict, what: str) -> None:
+        """Translate a non-2xx/304 answer into the project's error tree."""
+        h = {k.lower(): v for k, v in (headers or {}).items()}
+        if status == 401:
+            raise errors.AuthError(self.tool, f"{what}: token rejected (401); replace the credential and reload")
+        if status == 429 or (status == 403 and ("retry-after" in h or h.get("x-ratelimit-remaining") == "0")):
+            raise errors.RateLimited(self.tool, f"{what}: rate limited ({status})", self._retry_after(h))
+        if status == 404:
+            raise errors.NotFound(self.tool, f"{what}: not found (404); check the repository name and the token's access")
+        if status >= 500:
+            raise errors.TransientError(self.tool, f"{what}: server error {status}; will retry next cycle")
+        raise errors.PermanentError(self.tool, f"{what}: refused ({status})")
+
+    def _retry_after(self, h: dict) -> float:
+        if "retry-after" in h:
+            try:
+                return max(0.0, float(h["retry-after"]))
+            except ValueError:
+                from email.utils import parsedate_to_datetime
+
+                return max(0.0, (parsedate_to_datetime(h["retry-after"]) - self.clock()).total_seconds())
+        if "x-ratelimit-reset" in h:
+            return max(0.0, float(h["x-ratelimit-reset"]) - self.clock().timestamp())
+        return 60.0
+
+    def _get(self, url: str, params: dict | None = None, headers: dict | None = None) -> tuple[int, dict, object]:
+        """One GET through PyGithub's requester; returns (status, lower-cased headers, parsed JSON or None)."""
+        try:
+            status, hdrs, body = self._gh.requester.requestJson("GET", url, parameters=params, headers=headers)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise errors.TransientError(self.tool, f"GET {url.split('?')[0]}: {type(exc).__name__}") from None
+        hdrs = {k.lower(): v for k, v in hdrs.items()}
+        if status == 304:
+            return status, hdrs, None
+        if status >= 300:
+            self._raise_for(status, hdrs, f"GET {url.split('?')[0]}")
+        import json
+
+        return status, hdrs, json.loads(body) if body else None
+
+    def _get_pages(self, url: str, params: dict | None) -> tuple[list, int]:
+        """Follow ``Link: rel="next"`` from the first page; returns (all elements, requests made)."""
+        out: list = []
+        n = 0
+        next_url: str | None = url
+        while next_url:
+            _, hdrs, body = self._get(next_url, params if n == 0 else None)
+            n += 1
+            out.extend(body or [])
+            m = _LINK_NEXT.search(hdrs.get("link", ""))
+            next_url = m.group(1) if m else None
+        return out, n
+
+    # ------------------------------------------------------------------ reading
+
+    def scopes(self) -> list[str]:
+        return list(self.repositories)
+
+    def whoami(self) -> Account:
+        """The token's own login (``GET /user``), fetched once."""
+        if self._me is None:
+            _, _, body = self._get("/user")
+            self._me = Account(self.tool, body["login"])
+        return self._me
+
+    def poll(self, scope: str, cursor: dict | None, known: Callable[[list[str]], dict] | None = None) -> PollResult:
+        """Read what changed in repository ``scope`` since ``cursor``.
+
+        Args:
+            scope: ``owner/name``.
+            cursor: ``{"since": ISO UTC, "etag": str}`` or ``None`` (first poll reads everything).
+            known: given item keys, returns their stored ``updated_at``; items whose
+                ``updated_at`` is unchanged are not re-read (their timeline is already stored).
+
+        Returns:
+            PollResult with every timeline event of every changed item, the changed items'
+            snapshots, and the next cursor (``None`` when GitHub answered 304).
+
+        Raises:
+            AuthError, RateLimited, TransientError, NotFound, PermanentError.
+        """
+        params = {"state": "all", "sort": "updated", "direction": "asc", "per_page": self.per_page}
+        since = None
+        if cursor and cursor.get("since"):
+            since = datetime.fromisoformat(cursor["since"].replace("Z", "+00:00"))
+            params["since"] = _iso(since - self.overlap)
+        headers = {"If-None-Match": cursor["etag"]} if cursor and cursor.get("etag") else None
+        url = f"/repos/{scope}/issues"
+        status, hdrs, first = self._get(url, params, headers)
+        requests_made = 1
+        if status == 304:
+            return PollResult(next_cursor=None, requests=requests_made)
+        issues = list(first or [])
+        m = _LINK_NEXT.search(hdrs.get("link", ""))
+        if m:
+            more, n = self._get_pages(m.group(1), None)
+            issues.extend(more)
+            requests_made += n
+
+        items, skipped = [], []
+        for raw in issues:
+            try:
+                items.append(mapping.map_issue(scope, raw))
+            except (ValueError, KeyError, TypeError) as exc:
+                skipped.append((str(raw.get("number") if isinstance(raw, dict) else "?"), f"malformed issue: {exc}"))
+        stored = known([it.ref.key for it in items]) if known else {}
+        changed = [it for it in items if stored.get(it.ref.key) != it.updated_at]
+
+        events = []
+        for it in changed:
+            _, number = parse_key(it.ref.key)
+            entries, n = self._get_pages(f"/repos/{scope}/issues/{number}/timeline", {"per_page": self.per_page})
+            requests_made += n
+            result = mapping.map_timeline(it.ref, entries)
+            events.extend(result.events)
+        newest = max((it.updated_at for it in items if it.updated_at), default=since)
+        next_cursor = {"since": _iso(newest) if newest else None, "etag": hdrs.get("etag")}
+        return PollResult(events=events, items=changed, next_cursor=next_cursor, requests=requests_made, skipped=skipped)
+
+    # ------------------------------------------------------------------ writing
+
+    def mention(self, account: Account) -> str:
+        return f"@{account.id}"
+
+    def escape(self, text: str) -> str:
+        """Make untrusted text inert in GitHub Markdown.
+
+        Backslash-escapes Markdown punctuation (so ``#12`` does not link and ``**`` does not
+        format), breaks ``@`` with a zero-width space (no mention), and breaks URL schemes
+        and ``www.`` (no autolink). Newlines become spaces.
+        """
+        text = " ".join(text.split())
+        text = _MD_SPECIAL.sub(r"\\\1", text)
+        text = text.replace("@", "@\u200b").replace("://", ":\u200b//").replace("www.", "www\u200b.")
+        return text
+
+    def _issue(self, key: str):
+        """A lazy PyGithub Issue: no request until a write is made through it."""
+        repo, number = parse_key(key)
+        return self._gh.get_repo(repo, lazy=True).get_issue(number)
+
+    def _write(self, what: str, fn: Callable[[], object]) -> object:
+        try:
+            return fn()
+        except github.BadCredentialsException:
+            raise errors.AuthError(self.tool, f"{what}: token rejected (401); replace the credential and reload") from None
+        except github.RateLimitExceededException as exc:
+            raise errors.RateLimited(self.tool, f"{what}: rate limited", self._retry_after(exc.headers or {})) from None
+        except GithubException as exc:
+            if exc.status >= 500:
+                raise errors.OutcomeUnknown(self.tool, f"{what}: server error {exc.status}; outcome unknown") from None
+            self._raise_for(exc.status, exc.headers or {}, what)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise errors.OutcomeUnknown(self.tool, f"{what}: {type(exc).__name__}; outcome unknown") from None
+
+    def apply(self, action: Action) -> ActionResult:
+        """Perform ``action`` once (no retry).
+
+        Raises:
+            OutcomeUnknown: the request may have been applied (lost response, 5xx).
+            AuthError, RateLimited, NotFound, PermanentError.
+        """
+        repo, number = parse_key(action.item.key)
+        issue = self._issue(action.item.key)
+        if action.kind == ActionKind.COMMENT:
+            c = self._write("comment", lambda: issue.create_comment(action.body))
+            return ActionResult(url=c.html_url, remote_id=str(c.id))
+        if action.kind == ActionKind.REASSIGN:
+            logins = [a.id for a in action.assignees]
+            self._write("reassign", lambda: issue.edit(assignees=logins))
+            c = self._write("comment", lambda: issue.create_comment(action.body))
+            return ActionResult(url=c.html_url, remote_id=str(c.id))
+        if action.kind == ActionKind.LABEL:
+            self._write("label", lambda: issue.add_to_labels(action.label))
+            return ActionResult(url=None)
+        if action.kind == ActionKind.DRAFT:
+            repository = self._gh.get_repo(repo, lazy=True)
+            new = self._write(
+                "draft",
+                lambda: repository.create_issue(
+                    title=action.title or "Request", body=action.body, assignees=[a.id for a in action.assignees]
+                ),
+            )
+            return ActionResult(url=new.html_url, remote_id=f"{repo}#{new.number}")
+        raise errors.PermanentError(self.tool, f"unsupported action {action.kind}")
+
+    def find_marker(self, action: Action, since: datetime) -> ActionResult | None:
+        """Find what ``action`` already wrote, by its marker, on or after ``since``.
+
+        Comments and reassignments: the item's comments since ``since`` (``GET
+        .../comments?since=``). Drafts: the repository's issues updated since ``since``
+        whose body carries the marker. Labels: present on the item.
+        """
+        repo, number = parse_key(action.item.key)
+        window = _iso(since - timedelta(minutes=5))
+        if action.kind in (ActionKind.COMMENT, ActionKind.REASSIGN):
+            comments, _ = self._get_pages(
+                f"/repos/{repo}/issues/{number}/comments", {"since": window, "per_page": self.per_page}
+            )
+            for c in comments:
+                if action.marker in (c.get("body") or ""):
+                    # For a reassignment the comment is written after the assignment, so
+                    # the marker proves both.
+                    return ActionResult(url=c.get("html_url"), remote_id=str(c.get("id")), already_present=True)
+            return None
+        if action.kind == ActionKind.DRAFT:
+            issues, _ = self._get_pages(
+                f"/repos/{repo}/issues", {"since": window, "state": "all", "sort": "created", "direction": "desc", "per_page": self.per_page}
+            )
+            for i in issues:
+                if action.marker in (i.get("body") or ""):
+                    return ActionResult(url=i.get("html_url"), remote_id=f"{repo}#{i.get('number')}", already_present=True)
+            return None
+        if action.kind == ActionKind.LABEL:
+            _, _, body = self._get(f"/repos/{repo}/issues/{number}")
+            if action.label in [lbl.get("name") for lbl in (body or {}).get("labels", [])]:
+                return ActionResult(url=None, already_present=True)
+            return None
+        return None
+
+    def item_state(self, ref: ItemRef) -> dict:
+        """Live ``GET /repos/{o}/{r}/issues/{n}`` (for re-checks before acting)."""
+        repo, number = parse_key(ref.key)
+        _, _, body = self._get(f"/repos/{repo}/issues/{number}")
+        return body

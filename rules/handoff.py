@@ -1,0 +1,236 @@
+"""The ``handoff`` detector: a baton sent but not received.
+
+Pure: a function of (rule, events, items, bot accounts, schedules, now). No I/O.
+
+Per item, events are walked in time order:
+
+- **send**: an event named in the rule's ``on`` passes the baton. ``review_requested`` and
+  ``assigned`` hand the item to their ``subject``; ``{label = "x"}`` hands it to the item's
+  assignees at that moment. Events by the daemon's own accounts never send (echo
+  suppression), and nobody hands an item to themselves.
+- **acknowledge**: qualifying activity by the receiver after the send: a review, a comment,
+  a status change, a commit, or assigning themselves. A person the rule escalates to
+  (a ``reassign`` step's ``to``) acknowledges too. Third parties and the daemon never do.
+- **end early**: the request withdrawn (``review_request_removed`` / ``unassigned`` of the
+  receiver), an assignment re-handed to someone else, or the item closed.
+
+A handoff not acknowledged by its deadline (``within``, in the receiver's business time)
+is ``overdue`` and yields a ``Finding`` whose evidence is the sending event plus every
+later event on the item (which prove that the receiver did nothing that counts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Callable, Iterable, Mapping
+
+from bridge.model import Account, Event, EventKind, ItemRef, ItemSnapshot
+
+ACK_KINDS = frozenset(
+    {EventKind.REVIEWED, EventKind.COMMENTED, EventKind.STATUS_CHANGED, EventKind.COMMITTED, EventKind.ASSIGNED}
+)
+
+SENT, RECEIVED, OVERDUE = "sent", "received", "overdue"
+WITHDRAWN, REHANDED, CLOSED = "withdrawn", "rehanded", "closed"
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """One baton pass and what became of it.
+
+    ``deadline`` is aware UTC, computed in the receiver's business time. ``state`` is one
+    of sent, received, overdue, withdrawn, rehanded, closed. ``ended_by`` is the id of the
+    event that received or ended it.
+    """
+
+    key: str
+    rule: str
+    item: ItemRef
+    sender: Account | None
+    receiver: Account
+    trigger: str
+    sent_at: datetime
+    sent_event: str
+    deadline: datetime
+    state: str = SENT
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An overdue handoff with its evidence (event ids, oldest first)."""
+
+    key: str
+    rule: str
+    detect: str
+    item: ItemRef
+    receiver: Account
+    at: datetime
+    handoff: Handoff
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def summary(self) -> str:
+        h = self.handoff
+        who = h.sender.id if h.sender else "someone"
+        return (
+            f"{who} handed {self.item} to {self.receiver.id} ({h.trigger}) at {h.sent_at:%Y-%m-%d %H:%M}Z; "
+            f"no acknowledgement by the deadline {self.at:%Y-%m-%d %H:%M}Z"
+        )
+
+
+def trigger_names(on: Iterable) -> list[str]:
+    """Normalize a rule's ``on`` list to names: ``"review_requested"``, ``"label:needs-qa"``."""
+    out = []
+    for t in on:
+        if isinstance(t, str):
+            out.append(t)
+            continue
+        get = t.get if isinstance(t, dict) else lambda k, t=t: getattr(t, k, None)
+        if get("label"):
+            out.append(f"label:{get('label')}")
+        elif get("kind"):
+            kind = get("kind")
+            out.append(getattr(kind, "value", kind))
+    return out
+
+
+def _sends(ev: Event, triggers: set[str], assignees: set[Account]) -> tuple[str, list[Account]] | None:
+    if ev.kind.value in triggers and ev.kind in (EventKind.REVIEW_REQUESTED, EventKind.ASSIGNED) and ev.subject:
+        return ev.kind.value, [ev.subject]
+    if ev.kind == EventKind.LABELED and f"label:{ev.label}" in triggers:
+        return f"label:{ev.label}", sorted(assignees)
+    return None
+
+
+def _acknowledges(ev: Event, h: Handoff, escalation_targets: set[Account]) -> bool:
+    if ev.actor is None or ev.kind not in ACK_KINDS:
+        return False
+    if ev.actor != h.receiver and ev.actor not in escalation_targets:
+        return False
+    if ev.kind == EventKind.ASSIGNED:
+        return ev.subject == ev.actor  # only assigning oneself acknowledges
+    return True
+
+
+def _ends(ev: Event, h: Handoff) -> tuple[str, str] | None:
+    if ev.kind == EventKind.CLOSED:
+        return CLOSED, f"item closed by {ev.actor.id if ev.actor else 'someone'}"
+    if ev.kind == EventKind.REVIEW_REQUEST_REMOVED and h.trigger == "review_requested" and ev.subject == h.receiver:
+        return WITHDRAWN, "review request withdrawn"
+    if ev.kind == EventKind.UNASSIGNED and ev.subject == h.receiver and h.trigger != "review_requested":
+        return WITHDRAWN, f"{h.receiver.id} unassigned"
+    return None
+
+
+def detect(
+    rule,
+    events_by_item: Mapping[ItemRef, list[Event]],
+    items: Mapping[ItemRef, ItemSnapshot],
+    *,
+    bots: set[Account],
+    deadline_for: Callable[[Account, datetime], datetime],
+    now: datetime,
+    escalation_targets: set[Account] = frozenset(),
+) -> tuple[list[Handoff], list[Finding]]:
+    """Run one ``handoff`` rule over every item.
+
+    Args:
+        rule: a validated rule (``name``, ``on``, ``tools``); see ``bridge.config``.
+        events_by_item: each item's events, oldest first.
+        items: current snapshots (for assignees when a label passes the baton).
+        bots: the daemon's own accounts (echo suppression).
+        deadline_for: ``(receiver, sent_at) -> deadline`` in the receiver's business time.
+        now: aware UTC.
+        escalation_targets: accounts this rule reassigns to; their activity acknowledges.
+
+    Returns:
+        (every handoff with its state, one finding per overdue handoff).
+    """
+    triggers = set(trigger_names(rule.on))
+    tools = set(rule.tools) if getattr(rule, "tools", None) else None
+    handoffs: list[Handoff] = []
+    findings: list[Finding] = []
+    for ref, evs in events_by_item.items():
+        if tools is not None and ref.tool not in tools:
+            continue
+        snapshot = items.get(ref)
+        assignees: set[Account] = set()
+        seen_assignment = False
+        open_: dict[Account, Handoff] = {}
+        done: list[Handoff] = []
+
+        def close(h: Handoff, state: str, ev: Event, reason: str) -> None:
+            done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
+            open_.pop(h.receiver, None)
+
+        for ev in evs:
+            if ev.kind == EventKind.ASSIGNED and ev.subject:
+                assignees.add(ev.subject)
+                seen_assignment = True
+            elif ev.kind == EventKind.UNASSIGNED and ev.subject:
+                assignees.discard(ev.subject)
+                seen_assignment = True
+            if ev.kind == EventKind.LABELED and not seen_assignment and snapshot:
+                assignees = set(snapshot.assignees)
+
+            for h in list(open_.values()):
+                if ev.actor in bots:
+                    continue
+                if _acknowledges(ev, h, escalation_targets):
+                    close(h, RECEIVED, ev, f"acknowledged by {ev.actor.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
+                    continue
+                end = _ends(ev, h)
+                if end:
+                    close(h, end[0], ev, end[1])
+
+            if ev.actor in bots:
+                continue
+            sent = _sends(ev, triggers, assignees)
+            if not sent:
+                continue
+            trigger, receivers = sent
+            if trigger == "assigned":
+                for h in list(open_.values()):
+                    if h.trigger == "assigned" and h.receiver not in receivers:
+                        close(h, REHANDED, ev, f"re-handed to {receivers[0].id}")
+            for receiver in receivers:
+                if receiver == ev.actor or receiver in bots or receiver in open_:
+                    continue
+                key = f"{rule.name}:{ref.tool}:{ref.key}:{receiver.id}:{ev.id}"
+                open_[receiver] = Handoff(
+                    key=key,
+                    rule=rule.name,
+                    item=ref,
+                    sender=ev.actor,
+                    receiver=receiver,
+                    trigger=trigger,
+                    sent_at=ev.at,
+                    sent_event=ev.id,
+                    deadline=deadline_for(receiver, ev.at),
+                )
+
+        for h in open_.values():
+            if h.deadline <= now:
+                h = replace(h, state=OVERDUE, reason=f"no acknowledgement by {h.receiver.id} before the deadline")
+                later = tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event)
+                findings.append(
+                    Finding(
+                        key=h.key,
+                        rule=rule.name,
+                        detect="handoff",
+                        item=ref,
+                        receiver=h.receiver,
+                        at=h.deadline,
+                        handoff=h,
+                        evidence=(h.sent_event,) + later,
+                    )
+                )
+            else:
+                h = replace(h, state=SENT, reason="waiting; deadline not reached")
+            done.append(h)
+        handoffs.extend(sorted(done, key=lambda h: h.sent_at))
+    return handoffs, findings
