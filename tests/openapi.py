@@ -30,8 +30,27 @@ def load(path: Path = GITHUB_SPEC) -> tuple[dict, Registry]:
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as fh:
         doc = json.load(fh)
+    _nullable_enums(doc)
     resource = Resource.from_contents(doc, default_specification=DRAFT4)
     return doc, Registry().with_resource(_ROOT_URI, resource)
+
+
+def _nullable_enums(node: Any) -> None:
+    """Let ``nullable: true`` admit null even where an ``enum`` omits it (in place).
+
+    GitHub writes e.g. ``state_reason: {nullable: true, enum: [completed, ...]}`` and
+    serves ``null`` for open issues; under the strict OAS 3.0.3 reading the enum would
+    still reject null, which is not what the vendor means.
+    """
+    if isinstance(node, dict):
+        if node.get("nullable") is True and isinstance(node.get("enum"), list) \
+                and None not in node["enum"]:
+            node["enum"].append(None)
+        for v in node.values():
+            _nullable_enums(v)
+    elif isinstance(node, list):
+        for v in node:
+            _nullable_enums(v)
 
 
 def _escape(token: str) -> str:

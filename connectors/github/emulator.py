@@ -271,6 +271,7 @@ class GitHubEmulator:
                                    request_handler=_QuietHandler)
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
                                         name="github-emulator", daemon=True)
         self._thread.start()
         return self
@@ -1016,7 +1017,7 @@ class GitHubEmulator:
                    "#about-secondary-rate-limits")
         elif status == 403:
             with self._lock:
-                uid = self._users[g_login()]["id"] if g_login() in self._users else 0
+                uid = self._users[_g_login()]["id"] if _g_login() in self._users else 0
             msg = (f"API rate limit exceeded for user ID {uid}. If you reach out to GitHub "
                    "Support for help, please include the request ID "
                    "0000:0000:0000000:0000000:00000000.")
@@ -1370,7 +1371,7 @@ class GitHubEmulator:
                      "teams": []})
 
 
-def g_login() -> str | None:
+def _g_login() -> str | None:
     """Return the login authenticated on the current request, if any."""
     return g.get("login")
 
