@@ -519,3 +519,12 @@ def test_load_recorded_issue_and_timeline(github_emulator):
     emu.load_recorded(REPO, 12, issue_json, timeline_json)
     moved = g.get_repo(REPO).get_issue(12)
     assert len(list(moved.get_timeline())) == len(timeline_json)
+
+
+def test_scenarios_may_choose_numbers(github_emulator):
+    emu = github_emulator
+    assert emu.open_issue(REPO, "ana", "named", number=12) == 12
+    assert emu.open_issue(REPO, "ana", "next") == 13  # numbering continues after 12
+    with pytest.raises(ValueError):
+        emu.open_issue(REPO, "ana", "clash", number=12)
+    assert emu.numbers(REPO) == [12, 13]
