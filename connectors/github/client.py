@@ -276,7 +276,7 @@ class GitHubConnector:
     def _issue(self, key: str):
         """A lazy PyGithub Issue: no request until a write is made through it."""
         repo, number = parse_key(key)
-        return self._gh.get_repo(repo, lazy=True).get_issue(number)
+        return self._gh.get_repo(repo).get_issue(number)
 
     def _write(self, what: str, fn: Callable[[], object]) -> object:
         try:
@@ -313,7 +313,7 @@ class GitHubConnector:
             self._write("label", lambda: issue.add_to_labels(action.label))
             return ActionResult(url=None)
         if action.kind == ActionKind.DRAFT:
-            repository = self._gh.get_repo(repo, lazy=True)
+            repository = self._gh.get_repo(repo)
             new = self._write(
                 "draft",
                 lambda: repository.create_issue(

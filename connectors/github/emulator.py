@@ -538,7 +538,10 @@ class GitHubEmulator:
 
     # ------------------------------------------------------------------ inspection
     def comments(self, repo: str, number: int) -> list[dict]:
-        """Return the comments that stand now on ``repo#number`` (recorded ones included), oldest first."""
+        """Return the comments that stand now on ``repo#number`` (recorded ones included), oldest first.
+
+        URLs are rendered as served over HTTP once the emulator is started.
+        """
         with self._lock:
             issue = self._issue(repo, number)
             out = []
@@ -547,7 +550,11 @@ class GitHubEmulator:
                 if item is not None and item.get("event") == "commented":
                     out.append({k: v for k, v in item.items() if k not in ("event", "actor")})
             out.extend(self._comments[cid] for cid in issue.comment_ids)
-            return copy.deepcopy(out)
+            return self._served(copy.deepcopy(out))
+
+    def _served(self, obj: Any) -> Any:
+        """``obj`` with its URLs as this server renders them over HTTP (when it is running)."""
+        return _rehost(obj, self.url) if self.url else obj
 
     def numbers(self, repo: str) -> list[int]:
         """Numbers of every issue and pull request in ``repo``, ascending."""
@@ -555,9 +562,9 @@ class GitHubEmulator:
             return sorted(n for (r, n) in self._issues if r == repo)
 
     def issue(self, repo: str, number: int) -> dict:
-        """Return the issue object as served (canonical ``https://api.github.com`` URLs)."""
+        """Return the issue object, with URLs as served over HTTP once started."""
         with self._lock:
-            return self._issue_json(self._issue(repo, number))
+            return self._served(self._issue_json(self._issue(repo, number)))
 
     def timeline(self, repo: str, number: int) -> list[dict]:
         """Return the timeline items as served (canonical URLs), in order."""
