@@ -151,6 +151,8 @@ class GitHubConnector:
         raise errors.PermanentError(self.tool, f"{what}: refused ({status})")
 
     def _retry_after(self, h: dict) -> float:
+        """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``x-ratelimit-reset``
+        (epoch seconds) minus now, else 60 (GitHub's advice for a secondary limit without a header)."""
         if "retry-after" in h:
             try:
                 return max(0.0, float(h["retry-after"]))
