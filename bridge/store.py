@@ -19,7 +19,6 @@ from typing import Iterator
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import UniqueConstraint, Index
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from bridge.model import (
@@ -268,6 +267,14 @@ class Store:
             yield s
             s.commit()
 
+    def _insert(self, table):
+        """``INSERT`` with ``on_conflict_do_nothing`` for this database's dialect."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
     # ---- polling
 
     def get_cursor(self, connector: str, scope: str) -> dict | None:
@@ -285,7 +292,7 @@ class Store:
         with self.session() as s:
             for ev in result.events:
                 stmt = (
-                    sqlite_insert(EventRow)
+                    self._insert(EventRow)
                     .values(
                         tool=ev.tool,
                         event_id=ev.id,

@@ -253,6 +253,17 @@ def test_dry_run_records_and_prints_but_writes_nothing(world):
     assert not [m for m, _, _ in w.emu.requests if m != "GET"]
 
 
+def test_rule_level_dry_run_holds_back_only_that_rule(world):
+    from tests.world import REVIEW_RULE
+
+    quiet = REVIEW_RULE.replace('name = "review-not-picked-up"', 'name = "quiet-review"\ndry_run = true')
+    w = world(rules=REVIEW_RULE + quiet)
+    w.open_pr_with_review_request()
+    w.run_until("2026-11-23 13:15")
+    assert len(w.bot_comments()) == 1
+    assert sorted((r.rule, r.status) for r in outbox(w)) == [("quiet-review", "dry_run"), ("review-not-picked-up", "done")]
+
+
 # ---------------------------------------------------------------- failures of one connector
 
 
