@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(file, line, dotted key, bad value).")
     p.add_argument("file", metavar="FILE")
 
-    sub.add_parser("config-schema", help="print the JSON Schema of the configuration (for editors)")
+    sub.add_parser("config-schema", help="print the JSON Schema of the configuration (for editors)",
+                   description="Print the JSON Schema (draft 2020-12) of the TOML configuration, for editors "
+                               "such as Taplo or VS Code (Even Better TOML) to validate and complete config files.")
 
     p = sub.add_parser("explain", help="show an item's timeline, its handoffs and why each rule fired or not",
                        description="ITEM is e.g. acme/web#12 or github:acme/web#12. Reads the store; no tracker call.")
@@ -87,7 +89,6 @@ def cmd_check_config(args) -> int:
         config = load_config(args.file)
     except ConfigError as exc:
         return _print_config_error(exc)
-    print(f"{args.file}: OK")
     print(summarize(config))
     return 0
 

@@ -104,14 +104,19 @@ class Daemon:
 
     # ------------------------------------------------------------------ main
 
+    # Signal handlers run on the main thread, which may be inside the scheduler's own loop
+    # (holding its re-entrant lock); they only start a thread that talks to the scheduler.
+
     def _on_term(self, signum, _frame) -> None:
         log.info("stopping", signal=signal.Signals(signum).name, hint="finishing the cycle in flight")
         self.notifier.stopping("finishing the cycle in flight")
-        # Runs on the main thread; waits for the worker to finish its cycle.
-        self.scheduler.shutdown(wait=True)
+        threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, name="shutdown").start()
 
     def _on_hup(self, _signum, _frame) -> None:
-        self.scheduler.add_job(self.reload, id="reload", replace_existing=True)
+        threading.Thread(
+            target=self.scheduler.add_job, args=(self.reload,), kwargs={"id": "reload", "replace_existing": True},
+            name="reload-request",
+        ).start()
 
     def run(self) -> int:
         """Block until SIGTERM/SIGINT; return the exit code."""

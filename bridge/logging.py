@@ -237,7 +237,10 @@ def configure_logging(
         detach_foreign_handlers()
         for name in FOREIGN_LOGGERS:
             logging.getLogger(name).setLevel(logging.NOTSET)
-        logging.getLogger("werkzeug").setLevel(max(level_no, logging.WARNING))
+        # Libraries that narrate every request, SQL statement or job run speak only from
+        # WARNING up (SQLAlchemy at INFO logs each statement with its parameters).
+        for name in ("werkzeug", "sqlalchemy", "alembic", "apscheduler", "urllib3"):
+            logging.getLogger(name).setLevel(max(level_no, logging.WARNING))
         logging.captureWarnings(True)
 
         structlog.configure(

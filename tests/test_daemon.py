@@ -421,10 +421,6 @@ def test_reload_restarts_a_connector_stopped_by_a_revoked_token(daemon, emu):
     assert len(daemon.events("connector_stopped")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bridge/logging.py configure_logging() sets every FOREIGN_LOGGER (sqlalchemy, alembic, "
-    "apscheduler) to NOTSET, so at log_level=info they inherit INFO: SQLAlchemy logs every SQL "
-    "statement with its parameters (~25 lines per cycle) and alembic its plugin setup"))
 def test_info_log_is_not_flooded_with_sql(daemon):
     daemon.wait_ready()
     daemon.wait_event("cycle_done", count=2)

@@ -178,15 +178,19 @@ def test_redaction_processor_with_capture_logs(secret):
     }]
 
 
-def test_werkzeug_request_lines_need_warning():
+def test_chatty_libraries_need_warning():
     out = io.StringIO()
     configure_logging(fmt="json", level="debug", stream=out)
     logging.getLogger("werkzeug").info('127.0.0.1 - - "GET /repos HTTP/1.1" 200 -')
     logging.getLogger("werkzeug").warning("address already in use")
     logging.getLogger("apscheduler.scheduler").info("Added job")
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
+    logging.getLogger("sqlalchemy.engine.Engine").info("SELECT events.data FROM events")
+    get_logger("bridge.engine").debug("cycle_done")
     assert [(line["logger"], line["event"]) for line in json_lines(out)] == [
         ("werkzeug", "address already in use"),
-        ("apscheduler.scheduler", "Added job"),
+        ("apscheduler.scheduler", "Run time of job was missed"),
+        ("bridge.engine", "cycle_done"),
     ]
 
 
