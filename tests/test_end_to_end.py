@@ -94,6 +94,20 @@ def test_idle_cycle_is_one_conditional_request_per_repository(world):
     ]
 
 
+def test_idle_poll_after_a_change_is_a_304_again(world):
+    w = world()
+    w.open_pr_with_review_request()
+    w.run_until("2026-11-23 09:15")
+    w.emu.comment("acme/web", 12, "ana", "one more thing", at=berlin("2026-11-23 09:20"))
+    w.emu.reset_requests()
+    w.run_until("2026-11-23 09:45")
+    assert [(p.split("?")[0], s) for _, p, s in w.emu.requests] == [
+        ("/repos/acme/web/issues", 200),
+        ("/repos/acme/web/issues/12/timeline", 200),
+        ("/repos/acme/web/issues", 304),
+    ]
+
+
 def test_changed_item_costs_its_timeline_only(world):
     w = world()
     for n in range(1, 30):

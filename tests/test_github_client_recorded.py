@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -51,8 +51,11 @@ def test_paginated_issue_list_is_followed_through_recorded_link_headers():
     issues = [i for p in pages for i in p["response"]]
     assert sorted(it.ref.key for it in result.items) == sorted(f"{repo}#{i['number']}" for i in issues)
     assert result.requests == len(pages) + len(issues) == len(responses.calls)
+    newest = max(i["updated_at"] for i in issues)
+    window = datetime.fromisoformat(newest.replace("Z", "+00:00")) - timedelta(minutes=2)
     assert result.next_cursor == {
-        "since": max(i["updated_at"] for i in issues),
+        "since": newest,
+        "query_since": window.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "etag": dict(zip(pages[0]["rawHeaders"][::2], pages[0]["rawHeaders"][1::2]))["ETag"],
     }
 

@@ -8,9 +8,11 @@ Reading (cost follows the change, not the backlog; DESIGN.md "Connectors"):
   goes through ``Requester.requestJson``, which returns the 304 without raising.
 - per changed item (its ``updated_at`` differs from the stored one): its timeline,
   ``GET /repos/{o}/{r}/issues/{n}/timeline`` (GitHub REST "Timeline events"), every page.
-- cursor: ``{"since": ISO-8601 UTC of the newest updated_at seen, "etag": ...}``. Each poll
-  re-reads from ``since - overlap``; events are deduplicated by id in the store, and the
-  cursor is stored only together with the events (the engine does that).
+- cursor: ``{"since": newest updated_at seen, "query_since": the since sent, "etag": ...}``
+  (ISO-8601 UTC). Each poll re-reads from ``query_since`` (at most ``since - overlap``). The
+  window moves only when its answer no longer fits one page, so after a change the next idle
+  poll repeats the same URL and gets its 304. Events are deduplicated by id in the store,
+  and the cursor is stored only together with the events (the engine does that).
 
 Writing uses PyGithub objects (lazy, so no extra GET): comment (``POST .../comments``),
 reassign (``PATCH /issues/{n}`` assignees, then a comment), label (``POST .../labels``),
@@ -209,7 +211,7 @@ class GitHubConnector:
 
         Args:
             scope: ``owner/name``.
-            cursor: ``{"since": ISO UTC, "etag": str}`` or ``None`` (first poll reads everything).
+            cursor: ``{"since", "query_since", "etag"}`` or ``None`` (first poll reads everything).
             known: given item keys, returns their stored ``updated_at``; items whose
                 ``updated_at`` is unchanged are not re-read (their timeline is already stored).
 
@@ -221,10 +223,11 @@ class GitHubConnector:
             AuthError, RateLimited, TransientError, NotFound, PermanentError.
         """
         params = {"state": "all", "sort": "updated", "direction": "asc", "per_page": self.per_page}
-        since = None
+        since = query_since = None
         if cursor and cursor.get("since"):
             since = datetime.fromisoformat(cursor["since"].replace("Z", "+00:00"))
-            params["since"] = _iso(since - self.overlap)
+            query_since = cursor.get("query_since") or _iso(since - self.overlap)
+            params["since"] = query_since
         headers = {"If-None-Match": cursor["etag"]} if cursor and cursor.get("etag") else None
         url = f"/repos/{scope}/issues"
         status, hdrs, first = self._get(url, params, headers)
@@ -233,6 +236,7 @@ class GitHubConnector:
             return PollResult(next_cursor=None, requests=requests_made)
         issues = list(first or [])
         m = _LINK_NEXT.search(hdrs.get("link", ""))
+        one_page = m is None
         if m:
             more, n = self._get_pages(m.group(1), None)
             issues.extend(more)
@@ -255,7 +259,11 @@ class GitHubConnector:
             result = mapping.map_timeline(it.ref, entries)
             events.extend(result.events)
         newest = max((it.updated_at for it in items if it.updated_at), default=since)
-        next_cursor = {"since": _iso(newest) if newest else None, "etag": hdrs.get("etag")}
+        if not (one_page and query_since):
+            # Move the window only when it no longer fits one page: while it does, the next
+            # request is the same URL, so GitHub can answer 304 as soon as nothing changed.
+            query_since = _iso(newest - self.overlap) if newest else None
+        next_cursor = {"since": _iso(newest) if newest else None, "query_since": query_since, "etag": hdrs.get("etag")}
         return PollResult(events=events, items=changed, next_cursor=next_cursor, requests=requests_made, skipped=skipped)
 
     # ------------------------------------------------------------------ writing

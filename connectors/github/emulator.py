@@ -329,6 +329,14 @@ class GitHubEmulator:
         if not owner or not name or "/" in name:
             raise ValueError(f"repository must be 'owner/name', got {full_name!r}")
         with self._lock:
+            self._ensure_repo(full_name, owner, name)
+            return self._repo_json(full_name)
+
+    def _ensure_repo(self, full_name: str, owner: str | None = None, name: str | None = None) -> None:
+        """Create the repository's state if missing (no rendering: callers in loops stay O(1))."""
+        if owner is None:
+            owner, _, name = full_name.partition("/")
+        with self._lock:
             if full_name not in self._repos:
                 self.add_user(owner)
                 rid = next(self._ids)
@@ -337,7 +345,6 @@ class GitHubEmulator:
                                           "full_name": full_name, "created_at": now,
                                           "updated_at": now, "next_number": 1, "labels": {}}
                 self._repo_ids[rid] = full_name
-            return self._repo_json(full_name)
 
     # ------------------------------------------------------------------ scenario actions
     def open_issue(self, repo: str, actor: str, title: str, body: str = "",
@@ -349,7 +356,8 @@ class GitHubEmulator:
         later items continue after the highest number given.
         """
         with self._lock:
-            self.create_repo(repo)
+            if repo not in self._repos:
+                self.create_repo(repo)
             self.add_user(actor)
             r = self._repos[repo]
             if number is not None and (repo, number) in self._issues:
@@ -1070,8 +1078,11 @@ class GitHubEmulator:
         headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
         return Response(payload, status, headers=headers, content_type=JSON_TYPE)
 
-    def _paginate(self, items: list, link_path: str) -> Response:
-        """Answer one page of ``items`` (``per_page`` ≤ 100, default 30) with a GitHub ``Link``."""
+    def _paginate(self, items: list, link_path: str, render: Callable[[Any], Any] | None = None) -> Response:
+        """Answer one page of ``items`` (``per_page`` ≤ 100, default 30) with a GitHub ``Link``.
+
+        ``render`` turns each item of the page into JSON; only the page is rendered.
+        """
         try:
             per_page = int(request.args.get("per_page", 30))
             page = int(request.args.get("page", 1))
@@ -1081,6 +1092,8 @@ class GitHubEmulator:
         page = max(1, page)
         last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page: page * per_page]
+        if render is not None:
+            chunk = [render(i) for i in chunk]
         params = [(k, v) for k, vs in request.args.lists() for v in vs if k != "page"]
 
         def url(p: int) -> str:
@@ -1201,8 +1214,7 @@ class GitHubEmulator:
                     raise GitHubError(422, "Validation Failed", [
                         {"resource": "Issue", "code": "invalid", "field": "sort"}])
                 issues.sort(key=keys[sort], reverse=a.get("direction", "desc") != "asc")
-                return emu._paginate([emu._issue_json(i) for i in issues],
-                                     f"/repositories/{rid}/issues")
+                return emu._paginate(issues, f"/repositories/{rid}/issues", emu._issue_json)
 
         @both("/issues", methods=["POST"])
         def create_issue(**kw: Any) -> Response:
