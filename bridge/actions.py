@@ -25,10 +25,12 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from bridge import errors
+from bridge.logging import get_logger
 from bridge.model import Account, Action, ActionKind, ItemRef, ItemSnapshot
 from bridge.store import FindingRow, OutboxRow, Store
 from rules.handoff import Finding
 
+log = get_logger("bridge.actions")
 ACTIVE = ("pending", "sending", "unknown")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -166,7 +168,11 @@ class Planner:
             rule = self._rule(f.rule)
             rows = []
             for index, step, _due in self.due_steps(f, now):
-                action = self.build(f, index, step, items.get(f.item))
+                try:
+                    action = self.build(f, index, step, items.get(f.item))
+                except errors.PermanentError as exc:
+                    log.error("step_skipped", rule=f.rule, item=f.item.key, step=index, reason=str(exc))
+                    continue
                 rows.append(
                     OutboxRow(
                         key=f"{f.key}:{index}",
@@ -264,10 +270,10 @@ def deliver(
 
 
 def writes_in_last_hour(store: Store, connector: str, now: datetime) -> int:
-    """Rows of ``connector`` sent in the hour before ``now`` (for the write budget)."""
+    """Rows of ``connector`` sent in the hour before ``now``, (now - 1h, now] (for the write budget)."""
     since = now - timedelta(hours=1)
     return sum(
         1
         for r in store.outbox(("done", "unknown", "sending"))
-        if r.connector == connector and r.sent_at is not None and r.sent_at >= since
+        if r.connector == connector and r.sent_at is not None and r.sent_at > since
     )

@@ -17,11 +17,12 @@ from typing import Callable
 
 from bridge import actions, errors
 from bridge.logging import get_logger
-from bridge.model import Account, Event, ItemRef
+from bridge.model import Account, Event, ItemRef, PollResult
 from bridge.store import HandoffRow, Store
 from rules import handoff as handoff_rule
 
 log = get_logger("bridge.engine")
+WHOAMI = "@whoami"  # cursors row holding a connector's own account
 
 
 @dataclass
@@ -104,13 +105,24 @@ class Engine:
             log.info("connector_recovered", connector=name)
 
     def bots(self) -> set[Account]:
-        """The daemon's own accounts (fetched once per connector)."""
+        """The daemon's own accounts, for echo suppression.
+
+        Asked of each connector once (``whoami``) and kept in the store, so a restart, or a
+        connector that cannot be reached, still knows its own account.
+        """
         for name, conn in self.connectors.items():
-            if name not in self._bots and self.available(name):
+            if name in self._bots:
+                continue
+            known = self.store.get_cursor(name, WHOAMI)
+            if known:
+                self._bots[name] = Account(conn.tool, known["id"])
+            elif self.available(name):
                 try:
-                    self._bots[name] = conn.whoami()
+                    self._bots[name] = me = conn.whoami()
                 except errors.ConnectorError as exc:
                     self._connector_error(name, exc)
+                    continue
+                self.store.save_poll(name, WHOAMI, PollResult(next_cursor={"id": me.id}), self.clock())
         return set(self._bots.values())
 
     # ------------------------------------------------------------------ cycle
@@ -190,6 +202,12 @@ class Engine:
                 log.info("action_dry_run", rule=row.rule, do=action.kind.value, item=action.item.key, marker=row.marker, body=action.body)
         active = {f.key for f in report.findings}
         self.store.resolve_findings(active, now)
+        used = {name: actions.writes_in_last_hour(self.store, name, now) for name in self.connectors}
+
+        def budget_left(name: str) -> int:
+            used[name] += 1  # asked right before each write
+            return self._budget(name) - (used[name] - 1)
+
         report.deliveries.extend(
             actions.deliver(
                 self.store,
@@ -197,7 +215,7 @@ class Engine:
                 now,
                 active_findings=active,
                 available=self.available,
-                budget_left=lambda name: self._budget(name) - actions.writes_in_last_hour(self.store, name, now),
+                budget_left=budget_left,
                 on_error=self._connector_error,
             )
         )

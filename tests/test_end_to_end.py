@@ -278,6 +278,27 @@ def test_rule_level_dry_run_holds_back_only_that_rule(world):
     assert sorted((r.rule, r.status) for r in outbox(w)) == [("quiet-review", "dry_run"), ("review-not-picked-up", "done")]
 
 
+def test_write_budget_spreads_writes_over_the_hour(world):
+    w = world(connector="write_budget_per_hour = 1")
+    w.open_pr_with_review_request(12)
+    w.open_pr_with_review_request(13)
+    w.run_until("2026-11-23 13:15")
+    assert len(w.bot_comments(number=12)) + len(w.bot_comments(number=13)) == 1
+    w.run_until("2026-11-23 14:00")
+    assert len(w.bot_comments(number=12)) + len(w.bot_comments(number=13)) == 1
+    w.run_until("2026-11-23 14:15")
+    assert len(w.bot_comments(number=12)) == len(w.bot_comments(number=13)) == 1
+
+
+def test_own_account_is_remembered_across_restarts(world):
+    w = world()
+    w.run_until("2026-11-23 08:00")
+    w.emu.reset_requests()
+    w.restart()
+    assert w.engine.bots() == {Account("github", BOT)}
+    assert [p for _, p, _ in w.emu.requests] == [], "no second GET /user"
+
+
 # ---------------------------------------------------------------- failures of one connector
 
 

@@ -64,7 +64,8 @@ class World:
     """An emulated GitHub and a daemon pointed at it, sharing one stepping clock."""
 
     def __init__(self, tmp_path: Path, *, start: str = "2026-11-23 08:00", rules: str = REVIEW_RULE,
-                 people: str = PEOPLE, daemon: str = "", extra: str = "", repos=("acme/web",)):
+                 people: str = PEOPLE, daemon: str = "", extra: str = "", repos=("acme/web",),
+                 connector: str = ""):
         self.tmp_path = tmp_path
         self.clock = SteppingClock(berlin(start))
         self.emu = GitHubEmulator(clock=self.clock).start()
@@ -86,6 +87,7 @@ repositories = {json.dumps(list(repos))}
 seconds_between_requests = 0
 seconds_between_writes = 0
 timeout = "3s"
+{connector}
 {people}
 {rules}
 {extra}
