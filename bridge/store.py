@@ -207,15 +207,6 @@ def row_to_item(row: ItemRow) -> ItemSnapshot:
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def default_database_url(environ: dict | None = None) -> str:
-    """``sqlite:///$STATE_DIRECTORY/state.db``, else ``sqlite:///./state/state.db``."""
-    import os
-
-    env = os.environ if environ is None else environ
-    base = Path(env.get("STATE_DIRECTORY", "").split(":")[0] or "state")
-    return f"sqlite:///{base / 'state.db'}"
-
-
 def upgrade(url: str) -> None:
     """Bring the schema at ``url`` to the newest Alembic revision."""
     from alembic import command
@@ -413,5 +404,3 @@ class Store:
             s.add(row)
             return row
 
-
-aware = _aware

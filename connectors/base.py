@@ -8,7 +8,7 @@ A connector only fetches and writes; the engine owns cursors, storage and timing
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 from bridge.model import Account, Action, ActionResult, PollResult
 
@@ -27,8 +27,12 @@ class Connector(Protocol):
     def scopes(self) -> list[str]:
         """Containers polled independently, each with its own cursor (repositories, JQLs, projects)."""
 
-    def poll(self, scope: str, cursor: dict | None) -> PollResult:
+    def poll(
+        self, scope: str, cursor: dict | None, known: Callable[[list[str]], dict] | None = None
+    ) -> PollResult:
         """Read what changed in ``scope`` since ``cursor`` (``None`` = first poll).
+
+        ``known`` maps item keys to their stored ``updated_at``; unchanged items are not re-read.
 
         Never raises for one malformed vendor item: it is skipped and listed in
         ``PollResult.skipped``. Raises ``bridge.errors.ConnectorError`` subclasses for
@@ -76,9 +80,3 @@ def factory_for(tool: str) -> ConnectorFactory:
 
     return _REGISTRY[tool]
 
-
-def known_tools() -> list[str]:
-    return ["github"]
-
-
-Json = Any

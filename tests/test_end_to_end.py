@@ -364,3 +364,18 @@ def test_cycle_runs_over_a_recorded_pull_request_timeline(world):
     assert [e.id for e in w.store.events(ref)] == [e.id for e in sorted(expected, key=lambda e: e.at)]
     text = explain(w.engine, ref)
     assert "Timeline (%d events)" % len(expected) in text
+
+
+def test_malformed_timeline_entry_is_logged_and_the_rest_is_stored(world):
+    w = world()
+    issue = read_replay("Issue.setUp.txt")[1].json()
+    timeline = read_replay("PullRequest.testGetIssueTimeline.txt")[0].json()
+    broken = {"event": "assigned", "id": 1, "created_at": "2025-03-01T10:00:00Z"}  # no assignee, no actor
+    w.emu.load_recorded("acme/web", 31, {**issue, "number": 31, "updated_at": "2026-11-23T06:00:00Z"}, [broken, *timeline])
+    with capture_logs() as logs:
+        w.run_until("2026-11-23 08:00")
+    [skipped] = [e for e in logs if e["event"] == "item_skipped"]
+    assert skipped["log_level"] == "error" and skipped["vendor_id"] == "acme/web#31 timeline[0]"
+    assert skipped["reason"].startswith("malformed")
+    ref = ItemRef("github", "acme/web#31")
+    assert len(w.store.events(ref)) == len(mapping.map_timeline(ref, timeline).events)

@@ -26,6 +26,7 @@ become ``RateLimited`` with the wait GitHub asked for (``Retry-After`` or
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
@@ -36,7 +37,7 @@ from github import Auth, Github, GithubException
 from urllib3.util.retry import Retry
 
 from bridge import errors
-from bridge.model import Account, Action, ActionKind, ActionResult, ItemRef, PollResult
+from bridge.model import Account, Action, ActionKind, ActionResult, PollResult
 from connectors.base import register
 from connectors.github import mapping
 
@@ -177,8 +178,6 @@ class GitHubConnector:
             return status, hdrs, None
         if status >= 300:
             self._raise_for(status, hdrs, f"GET {url.split('?')[0]}")
-        import json
-
         return status, hdrs, json.loads(body) if body else None
 
     def _get_pages(self, url: str, params: dict | None) -> tuple[list, int]:
@@ -258,6 +257,12 @@ class GitHubConnector:
             requests_made += n
             result = mapping.map_timeline(it.ref, entries)
             events.extend(result.events)
+            # Event types we deliberately ignore are not errors; broken entries are.
+            skipped.extend(
+                (f"{it.ref.key} timeline[{index}]", reason)
+                for index, _type, reason in result.skipped
+                if reason.startswith("malformed")
+            )
         newest = max((it.updated_at for it in items if it.updated_at), default=since)
         if not (one_page and query_since):
             # Move the window only when it no longer fits one page: while it does, the next
@@ -366,9 +371,3 @@ class GitHubConnector:
                 return ActionResult(url=None, already_present=True)
             return None
         return None
-
-    def item_state(self, ref: ItemRef) -> dict:
-        """Live ``GET /repos/{o}/{r}/issues/{n}`` (for re-checks before acting)."""
-        repo, number = parse_key(ref.key)
-        _, _, body = self._get(f"/repos/{repo}/issues/{number}")
-        return body
