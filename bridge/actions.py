@@ -51,6 +51,7 @@ def action_to_json(a: Action) -> str:
     d["kind"] = a.kind.value
     d["item"] = [a.item.tool, a.item.key]
     d["assignees"] = [[x.tool, x.id] for x in a.assignees]
+    d["due"] = a.due.isoformat() if a.due else None
     return json.dumps(d, sort_keys=True)
 
 
@@ -64,6 +65,7 @@ def action_from_json(text: str) -> Action:
         assignees=tuple(Account(*x) for x in d["assignees"]),
         label=d["label"],
         title=d["title"],
+        due=datetime.fromisoformat(d["due"]) if d.get("due") else None,
     )
 
 
@@ -82,9 +84,20 @@ class Delivery:
     error: str | None = None
 
 
-def render(template: str, values: dict[str, str]) -> str:
-    """Fill ``{name}`` placeholders (names were validated with the config)."""
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+def render(template: str, values: dict[str, str], literal: Callable[[str], str] = lambda text: text) -> str:
+    """Fill ``{name}`` placeholders (names were validated with the config).
+
+    ``values`` are already in the tool's markup (native mentions, escaped titles); the
+    template's own text between placeholders goes through ``literal`` (the connector's
+    ``literal``, e.g. XML escaping for Asana's ``html_text``).
+    """
+    out, pos = [], 0
+    for m in _PLACEHOLDER.finditer(template):
+        out.append(literal(template[pos:m.start()]))
+        out.append(values.get(m.group(1), literal(m.group(0))))
+        pos = m.end()
+    out.append(literal(template[pos:]))
+    return "".join(out)
 
 
 class Planner:
@@ -143,20 +156,25 @@ class Planner:
             "rule": rule.name,
             "to": conn.mention(to_account) if to_account else "",
         }
-        footer = f"\n\n<sub>handoff-bridge · rule {rule.name} · {marker}</sub>"
+        footer = conn.footer(rule.name, marker)
         kind = ActionKind(step.do)
+
+        def text(template: str) -> str:
+            return render(self.config.templates[template], values, conn.literal)
+
         if kind == ActionKind.COMMENT:
-            return Action(kind, finding.item, marker, body=render(self.config.templates[step.template or "nudge"], values) + footer)
+            return Action(kind, finding.item, marker, body=text(step.template or "nudge") + footer)
         if kind == ActionKind.REASSIGN:
             if to_account is None:
                 raise errors.PermanentError(finding.item.tool, f"rule {rule.name}: person {step.to!r} has no {finding.item.tool} account")
-            body = render(self.config.templates[step.template or "reassign"], values) + footer
-            return Action(kind, finding.item, marker, body=body, assignees=(to_account,))
+            return Action(kind, finding.item, marker, body=text(step.template or "reassign") + footer, assignees=(to_account,))
         if kind == ActionKind.LABEL:
             return Action(kind, finding.item, marker, label=step.label)
-        title = render(self.config.templates[step.title_template or "draft_title"], values)
-        body = render(self.config.templates[step.template or "draft"], values) + footer
-        return Action(kind, finding.item, marker, body=body, title=title, assignees=(finding.receiver,))
+        # A title is plain text in every tool: placeholders unescaped but stripped of markup.
+        plain = {**values, "receiver": finding.receiver.id, "to": to_account.id if to_account else ""}
+        title = render(self.config.templates[step.title_template or "draft_title"], plain)
+        body = text(step.template or "draft") + footer
+        return Action(kind, finding.item, marker, body=body, title=title, assignees=(finding.receiver,), due=finding.at)
 
     def plan(self, store: Store, findings: list[Finding], items: dict, now: datetime, *, dry_run: bool) -> list[OutboxRow]:
         """Record each finding and its due steps in the outbox (one transaction per finding).

@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Mapping, Union, get_args, get_origin
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -54,7 +54,10 @@ __all__ = [
     "Config",
     "DaemonConfig",
     "Defaults",
+    "AsanaConnectorConfig",
+    "Connectors",
     "GitHubConnectorConfig",
+    "JiraConnectorConfig",
     "Person",
     "Rule",
     "Step",
@@ -81,7 +84,7 @@ BUILTIN_TEMPLATES: dict[str, str] = {
 }
 
 #: Tools whose connector can be configured today (``[connectors.<tool>]``).
-AVAILABLE_CONNECTORS = ("github",)
+AVAILABLE_CONNECTORS = ("github", "jira", "asana")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SECRET_KEYS = frozenset({"token", "password", "secret", "api_key", "apikey"})
 _STEP_TEMPLATE_DEFAULTS = {"comment": "nudge", "reassign": "reassign", "draft": "draft"}
@@ -243,16 +246,23 @@ SecretField = Annotated[
 
 @dataclass(frozen=True)
 class Trigger:
-    """One event kind that passes the baton: review requested, assigned, or a label added.
+    """One event kind that passes the baton: review requested, assigned, a label, or a status.
 
-    ``kind`` is ``EventKind.REVIEW_REQUESTED``, ``ASSIGNED`` or ``LABELED`` (then ``label`` names
-    the label; the receivers are the item's assignees at that moment).
+    ``kind`` is ``EventKind.REVIEW_REQUESTED``, ``ASSIGNED``, ``LABELED`` (``label`` names the
+    label; the receivers are the item's assignees at that moment) or ``STATUS_CHANGED``
+    (``status`` names a handoff point: a Jira status or an Asana section, compared without
+    regard to case). A status hands the item to the assignee set in the same change, else to
+    ``owner`` (a ``[people.*]`` name: ownership is explicit, a person, never a team).
     """
 
     kind: EventKind
     label: str | None = None
+    status: str | None = None
+    owner: str | None = None
 
     def __str__(self) -> str:
+        if self.status is not None:
+            return f"status:{self.status}"
         return f"label:{self.label}" if self.label is not None else self.kind.value
 
     def matches(self, kind: EventKind, label: str | None = None) -> bool:
@@ -260,7 +270,10 @@ class Trigger:
         return kind == self.kind and (self.label is None or label == self.label)
 
 
-_TRIGGER_HELP = "expected \"review_requested\", \"assigned\" or { label = \"...\" }"
+_TRIGGER_HELP = (
+    "expected \"review_requested\", \"assigned\", { label = \"...\" } "
+    "or { status = \"...\", owner = \"<person>\" }"
+)
 
 
 def _trigger(value: Any) -> Trigger:
@@ -271,15 +284,26 @@ def _trigger(value: Any) -> Trigger:
     if isinstance(value, dict):
         if set(value) == {"label"} and isinstance(value["label"], str) and value["label"]:
             return Trigger(EventKind.LABELED, value["label"])
-        if "status" in value:
-            raise ValueError(f"{{ status = ... }} triggers are not available yet; {_TRIGGER_HELP}")
+        if "status" in value and set(value) <= {"status", "owner"}:
+            status, owner = value["status"], value.get("owner")
+            if not isinstance(status, str) or not status.strip():
+                raise ValueError(f"status must be a non-empty status or section name; {_TRIGGER_HELP}")
+            if owner is not None and (not isinstance(owner, str) or not owner):
+                raise ValueError("owner must name a [people.*] entry")
+            return Trigger(EventKind.STATUS_CHANGED, status=status.strip(), owner=owner)
     raise ValueError(f"unknown trigger, {_TRIGGER_HELP}")
+
+
+def _trigger_json(t: Trigger) -> Any:
+    if t.status is not None:
+        return {"status": t.status, **({"owner": t.owner} if t.owner else {})}
+    return {"label": t.label} if t.label is not None else t.kind.value
 
 
 TriggerField = Annotated[
     Trigger,
     PlainValidator(_trigger),
-    PlainSerializer(lambda t: {"label": t.label} if t.label is not None else t.kind.value),
+    PlainSerializer(_trigger_json),
     WithJsonSchema(
         {
             "oneOf": [
@@ -288,6 +312,16 @@ TriggerField = Annotated[
                     "type": "object",
                     "properties": {"label": {"type": "string", "minLength": 1}},
                     "required": ["label"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "description": "a handoff point: a Jira status or an Asana section",
+                    "properties": {
+                        "status": {"type": "string", "minLength": 1},
+                        "owner": {"type": "string", "minLength": 1, "description": "a [people.*] name"},
+                    },
+                    "required": ["status"],
                     "additionalProperties": False,
                 },
             ]
@@ -355,17 +389,37 @@ class Person(_Model):
         return value
 
 
-class GitHubConnectorConfig(_Model):
+def _http_url(value: str, example: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError(f"expected an http(s) URL such as {example}")
+    return value.rstrip("/")
+
+
+class _ConnectorSection(_Model):
+    """Keys every ``[connectors.*]`` section has: polling pace and request timeout (wall clock), write budget."""
+
+    token: SecretField
+    poll_every: DurationField = Field(default="1m", validate_default=True, description="wall clock")
+    timeout: DurationField = Field(default="10s", validate_default=True, description="wall clock, per request")
+    write_budget_per_hour: int = Field(default=60, ge=0)
+
+    scope_noun: ClassVar[str] = "scopes"
+
+    @field_validator("poll_every", "timeout")
+    @classmethod
+    def _positive(cls, value: Duration) -> Duration:
+        if value.wall().total_seconds() <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
+
+
+class GitHubConnectorConfig(_ConnectorSection):
     """``[connectors.github]``: API root, token, repositories and polling pace (wall clock)."""
 
     base_url: str = "https://api.github.com"
-    token: SecretField
     repositories: list[str] = Field(min_length=1, json_schema_extra={"uniqueItems": True})
-    poll_every: DurationField = Field(default="1m", validate_default=True, description="wall clock")
     overlap: DurationField = Field(default="2m", validate_default=True, description="wall clock")
-    timeout: DurationField = Field(default="10s", validate_default=True, description="wall clock, per request")
     per_page: int = Field(default=100, ge=1, le=100)
-    write_budget_per_hour: int = Field(default=60, ge=0)
     seconds_between_requests: float = Field(
         default=0.25, ge=0, description="pause between any two requests (PyGithub's pacing; 0 for an emulator)"
     )
@@ -376,9 +430,7 @@ class GitHubConnectorConfig(_Model):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-            raise ValueError("expected an http(s) URL such as https://api.github.com")
-        return value.rstrip("/")
+        return _http_url(value, "https://api.github.com")
 
     @field_validator("repositories")
     @classmethod
@@ -390,12 +442,124 @@ class GitHubConnectorConfig(_Model):
             raise ValueError("each repository may appear only once")
         return value
 
-    @field_validator("poll_every", "timeout")
+    @property
+    def scopes(self) -> list[str]:
+        """What is polled, each with its own cursor: the repositories."""
+        return list(self.repositories)
+
+    scope_noun: ClassVar[str] = "repositories"
+
+
+class JiraConnectorConfig(_ConnectorSection):
+    """``[connectors.jira]``: site, credentials, the JQL queries polled, and pace (wall clock).
+
+    Cloud (``deployment = "cloud"``) authenticates with ``email`` + API token (HTTP Basic) and
+    searches ``/rest/api/3/search/jql``; Data Center / Server (``"datacenter"``) uses a personal
+    access token (Bearer) and ``/rest/api/2/search``. Each ``jql`` entry is one scope with its
+    own cursor; the connector adds ``AND updated >= "<cursor>"`` itself.
+    """
+
+    base_url: str
+    deployment: Literal["cloud", "datacenter"] = "cloud"
+    email: Text | None = Field(default=None, description="Cloud: the account the API token belongs to")
+    jql: list[Text] = Field(min_length=1, json_schema_extra={"uniqueItems": True}, description='e.g. "project = WEB"')
+    overlap: DurationField = Field(default="2m", validate_default=True, description="wall clock; JQL has minute granularity")
+    page_size: int = Field(default=100, ge=1, le=5000, description="issues per search page")
+
+    @field_validator("base_url")
     @classmethod
-    def _positive(cls, value: Duration) -> Duration:
-        if value.wall().total_seconds() <= 0:
-            raise ValueError("must be longer than 0s")
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value, "https://acme.atlassian.net")
+
+    @field_validator("jql")
+    @classmethod
+    def _jql(cls, value: list[str]) -> list[str]:
+        for q in value:
+            if re.search(r"\border\s+by\b", q, re.I):
+                raise ValueError(f"leave ORDER BY out; the connector orders by updated (bad entry {q!r})")
+        if len(set(value)) != len(value):
+            raise ValueError("each query may appear only once")
         return value
+
+    @model_validator(mode="after")
+    def _cloud_needs_email(self) -> "JiraConnectorConfig":
+        if self.deployment == "cloud" and not self.email:
+            raise ValueError("email is required when deployment = \"cloud\" (the API token's account)")
+        return self
+
+    @property
+    def scopes(self) -> list[str]:
+        return list(self.jql)
+
+    scope_noun: ClassVar[str] = "queries"
+
+
+class AsanaConnectorConfig(_ConnectorSection):
+    """``[connectors.asana]``: API root, personal access token, project gids, pace (wall clock).
+
+    ``requests_per_minute`` caps every request of this connector (Asana's free plan allows
+    150 per minute); a 429's ``Retry-After`` pauses it further.
+    """
+
+    base_url: str = "https://app.asana.com/api/1.0"
+    projects: list[Text] = Field(min_length=1, json_schema_extra={"uniqueItems": True}, description="project gids")
+    requests_per_minute: int = Field(default=150, ge=1, description="Asana free plan: 150")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value, "https://app.asana.com/api/1.0")
+
+    @field_validator("projects")
+    @classmethod
+    def _projects(cls, value: list[str]) -> list[str]:
+        for gid in value:
+            if not gid.isdigit():
+                raise ValueError(f"expected a project gid (digits only), the number in the project's URL (bad entry {gid!r})")
+        if len(set(value)) != len(value):
+            raise ValueError("each project may appear only once")
+        return value
+
+    @property
+    def scopes(self) -> list[str]:
+        return list(self.projects)
+
+    scope_noun: ClassVar[str] = "projects"
+
+
+class Connectors(_Model):
+    """``[connectors.*]``: at most one section per tool. Reads like a mapping of tool → section."""
+
+    github: GitHubConnectorConfig | None = None
+    jira: JiraConnectorConfig | None = None
+    asana: AsanaConnectorConfig | None = None
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(name, getattr(self, name)) for name in type(self).model_fields if getattr(self, name) is not None]
+
+    def keys(self) -> list[str]:
+        return [name for name, _ in self.items()]
+
+    def values(self) -> list[Any]:
+        return [section for _, section in self.items()]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self, name, None) if name in type(self).model_fields else default
+
+    def __getitem__(self, name: str) -> Any:
+        section = self.get(name)
+        if section is None:
+            raise KeyError(name)
+        return section
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self):  # type: ignore[override]  # names, like a dict
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.items())
 
 
 class Step(_Model):
@@ -479,7 +643,7 @@ class Config(_Model):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     defaults: Defaults = Field(default_factory=Defaults)
     people: dict[str, Person] = Field(default_factory=dict)
-    connectors: dict[Literal["github"], GitHubConnectorConfig] = Field(default_factory=dict)
+    connectors: Connectors = Field(default_factory=Connectors)
     templates: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
 
@@ -1036,6 +1200,18 @@ def _cross_problems(data: dict) -> list[_Problem]:
             rule_tools = [t for t in tools if t in connectors]
         else:
             rule_tools = [t for t in connectors if t in AVAILABLE_CONNECTORS]
+        on = rule.get("on")
+        for t, trig in enumerate(on if isinstance(on, list) else []):
+            owner = trig.get("owner") if isinstance(trig, dict) else None
+            if isinstance(owner, str) and owner not in people:
+                close = difflib.get_close_matches(owner, list(people), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(people)) or 'none'}"
+                problems.append(_Problem(("rules", r, "on", t, "owner"), f"unknown person, {hint}", owner))
+            elif isinstance(owner, str) and isinstance(people[owner], dict):
+                accounts = people[owner].get("accounts")
+                if not any(tool in (accounts if isinstance(accounts, dict) else {}) for tool in rule_tools):
+                    problems.append(_Problem(("rules", r, "on", t, "owner"),
+                                             f"person {owner!r} has no account in {', '.join(rule_tools) or 'any configured tool'}", owner))
         steps = rule.get("steps")
         if not isinstance(steps, list):
             continue
@@ -1192,7 +1368,7 @@ def summarize(config: Config) -> str:
     """Return a short human summary for ``check-config``: counts and names, never secrets."""
     source = str(config.source) if config.source else "configuration"
     d = config.daemon
-    repos = sum(len(c.repositories) for c in config.connectors.values())
+    scopes = sum(len(c.scopes) for c in config.connectors.values())
     accounts = sum(len(p.accounts) for p in config.people.values())
     lines = [
         f"{source}: OK",
@@ -1201,11 +1377,11 @@ def summarize(config: Config) -> str:
         f"  defaults: {config.defaults.timezone}, {','.join(config.defaults.working_days)} "
         f"{config.defaults.working_hours}, holidays {config.defaults.holidays or 'none'}",
         f"  people: {len(config.people)} ({accounts} accounts)",
-        f"  connectors: {len(config.connectors)}, repositories: {repos}",
+        f"  connectors: {len(config.connectors)}, scopes polled: {scopes}",
     ]
     for name, conn in config.connectors.items():
         lines.append(
-            f"    {name}: {conn.base_url}, {len(conn.repositories)} repositories, poll every {conn.poll_every}, "
+            f"    {name}: {conn.base_url}, {len(conn.scopes)} {conn.scope_noun}, poll every {conn.poll_every}, "
             f"budget {conn.write_budget_per_hour} writes/h"
         )
     lines.append(f"  templates: {len(config.templates)}")

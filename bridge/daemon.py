@@ -128,7 +128,7 @@ class Daemon:
         if interval:
             self.scheduler.add_job(self.notifier.watchdog, "interval", seconds=interval, id="watchdog", executor="watchdog")
         log.info("started", config=str(self.config_path), connectors=sorted(self.config.connectors), rules=len(self.config.rules))
-        self.notifier.ready(f"watching {sum(len(c.repositories) for c in self.config.connectors.values())} repositories")
+        self.notifier.ready(f"watching {sum(len(c.scopes) for c in self.config.connectors.values())} scopes")
         self.scheduler.start()
         log.info("stopped")
         return self.exit_code

@@ -169,6 +169,12 @@ class Engine:
                         acct = self.config.person_account(step.to, tool)
                         if acct:
                             targets.add(acct)
+            owners = {t.status.casefold(): t.owner for t in rule.on if getattr(t, "status", None) and t.owner}
+
+            def status_owner(status: str, tool: str, owners=owners) -> Account | None:
+                person = owners.get(status.strip().casefold())
+                return self.config.person_account(person, tool) if person else None
+
             hs, fs = handoff_rule.detect(
                 rule,
                 events_by_item,
@@ -177,6 +183,7 @@ class Engine:
                 deadline_for=lambda acct, at, r=rule: self.config.schedule_for(acct).add(at, r.within),
                 now=now,
                 escalation_targets=targets,
+                status_owner=status_owner,
             )
             all_handoffs.extend(hs)
             all_findings.extend(fs)

@@ -173,7 +173,8 @@ class Action:
     ``marker`` is the idempotency tag (``hb:<key>``) carried in every text written.
     ``body`` is the finished text (already escaped, with native mentions).
     ``assignees`` is the new assignee set for ``reassign`` and ``draft``.
-    ``title`` is the new item's title for ``draft``.
+    ``title`` is the new item's title for ``draft``; ``due`` (aware UTC) its due moment,
+    the deadline of the handoff it asks about.
     """
 
     kind: ActionKind
@@ -183,6 +184,7 @@ class Action:
     assignees: tuple[Account, ...] = ()
     label: str | None = None
     title: str | None = None
+    due: datetime | None = None
 
 
 @dataclass(frozen=True)

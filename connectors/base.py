@@ -7,6 +7,7 @@ A connector only fetches and writes; the engine owns cursors, storage and timing
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from typing import Callable, Protocol, runtime_checkable
 
@@ -54,8 +55,17 @@ class Connector(Protocol):
     def escape(self, text: str) -> str:
         """Make untrusted text inert in this tool's markup: no mention, link or formatting."""
 
+    def literal(self, text: str) -> str:
+        """A template's own words (between placeholders) made valid in this tool's markup."""
+
+    def footer(self, rule: str, marker: str) -> str:
+        """The tail of every text written: the rule's name and the marker ``hb:<12 hex>``."""
+
 
 ConnectorFactory = Callable[..., Connector]
+
+#: Tools with a connector package ``connectors.<tool>``.
+KNOWN_TOOLS = ("github", "jira", "asana")
 
 _REGISTRY: dict[str, ConnectorFactory] = {}
 
@@ -71,12 +81,12 @@ def register(tool: str) -> Callable[[ConnectorFactory], ConnectorFactory]:
 
 
 def factory_for(tool: str) -> ConnectorFactory:
-    """Return the registered factory for ``tool``.
+    """Return the registered factory for ``tool`` (importing ``connectors.<tool>.client``).
 
     Raises:
         KeyError: no connector is registered under that name.
     """
-    import connectors.github.client  # noqa: F401  (registers itself)
-
+    if tool not in _REGISTRY and tool in KNOWN_TOOLS:
+        importlib.import_module(f"connectors.{tool}.client")  # registers itself
     return _REGISTRY[tool]
 

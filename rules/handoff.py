@@ -6,13 +6,18 @@ Per item, events are walked in time order:
 
 - **send**: an event named in the rule's ``on`` passes the baton. ``review_requested`` and
   ``assigned`` hand the item to their ``subject``; ``{label = "x"}`` hands it to the item's
-  assignees at that moment. Events by the daemon's own accounts never send (echo
+  assignees at that moment; ``{status = "Ready for QA"}`` (a Jira status or an Asana
+  section: a handoff point) hands it to the assignee set in the same change (an
+  ``assigned`` event by the same actor within ``SAME_CHANGE`` of the move: one Jira
+  changelog history, or the Asana stories written by one board drag), else to the status's
+  named owner from config. Events by the daemon's own accounts never send (echo
   suppression), and nobody hands an item to themselves.
 - **acknowledge**: qualifying activity by the receiver after the send: a review, a comment,
   a status change, a commit, or assigning themselves. A person the rule escalates to
   (a ``reassign`` step's ``to``) acknowledges too. Third parties and the daemon never do.
 - **end early**: the request withdrawn (``review_request_removed`` / ``unassigned`` of the
-  receiver), an assignment re-handed to someone else, or the item closed.
+  receiver), an assignment re-handed to someone else, the item moved out of the handoff
+  status by someone else, or the item closed.
 
 A handoff not acknowledged by its deadline (``within``, in the receiver's business time)
 is ``overdue`` and yields a ``Finding`` whose evidence is the sending event plus every
@@ -22,7 +27,7 @@ later event on the item (which prove that the receiver did nothing that counts).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
 from bridge.model import Account, Event, EventKind, ItemRef, ItemSnapshot
@@ -30,6 +35,9 @@ from bridge.model import Account, Event, EventKind, ItemRef, ItemSnapshot
 ACK_KINDS = frozenset(
     {EventKind.REVIEWED, EventKind.COMMENTED, EventKind.STATUS_CHANGED, EventKind.COMMITTED, EventKind.ASSIGNED}
 )
+
+#: An assignment this close to a status move, by the same actor, belongs to the same change.
+SAME_CHANGE = timedelta(seconds=60)
 
 SENT, RECEIVED, OVERDUE = "sent", "received", "overdue"
 WITHDRAWN, REHANDED, CLOSED = "withdrawn", "rehanded", "closed"
@@ -92,17 +100,35 @@ def trigger_names(on: Iterable) -> list[str]:
         get = t.get if isinstance(t, dict) else lambda k, t=t: getattr(t, k, None)
         if get("label"):
             out.append(f"label:{get('label')}")
+        elif get("status"):
+            out.append(f"status:{get('status')}")
         elif get("kind"):
             kind = get("kind")
             out.append(getattr(kind, "value", kind))
     return out
 
 
-def _sends(ev: Event, triggers: set[str], assignees: set[Account]) -> tuple[str, list[Account]] | None:
+def _status_key(status: str | None) -> str:
+    return f"status:{(status or '').strip().casefold()}"
+
+
+def _sends(
+    ev: Event,
+    triggers: set[str],
+    assignees: set[Account],
+    same_change: Callable[[Event], list[Account]],
+    status_owner: Callable[[str, str], Account | None],
+) -> tuple[str, list[Account]] | None:
     if ev.kind.value in triggers and ev.kind in (EventKind.REVIEW_REQUESTED, EventKind.ASSIGNED) and ev.subject:
         return ev.kind.value, [ev.subject]
     if ev.kind == EventKind.LABELED and f"label:{ev.label}" in triggers:
         return f"label:{ev.label}", sorted(assignees)
+    if ev.kind == EventKind.STATUS_CHANGED and _status_key(ev.to_status) in triggers:
+        receivers = same_change(ev)
+        if not receivers:
+            owner = status_owner(ev.to_status or "", ev.item.tool)
+            receivers = [owner] if owner else []
+        return f"status:{ev.to_status}", receivers
     return None
 
 
@@ -123,6 +149,9 @@ def _ends(ev: Event, h: Handoff) -> tuple[str, str] | None:
         return WITHDRAWN, "review request withdrawn"
     if ev.kind == EventKind.UNASSIGNED and ev.subject == h.receiver and h.trigger != "review_requested":
         return WITHDRAWN, f"{h.receiver.id} unassigned"
+    if (ev.kind == EventKind.STATUS_CHANGED and h.trigger.startswith("status:")
+            and _status_key(ev.to_status) != _status_key(h.trigger[len("status:"):])):
+        return WITHDRAWN, f"moved out of {h.trigger[len('status:'):]} to {ev.to_status}"
     return None
 
 
@@ -135,6 +164,7 @@ def detect(
     deadline_for: Callable[[Account, datetime], datetime],
     now: datetime,
     escalation_targets: set[Account] = frozenset(),
+    status_owner: Callable[[str, str], Account | None] = lambda status, tool: None,
 ) -> tuple[list[Handoff], list[Finding]]:
     """Run one ``handoff`` rule over every item.
 
@@ -146,11 +176,13 @@ def detect(
         deadline_for: ``(receiver, sent_at) -> deadline`` in the receiver's business time.
         now: aware UTC.
         escalation_targets: accounts this rule reassigns to; their activity acknowledges.
+        status_owner: ``(status name, tool) -> account`` of the status's named owner, used when
+            a move to a handoff status sets no assignee in the same change.
 
     Returns:
         (every handoff with its state, one finding per overdue handoff).
     """
-    triggers = set(trigger_names(rule.on))
+    triggers = {_status_key(t[len("status:"):]) if t.startswith("status:") else t for t in trigger_names(rule.on)}
     tools = set(rule.tools) if getattr(rule, "tools", None) else None
     handoffs: list[Handoff] = []
     findings: list[Finding] = []
@@ -162,6 +194,11 @@ def detect(
         seen_assignment = False
         open_: dict[Account, Handoff] = {}
         done: list[Handoff] = []
+
+        def same_change(moved: Event, evs=evs) -> list[Account]:
+            return [e.subject for e in evs
+                    if e.kind == EventKind.ASSIGNED and e.subject and e.actor == moved.actor
+                    and abs(e.at - moved.at) <= SAME_CHANGE]
 
         def close(h: Handoff, state: str, ev: Event, reason: str) -> None:
             done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
@@ -189,7 +226,7 @@ def detect(
 
             if ev.actor in bots:
                 continue
-            sent = _sends(ev, triggers, assignees)
+            sent = _sends(ev, triggers, assignees, same_change, status_owner)
             if not sent:
                 continue
             trigger, receivers = sent

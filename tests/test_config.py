@@ -231,8 +231,11 @@ def test_schedule_values():
 
 
 def test_unknown_connector_and_account_tools():
-    line = one_problem(BASE + '\n[connectors.jira]\nbase_url = "https://x.atlassian.net"\n')
-    assert line.startswith("config.toml:24: connectors.jira: the jira connector is not available yet")
+    problems = problems_of(BASE + '\n[connectors.jira]\nbase_url = "https://x.atlassian.net"\n')
+    assert "config.toml:24: connectors.jira.token: required key is missing" in problems
+    assert "config.toml:24: connectors.jira.jql: required key is missing" in problems
+    # the rule covers every configured tool, so its reassign target needs a jira account too
+    assert any("rules[0].steps[1].to: person 'lead' has no jira account" in p for p in problems)
     line = one_problem(BASE + '\n[connectors.gitlab]\nbase_url = "https://gitlab.com"\n')
     assert "connectors.gitlab: unknown tool" in line
     line = one_problem(BASE.replace('accounts = { github = "ben-o" }', 'accounts = { github = "ben-o", gitlab = "b" }'))
@@ -242,8 +245,16 @@ def test_unknown_connector_and_account_tools():
 
 
 def test_triggers():
-    line = one_problem(BASE.replace('on = ["review_requested"]', 'on = ["review_requested", { status = "In Review" }]'))
-    assert "rules[0].on[1]:" in line and "not available yet" in line
+    config = parse_config(BASE.replace('on = ["review_requested"]', 'on = ["review_requested", { status = "In Review", owner = "ben" }]'),
+                          source="config.toml", environ=ENV)
+    assert config.rules[0].on[1] == Trigger(EventKind.STATUS_CHANGED, status="In Review", owner="ben")
+    assert str(config.rules[0].on[1]) == "status:In Review"
+    line = one_problem(BASE.replace('on = ["review_requested"]', 'on = [{ status = "In Review", owner = "bne" }]'))
+    assert "rules[0].on[0].owner: unknown person, did you mean 'ben'? (got 'bne')" in line
+    line = one_problem(BASE.replace('on = ["review_requested"]', 'on = [{ status = "" }]'))
+    assert "rules[0].on[0]: status must be a non-empty" in line
+    line = one_problem(BASE.replace('on = ["review_requested"]', 'on = [{ status = "QA", team = "qa" }]'))
+    assert "rules[0].on[0]: unknown trigger" in line
     line = one_problem(BASE.replace('on = ["review_requested"]', 'on = ["opened"]'))
     assert "rules[0].on[0]: unknown trigger" in line and "(got 'opened')" in line
     line = one_problem(BASE.replace('on = ["review_requested"]', "on = []"))
@@ -381,7 +392,7 @@ def test_secret_never_leaks():
 def test_summarize_counts():
     text = summarize(load_config(EXAMPLE, environ=ENV))
     assert "people: 3" in text
-    assert "connectors: 1, repositories: 2" in text
+    assert "connectors: 1, scopes polled: 2" in text
     assert "rules: 1" in text
     assert "review-not-picked-up" in text
 

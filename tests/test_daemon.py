@@ -243,7 +243,7 @@ def test_notify_ready_status_and_watchdog(daemon):
     daemon.wait_ready()
     first = daemon.notify.all()[0]
     assert first.get("READY") == "1", "READY=1 must be the first notice"
-    assert "STATUS" in first and "1 repositories" in first["STATUS"]
+    assert "STATUS" in first and "1 scopes" in first["STATUS"]
 
     statuses = wait_for(lambda: [m["STATUS"] for m in daemon.notify.with_key("STATUS") if "scopes polled" in m["STATUS"]],
                         10, "STATUS= after a cycle")

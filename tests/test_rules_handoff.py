@@ -160,3 +160,49 @@ def test_rule_for_other_tools_ignores_the_item():
     r = rule()
     r.tools = ["jira"]
     assert run([ev(0, EventKind.REVIEW_REQUESTED, ANA, BEN)], r=r) == ([], [])
+
+
+def run_status(events, owner=None, now_minutes=60 * 24):
+    r = rule(on='[{ status = "Ready for QA", owner = "ben" }]')
+    return handoff.detect(
+        r, {REF: events}, {}, bots={BOT}, deadline_for=lambda acct, at: at + timedelta(hours=4),
+        now=T0 + timedelta(minutes=now_minutes),
+        status_owner=lambda status, tool: owner if status.casefold() == "ready for qa" else None,
+    )
+
+
+def moved(minutes, actor, to, frm="In Progress"):
+    return ev(minutes, EventKind.STATUS_CHANGED, actor, from_status=frm, to_status=to)
+
+
+def test_status_hands_to_the_assignee_set_in_the_same_change():
+    # One Jira changelog history: status and assignee set together by ana.
+    hs, fs = run_status([moved(0, ANA, "Ready for QA"), ev(0, EventKind.ASSIGNED, ANA, DAN)], owner=BEN)
+    assert [(h.receiver, h.trigger, h.state) for h in hs] == [(DAN, "status:Ready for QA", "overdue")]
+    assert [f.receiver for f in fs] == [DAN]
+
+
+def test_status_without_assignee_in_the_change_goes_to_its_named_owner():
+    hs, _ = run_status([ev(0, EventKind.ASSIGNED, ANA, ANA), moved(30, ANA, "ready for qa")], owner=BEN)
+    assert [(h.receiver, h.state) for h in hs] == [(BEN, "overdue")]
+
+
+def test_status_with_no_assignee_and_no_owner_hands_to_nobody():
+    assert run_status([moved(0, ANA, "Ready for QA")], owner=None) == ([], [])
+
+
+def test_an_assignment_by_someone_else_or_later_is_not_the_same_change():
+    hs, _ = run_status([moved(0, ANA, "Ready for QA"), ev(5, EventKind.ASSIGNED, ANA, DAN),
+                        ev(0, EventKind.ASSIGNED, CARA, DAN)], owner=BEN)
+    assert [h.receiver for h in hs if h.trigger.startswith("status:")] == [BEN]
+
+
+def test_status_receiver_moving_it_on_acknowledges():
+    [h], fs = run_status([moved(0, ANA, "Ready for QA"), moved(60, BEN, "In QA", frm="Ready for QA")], owner=BEN)
+    assert (h.state, fs) == ("received", [])
+
+
+def test_moved_out_of_the_handoff_status_by_someone_else_withdraws():
+    [h], fs = run_status([moved(0, ANA, "Ready for QA"), moved(60, ANA, "In Progress", frm="Ready for QA")], owner=BEN)
+    assert (h.state, fs) == ("withdrawn", [])
+    assert "moved out of Ready for QA" in h.reason

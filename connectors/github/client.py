@@ -276,6 +276,14 @@ class GitHubConnector:
     def mention(self, account: Account) -> str:
         return f"@{account.id}"
 
+    def footer(self, rule: str, marker: str) -> str:
+        """The signature closing every text written: rule name and idempotency marker, small print."""
+        return f"\n\n<sub>handoff-bridge · rule {rule} · {marker}</sub>"
+
+    def literal(self, text: str) -> str:
+        """A template's own text is Markdown the admin wrote: kept as is."""
+        return text
+
     def escape(self, text: str) -> str:
         """Make untrusted text inert in GitHub Markdown.
 
