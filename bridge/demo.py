@@ -1,17 +1,20 @@
-"""Replay a scenario against the local emulator through the real ``Engine.cycle``.
+"""Replay a scenario against the local emulators through the real ``Engine.cycle``.
 
-A scenario (TOML, documented in docs/scenarios.md) names people, repositories, rules, a
-timeline of vendor-level acts and the findings and actions it expects. The demo starts the
-GitHub emulator on loopback, builds the daemon's config from the scenario (validated by the
-same ``parse_config``), and steps a ``SteppingClock`` from ``start`` to ``end``: acts are
-applied to the emulator at their times, and a cycle runs at every ``step``. The comments that
-stand in the emulated tracker afterwards were posted by PyGithub over HTTP.
+A scenario (TOML, documented in docs/scenarios.md) names people, the containers of each tool
+(``[github]``, ``[jira]``, ``[asana]``), rules, a timeline of vendor-level acts and the
+findings and actions it expects. The demo starts one emulator per tool on loopback (each
+through its ``Stage``, ``connectors/<tool>/stage.py``), builds the daemon's config from the
+scenario (validated by the same ``parse_config``), and steps a ``SteppingClock`` from
+``start`` to ``end``: acts are applied to the emulators at their times, and a cycle runs at
+every ``step``. What stands in the emulated trackers afterwards was written by the official
+clients over HTTP.
 
 Scenarios are the acceptance tests and the demo at once.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import tempfile
 import tomllib
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import tomli_w
@@ -27,19 +31,41 @@ from bridge.businesstime import Duration
 from bridge.clock import SteppingClock
 from bridge.config import parse_config
 from bridge.errors import ConfigError
+from bridge.model import Account
 from bridge.store import Store
 from bridge.wiring import build_engine
-from connectors.github.emulator import GitHubEmulator
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ACTS = {
-    "open_issue", "open_pull_request", "request_review", "remove_review_request", "review",
-    "comment", "assign", "unassign", "label", "unlabel", "close", "reopen", "commit",
-}
+TOOLS = ("github", "jira", "asana")
 SCENARIO_KEYS = {"name", "description", "timezone", "start", "end", "step", "repositories", "bot",
-                 "defaults", "people", "templates", "rules", "daemon", "timeline", "expect", "faults"}
-DEMO_TOKEN = "hb-demo-token"
+                 "defaults", "people", "templates", "rules", "daemon", "timeline", "expect", "faults", *TOOLS}
 _WHEN = re.compile(r"^(?:(mon|tue|wed|thu|fri|sat|sun)(?:\+(\d+)w)?|(\d{4}-\d{2}-\d{2}))\s+(\d{1,2}):(\d{2})$", re.I)
+
+
+class Stage(Protocol):
+    """One tool's emulator as the demo drives it (``connectors/<tool>/stage.py``, class ``Stage``).
+
+    Class attributes: ``tool``; ``ACTS`` (act names it performs); ``ROLES`` (act keys that
+    name people); ``ITEM`` (regex of its item keys, routing an act without ``tool``).
+    Built as ``Stage(clock, settings, people, bot)`` where ``settings`` is the scenario's
+    ``[<tool>]`` table.
+    """
+
+    tool: str
+    requests: int
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def add_fault(self, fault: dict) -> None: ...
+    def connector_config(self) -> tuple[dict, dict[str, str]]: ...
+    def apply(self, act: dict) -> str: ...
+    def written(self) -> list[dict]: ...
+    def person_of(self, account_id: str) -> str: ...
+
+
+def stage_class(tool: str) -> type:
+    """The demo stage of ``tool`` (imported on first use)."""
+    return importlib.import_module(f"connectors.{tool}.stage").Stage
 
 
 def bundled() -> dict[str, Path]:
@@ -72,7 +98,7 @@ class Scenario:
     start: datetime
     end: datetime
     step: timedelta
-    repositories: list[str]
+    tools: dict[str, dict]
     bot: str
     config: dict
     acts: list[dict]
@@ -121,6 +147,12 @@ def load_scenario(path: Path) -> Scenario:
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"{src}: start/end/step/timezone: {exc}") from None
     people = data.get("people", {})
+    tools = {t: dict(data[t]) for t in TOOLS if isinstance(data.get(t), dict)}
+    if "repositories" in data:  # shorthand for [github] repositories = [...]
+        tools.setdefault("github", {})["repositories"] = list(data["repositories"])
+    if not tools:
+        problems.append(f"{src}: no tool: give [github], [jira] or [asana] (or repositories = [...])")
+    stages = {t: stage_class(t) for t in tools}
     acts = []
     for i, act in enumerate(data.get("timeline", [])):
         where = f"{src}: timeline[{i}]"
@@ -129,12 +161,17 @@ def load_scenario(path: Path) -> Scenario:
         except (KeyError, ValueError) as exc:
             problems.append(f"{where}.at: {exc}")
             continue
-        if act.get("do") not in ACTS:
-            problems.append(f"{where}.do: unknown act {act.get('do')!r} (expected one of {', '.join(sorted(ACTS))})")
-        for role in ("actor", "reviewer", "assignee"):
-            if role in act and act[role] not in people:
+        tool = act.get("tool") or next((t for t, st in stages.items() if st.ITEM.match(str(act.get("item", "")))), None)
+        if tool not in stages:
+            problems.append(f"{where}.item: {act.get('item')!r} belongs to none of the scenario's tools ({', '.join(stages) or 'none'})")
+            continue
+        stage = stages[tool]
+        if act.get("do") not in stage.ACTS:
+            problems.append(f"{where}.do: unknown {tool} act {act.get('do')!r} (expected one of {', '.join(sorted(stage.ACTS))})")
+        for role in stage.ROLES:
+            if role in act and act[role] is not None and act[role] not in people:
                 problems.append(f"{where}.{role}: unknown person {act[role]!r}")
-        acts.append({**act, "at": at, "index": i})
+        acts.append({**act, "at": at, "index": i, "tool": tool})
     expect = data.get("expect", {})
     if problems:
         raise ConfigError(f"invalid scenario {src}", problems)
@@ -152,7 +189,7 @@ def load_scenario(path: Path) -> Scenario:
         start=start,
         end=end,
         step=step,
-        repositories=list(data.get("repositories", [])),
+        tools=tools,
         bot=data.get("bot", "handoff-bridge-bot"),
         config=config,
         acts=sorted(acts, key=lambda a: (a["at"], a["index"])),
@@ -198,7 +235,10 @@ class Demo:
     def __init__(self, scenario: Scenario, database: str | None = None):
         self.s = scenario
         self.clock = SteppingClock(scenario.start)
-        self.emu = GitHubEmulator(clock=self.clock)
+        self.stages: dict[str, Stage] = {
+            tool: stage_class(tool)(self.clock, settings, scenario.config["people"], scenario.bot)
+            for tool, settings in scenario.tools.items()
+        }
         self._tmp = None
         if database is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="hb-demo-")
@@ -206,82 +246,30 @@ class Demo:
         self.database = database
         self.people = scenario.config["people"]
 
-    def login(self, person: str) -> str:
-        return self.people[person].get("accounts", {}).get("github", person)
-
-    def person_of(self, login: str) -> str:
-        for name, p in self.people.items():
-            if p.get("accounts", {}).get("github", "").lower() == login.lower():
-                return name
-        return login
+    def person_of(self, account: Account) -> str:
+        stage = self.stages.get(account.tool)
+        return stage.person_of(account.id) if stage else account.id
 
     def build_config(self):
         """The daemon's config for this scenario, through the real validator."""
         cfg = dict(self.s.config)
         cfg["daemon"] = {**cfg.get("daemon", {}), "database": self.database, "log_format": "json"}
-        cfg["connectors"] = {
-            "github": {
-                "base_url": self.emu.url,
-                "token": {"env": "HB_DEMO_GITHUB_TOKEN"},
-                "repositories": self.s.repositories,
-                "poll_every": "1m",
-                "overlap": "2m",
-                "timeout": "5s",
-                "seconds_between_requests": 0,
-                "seconds_between_writes": 0,
-            }
-        }
-        return parse_config(tomli_w.dumps(cfg), source=f"{self.s.source} (as config)", environ={"HB_DEMO_GITHUB_TOKEN": DEMO_TOKEN})
-
-    def apply(self, act: dict) -> str:
-        """Perform one timeline act on the emulator; return its narration."""
-        repo, _, num = act["item"].rpartition("#")
-        n = int(num)
-        actor = self.login(act["actor"])
-        at = act["at"]
-        do = act["do"]
-        e = self.emu
-        if do in ("open_issue", "open_pull_request"):
-            e.open_issue(repo, actor, act.get("title", "untitled"), act.get("body", ""), pull_request=do == "open_pull_request", at=at, number=n)
-            for a in act.get("assignees", []):
-                e.assign(repo, n, actor, self.login(a), at=at)
-        elif do == "request_review":
-            e.request_review(repo, n, actor, self.login(act["reviewer"]), at=at)
-        elif do == "remove_review_request":
-            e.remove_review_request(repo, n, actor, self.login(act["reviewer"]), at=at)
-        elif do == "review":
-            e.submit_review(repo, n, actor, act.get("state", "APPROVED").upper(), act.get("body", ""), at=at)
-        elif do == "comment":
-            e.comment(repo, n, actor, act["body"], at=at)
-        elif do == "assign":
-            e.assign(repo, n, actor, self.login(act["assignee"]), at=at)
-        elif do == "unassign":
-            e.unassign(repo, n, actor, self.login(act["assignee"]), at=at)
-        elif do == "label":
-            e.add_label(repo, n, actor, act["label"], at=at)
-        elif do == "unlabel":
-            e.remove_label(repo, n, actor, act["label"], at=at)
-        elif do == "close":
-            e.close(repo, n, actor, at=at)
-        elif do == "reopen":
-            e.reopen(repo, n, actor, at=at)
-        elif do == "commit":
-            e.commit(repo, n, actor, act.get("message", "work"), at=at)
-        return act.get("say") or _narrate(act)
+        cfg["connectors"], environ = {}, {}
+        for tool, stage in self.stages.items():
+            section, env = stage.connector_config()
+            cfg["connectors"][tool] = section
+            environ.update(env)
+        return parse_config(tomli_w.dumps(cfg), source=f"{self.s.source} (as config)", environ=environ)
 
     def run(self) -> DemoResult:
-        """Replay the whole scenario; the emulator is stopped afterwards."""
-        self.emu.start()
+        """Replay the whole scenario; the emulators are stopped afterwards."""
+        started = []
         try:
-            self.emu.add_user(self.s.bot)
-            self.emu.add_token(DEMO_TOKEN, self.s.bot)
-            for repo in self.s.repositories:
-                self.emu.create_repo(repo)
-            for name in self.people:
-                self.emu.add_user(self.login(name))
+            for stage in self.stages.values():
+                stage.start()
+                started.append(stage)
             for fault in self.s.faults:
-                self.emu.faults.add(fault["method"], fault["path"], fault["kind"],
-                                    **{k: v for k, v in fault.items() if k in ("status", "retry_after", "delay", "times")})
+                self.stages[fault.get("tool", "github")].add_fault(fault)
             config = self.build_config()
             store = Store.open(self.database)
             engine = build_engine(config, store, clock=self.clock)
@@ -293,14 +281,14 @@ class Demo:
                 while acts and acts[0]["at"] <= t:
                     act = acts.pop(0)
                     self.clock.set(act["at"])
-                    narration.append((act["at"], self.apply(act)))
+                    narration.append((act["at"], self.stages[act["tool"]].apply(act)))
                 self.clock.set(t)
                 report = engine.cycle()
                 cycles += 1
                 for f in report.findings:
                     findings.setdefault(f.key, {
                         "rule": f.rule, "detect": f.detect, "item": f.item.key, "tool": f.item.tool,
-                        "receiver": self.person_of(f.receiver.id), "at": f.at.isoformat(),
+                        "receiver": self.person_of(f.receiver), "at": f.at.isoformat(),
                         "seen_at": t.isoformat(), "summary": f.summary, "evidence": list(f.evidence),
                     })
                 for d in report.deliveries:
@@ -317,30 +305,18 @@ class Demo:
                 comments=comments,
                 expectations=self._check(list(findings.values()), actions),
                 cycles=cycles,
-                requests=len(self.emu.requests),
+                requests=sum(stage.requests for stage in self.stages.values()),
             )
             store.engine.dispose()
             return result
         finally:
-            self.emu.stop()
+            for stage in started:
+                stage.stop()
             if self._tmp is not None:
                 self._tmp.cleanup()
 
     def _standing_comments(self) -> list[dict]:
-        out = []
-        for repo in self.s.repositories:
-            for number in self.emu.numbers(repo):
-                for c in self.emu.comments(repo, number):
-                    if c["user"]["login"] == self.s.bot:
-                        m = re.search(r"hb:[0-9a-f]{12}", c.get("body") or "")
-                        out.append({"item": f"{repo}#{number}", "url": c["html_url"], "marker": m.group(0) if m else None,
-                                    "body": c["body"]})
-                issue = self.emu.issue(repo, number)
-                if issue["user"]["login"] == self.s.bot:
-                    m = re.search(r"hb:[0-9a-f]{12}", issue.get("body") or "")
-                    out.append({"item": f"{repo}#{number}", "url": issue["html_url"], "marker": m.group(0) if m else None,
-                                "body": issue["body"], "draft": True})
-        return out
+        return [{**c, "tool": tool} for tool, stage in self.stages.items() for c in stage.written()]
 
     def _local(self, iso: str) -> datetime:
         return datetime.fromisoformat(iso).astimezone(self.s.tz)
@@ -370,25 +346,6 @@ class Demo:
         return {"met": met, "missed": missed, "unexpected": unexpected}
 
 
-def _narrate(act: dict) -> str:
-    who, do, item = act["actor"], act["do"], act["item"]
-    return {
-        "open_issue": f"{who} opens issue {item} \"{act.get('title', '')}\"",
-        "open_pull_request": f"{who} opens pull request {item} \"{act.get('title', '')}\"",
-        "request_review": f"{who} requests {act.get('reviewer')}'s review on {item}",
-        "remove_review_request": f"{who} withdraws the review request to {act.get('reviewer')} on {item}",
-        "review": f"{who} reviews {item}: {act.get('state', 'APPROVED').lower()}",
-        "comment": f"{who} comments on {item}: \"{act.get('body', '')}\"",
-        "assign": f"{who} assigns {item} to {act.get('assignee')}",
-        "unassign": f"{who} unassigns {act.get('assignee')} from {item}",
-        "label": f"{who} labels {item} \"{act.get('label')}\"",
-        "unlabel": f"{who} removes label \"{act.get('label')}\" from {item}",
-        "close": f"{who} closes {item}",
-        "reopen": f"{who} reopens {item}",
-        "commit": f"{who} pushes a commit to {item}",
-    }[do]
-
-
 def render_text(r: DemoResult) -> str:
     """The human report: timeline, findings, actions, comments standing, expectations."""
     tz = r.scenario.tz
@@ -405,7 +362,7 @@ def render_text(r: DemoResult) -> str:
     lines += [f"  {local(a['at'])}  {a['do']:<8} {a['item']}  {a['marker']}  {a['status']}  {a['url'] or ''}" for a in r.actions] or ["  none"]
     lines += ["", f"Written by the daemon, now standing in the emulated tracker ({len(r.comments)}):"]
     for c in r.comments:
-        lines.append(f"  {c['item']}  {c['url']}")
+        lines.append(f"  {c['tool']} {c['item']}  {c['url']}")
         lines += [f"      | {ln}" for ln in c["body"].splitlines() if ln.strip()]
     if not r.comments:
         lines.append("  none")
@@ -413,5 +370,5 @@ def render_text(r: DemoResult) -> str:
     lines += ["", f"Expectations: {len(e['met'])} met, {len(e['missed'])} missed, {len(e['unexpected'])} unexpected"]
     lines += [f"  MISSED     {m}" for m in e["missed"]]
     lines += [f"  UNEXPECTED {u}" for u in e["unexpected"]]
-    lines.append(f"({r.cycles} cycles, {r.requests} HTTP requests to the emulator)")
+    lines.append(f"({r.cycles} cycles, {r.requests} HTTP requests to the emulators)")
     return "\n".join(lines)

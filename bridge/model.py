@@ -9,6 +9,7 @@ Vocabulary follows ../shared/DESIGN.md ("Vocabulary" and "Model").
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -76,7 +77,8 @@ class ItemRef:
 
     @classmethod
     def parse(cls, text: str) -> "ItemRef":
-        """Parse ``"github:acme/web#12"`` or a bare GitHub ``"acme/web#12"``.
+        """Parse ``"github:acme/web#12"``, ``"jira:WEB-17"``, ``"asana:1204567890123"``, or a bare
+        ``"acme/web#12"`` (GitHub), ``"WEB-17"`` (Jira) or all-digit gid (Asana).
 
         Raises:
             ValueError: the text names no item.
@@ -86,7 +88,11 @@ class ItemRef:
             return cls(tool, key)
         if "#" in text and "/" in text:
             return cls(Tool.GITHUB.value, text)
-        raise ValueError(f"not an item reference: {text!r} (expected e.g. github:acme/web#12)")
+        if re.fullmatch(r"[A-Z][A-Z0-9_]+-\d+", text):
+            return cls(Tool.JIRA.value, text)
+        if text.isdigit():
+            return cls(Tool.ASANA.value, text)
+        raise ValueError(f"not an item reference: {text!r} (expected e.g. github:acme/web#12, WEB-17 or an Asana task gid)")
 
 
 @dataclass(frozen=True, order=True)

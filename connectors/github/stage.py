@@ -1,0 +1,161 @@
+"""The GitHub emulator as a demo stage: scenario acts in, comments standing out.
+
+A stage is the demo's handle on one tool (``bridge.demo.Stage``): it starts the tool's
+emulator, builds the ``[connectors.github]`` section pointing at it, performs the
+scenario's vendor-level acts (``open_pull_request``, ``request_review``, …) and lists what
+the daemon wrote. Items are ``owner/name#N``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Callable
+
+from connectors.github.emulator import GitHubEmulator
+
+TOKEN = "hb-demo-github-token"
+MARKER = re.compile(r"hb:[0-9a-f]{12}")
+
+
+class GitHubStage:
+    """One GitHub emulator for one scenario.
+
+    Args:
+        clock: the scenario's stepping clock (aware UTC).
+        settings: the scenario's ``[github]`` table: ``repositories`` (``owner/name`` list).
+        people: the scenario's ``[people.*]`` tables (``accounts.github`` is the login).
+        bot: the daemon's login.
+    """
+
+    tool = "github"
+    ACTS = frozenset({
+        "open_issue", "open_pull_request", "request_review", "remove_review_request", "review",
+        "comment", "assign", "unassign", "label", "unlabel", "close", "reopen", "commit",
+    })
+    ROLES = ("actor", "reviewer", "assignee")
+    ITEM = re.compile(r"^[\w.-]+/[\w.-]+#\d+$")
+
+    def __init__(self, clock: Callable[[], datetime], settings: dict, people: dict, bot: str):
+        self.emu = GitHubEmulator(clock=clock)
+        self.repositories = list(settings.get("repositories", []))
+        self.people = people
+        self.bot = bot
+
+    @property
+    def requests(self) -> int:
+        return len(self.emu.requests)
+
+    def account(self, person: str) -> str:
+        return self.people[person].get("accounts", {}).get("github", person)
+
+    def person_of(self, login: str) -> str:
+        for name, p in self.people.items():
+            if p.get("accounts", {}).get("github", "").lower() == login.lower():
+                return name
+        return login
+
+    def start(self) -> None:
+        self.emu.start()
+        self.emu.add_user(self.bot)
+        self.emu.add_token(TOKEN, self.bot)
+        for repo in self.repositories:
+            self.emu.create_repo(repo)
+        for name in self.people:
+            self.emu.add_user(self.account(name))
+
+    def stop(self) -> None:
+        self.emu.stop()
+
+    def add_fault(self, fault: dict) -> None:
+        self.emu.faults.add(fault["method"], fault["path"], fault["kind"],
+                            **{k: v for k, v in fault.items() if k in ("status", "retry_after", "delay", "times")})
+
+    def connector_config(self) -> tuple[dict, dict[str, str]]:
+        """``[connectors.github]`` for the emulator, and the environment holding its token."""
+        section = {
+            "base_url": self.emu.url,
+            "token": {"env": "HB_DEMO_GITHUB_TOKEN"},
+            "repositories": self.repositories,
+            "poll_every": "1m",
+            "overlap": "2m",
+            "timeout": "5s",
+            "seconds_between_requests": 0,
+            "seconds_between_writes": 0,
+        }
+        return section, {"HB_DEMO_GITHUB_TOKEN": TOKEN}
+
+    def apply(self, act: dict) -> str:
+        """Perform one timeline act on the emulator; return its narration."""
+        repo, _, num = act["item"].rpartition("#")
+        n = int(num)
+        actor = self.account(act["actor"])
+        at = act["at"]
+        do = act["do"]
+        e = self.emu
+        if do in ("open_issue", "open_pull_request"):
+            e.open_issue(repo, actor, act.get("title", "untitled"), act.get("body", ""), pull_request=do == "open_pull_request", at=at, number=n)
+            for a in act.get("assignees", []):
+                e.assign(repo, n, actor, self.account(a), at=at)
+        elif do == "request_review":
+            e.request_review(repo, n, actor, self.account(act["reviewer"]), at=at)
+        elif do == "remove_review_request":
+            e.remove_review_request(repo, n, actor, self.account(act["reviewer"]), at=at)
+        elif do == "review":
+            e.submit_review(repo, n, actor, act.get("state", "APPROVED").upper(), act.get("body", ""), at=at)
+        elif do == "comment":
+            e.comment(repo, n, actor, act["body"], at=at)
+        elif do == "assign":
+            e.assign(repo, n, actor, self.account(act["assignee"]), at=at)
+        elif do == "unassign":
+            e.unassign(repo, n, actor, self.account(act["assignee"]), at=at)
+        elif do == "label":
+            e.add_label(repo, n, actor, act["label"], at=at)
+        elif do == "unlabel":
+            e.remove_label(repo, n, actor, act["label"], at=at)
+        elif do == "close":
+            e.close(repo, n, actor, at=at)
+        elif do == "reopen":
+            e.reopen(repo, n, actor, at=at)
+        elif do == "commit":
+            e.commit(repo, n, actor, act.get("message", "work"), at=at)
+        return act.get("say") or narrate(act)
+
+    def written(self) -> list[dict]:
+        """What the bot wrote that stands now: ``{item, url, marker, body[, draft]}``."""
+        out = []
+        for repo in self.repositories:
+            for number in self.emu.numbers(repo):
+                for c in self.emu.comments(repo, number):
+                    if c["user"]["login"] == self.bot:
+                        m = MARKER.search(c.get("body") or "")
+                        out.append({"item": f"{repo}#{number}", "url": c["html_url"], "marker": m.group(0) if m else None,
+                                    "body": c["body"]})
+                issue = self.emu.issue(repo, number)
+                if issue["user"]["login"] == self.bot:
+                    m = MARKER.search(issue.get("body") or "")
+                    out.append({"item": f"{repo}#{number}", "url": issue["html_url"], "marker": m.group(0) if m else None,
+                                "body": issue["body"], "draft": True})
+        return out
+
+
+def narrate(act: dict) -> str:
+    who, do, item = act["actor"], act["do"], act["item"]
+    return {
+        "open_issue": f"{who} opens issue {item} \"{act.get('title', '')}\"",
+        "open_pull_request": f"{who} opens pull request {item} \"{act.get('title', '')}\"",
+        "request_review": f"{who} requests {act.get('reviewer')}'s review on {item}",
+        "remove_review_request": f"{who} withdraws the review request to {act.get('reviewer')} on {item}",
+        "review": f"{who} reviews {item}: {act.get('state', 'APPROVED').lower()}",
+        "comment": f"{who} comments on {item}: \"{act.get('body', '')}\"",
+        "assign": f"{who} assigns {item} to {act.get('assignee')}",
+        "unassign": f"{who} unassigns {act.get('assignee')} from {item}",
+        "label": f"{who} labels {item} \"{act.get('label')}\"",
+        "unlabel": f"{who} removes label \"{act.get('label')}\" from {item}",
+        "close": f"{who} closes {item}",
+        "reopen": f"{who} reopens {item}",
+        "commit": f"{who} pushes a commit to {item}",
+    }[do]
+
+
+Stage = GitHubStage
