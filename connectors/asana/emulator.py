@@ -1136,7 +1136,10 @@ class AsanaEmulator:
         @app.get(P + "/users/<user_gid>")
         def get_user(user_gid: str) -> Response:
             with emu._lock:
-                gid = g.user if user_gid == "me" else emu._user_ref(user_gid, "user")
+                try:
+                    gid = emu._user_ref(user_gid, "user")
+                except AsanaError:
+                    gid = None
                 if gid is None or gid not in emu._users:
                     raise AsanaError(404, f"user: Unknown object: {user_gid}")
                 return emu._one(emu._user_full(gid))
@@ -1185,6 +1188,8 @@ class AsanaEmulator:
                             if emu._tasks[t].section == section]
                 modified_since = emu._since("modified_since")
                 completed_since = emu._since("completed_since")
+                if request.args.get("completed_since") == "now":  # incomplete tasks only
+                    completed_since = datetime.max.replace(tzinfo=timezone.utc)
                 tasks = [emu._tasks[x] for x in gids]
                 if modified_since is not None:
                     tasks = [t for t in tasks if t.modified_at >= modified_since]
