@@ -99,19 +99,25 @@ def test_no_command_is_a_usage_error():
 # --------------------------------------------------------------------------- check-config
 
 
+def _example_tokens(monkeypatch):
+    for name in ("GITHUB_TOKEN", "JIRA_TOKEN", "ASANA_TOKEN"):
+        monkeypatch.setenv(name, TOKEN)
+
+
 def test_check_config_example_ok(capsys, monkeypatch):
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    _example_tokens(monkeypatch)
     assert main(["check-config", str(EXAMPLE)]) == 0
     out, err = capsys.readouterr()
     assert f"{EXAMPLE}: OK" in out
-    assert "people: 3" in out
+    assert "people: 4" in out
+    assert "jira: https://acme.atlassian.net, 1 queries" in out
     assert "review-not-picked-up" in out
     assert "github" in out
     assert TOKEN not in out + err
 
 
 def test_check_config_prints_the_ok_line_once(capsys, monkeypatch):
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    _example_tokens(monkeypatch)
     assert main(["check-config", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
     assert out.count(": OK") == 1, out

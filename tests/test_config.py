@@ -27,7 +27,7 @@ from bridge.model import Account, EventKind
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"
 TOKEN = "ghp_Sup3rSecretTokenValue"
-ENV = {"GITHUB_TOKEN": TOKEN}
+ENV = {"GITHUB_TOKEN": TOKEN, "JIRA_TOKEN": "jira-example-token", "ASANA_TOKEN": "asana-example-token"}
 
 BASE = """\
 [people.ben]
@@ -391,9 +391,10 @@ def test_secret_never_leaks():
 
 def test_summarize_counts():
     text = summarize(load_config(EXAMPLE, environ=ENV))
-    assert "people: 3" in text
-    assert "connectors: 1, scopes polled: 2" in text
-    assert "rules: 1" in text
+    assert "people: 4" in text
+    assert "connectors: 3, scopes polled: 4" in text
+    assert "rules: 2" in text
+    assert "qa-not-picked-up: handoff on status:Ready for QA, status:Legal review in jira, asana" in text
     assert "review-not-picked-up" in text
 
 
@@ -430,3 +431,21 @@ def test_unknown_person_suggestion_and_schema_defaults():
     github = config_json_schema()["$defs"]["GitHubConnectorConfig"]["properties"]
     assert github["poll_every"]["default"] == "1m"
     assert parse_config(BASE, environ=ENV).rules[0].steps[0].after == Duration()
+
+
+def test_jira_and_asana_sections():
+    jira = '\n[connectors.jira]\nbase_url = "https://acme.atlassian.net/"\ntoken = { env = "GITHUB_TOKEN" }\njql = ["project = WEB"]\n'
+    asana = '\n[connectors.asana]\ntoken = { env = "GITHUB_TOKEN" }\nprojects = ["1201"]\n'
+    base = BASE.replace('on = ["review_requested"]', 'tools = ["github"]\non = ["review_requested"]')
+    line = one_problem(base + jira)
+    assert 'connectors.jira: email is required when deployment = "cloud"' in line
+    config = parse_config(base + jira.replace("jql", 'deployment = "datacenter"\njql') + asana, environ=ENV)
+    assert config.connectors["jira"].base_url == "https://acme.atlassian.net"
+    assert config.connectors["jira"].scopes == ["project = WEB"]
+    assert config.connectors["asana"].scopes == ["1201"]
+    assert config.connectors["asana"].requests_per_minute == 150
+    assert list(config.connectors) == ["github", "jira", "asana"]
+    line = one_problem(base + jira.replace('"project = WEB"', '"project = WEB ORDER BY key"').replace("jql", 'email = "a@b.c"\njql'))
+    assert "connectors.jira.jql: leave ORDER BY out" in line
+    line = one_problem(base + asana.replace('"1201"', '"legal"'))
+    assert "connectors.asana.projects: expected a project gid" in line and "'legal'" in line
