@@ -59,14 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
                                "such as Taplo or VS Code (Even Better TOML) to validate and complete config files.")
 
     p = sub.add_parser("explain", help="show an item's timeline, its handoffs and why each rule fired or not",
-                       description="ITEM is e.g. acme/web#12 or github:acme/web#12. Reads the store; no tracker call.")
+                       description="ITEM is e.g. acme/web#12 (GitHub), WEB-17 (Jira), an Asana task gid, or "
+                                   "tool:key such as asana:1204567890123. Reads the store; no tracker call.")
     _config_arg(p)
     p.add_argument("item", metavar="ITEM")
 
-    p = sub.add_parser("demo", help="replay a scenario against the local emulator (no tracker needed)",
-                       description="Start the GitHub emulator on loopback, replay a scenario under a stepping "
-                                   "clock through the real cycle, and show findings, actions and the comments "
-                                   "now standing in the emulated tracker. Exit 1 if an expectation was missed "
+    p = sub.add_parser("demo", help="replay a scenario against the local emulators (no tracker needed)",
+                       description="Start the emulators the scenario uses (GitHub, Jira, Asana) on loopback, "
+                                   "replay it under a stepping clock through the real cycle, and show findings, "
+                                   "actions and what now stands in the emulated trackers. Exit 1 if an expectation was missed "
                                    "or something unexpected happened.")
     p.add_argument("--scenario", "-s", default="review-never-picked-up", metavar="NAME|FILE",
                    help="a bundled scenario name (see --list) or a scenario file (default: %(default)s)")

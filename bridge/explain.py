@@ -34,7 +34,7 @@ def explain(engine, ref: ItemRef) -> str:
     events = store.events(ref)
     lines = []
     if item is None and not events:
-        return f"{ref}: not in the store (not polled yet, or not in a watched repository)"
+        return f"{ref}: not in the store (not polled yet, or not in a watched repository, query or project)"
     if item:
         lines.append(f"{ref}  {item.kind.value}  {item.status}  \"{item.title}\"")
         lines.append(f"  {item.url}")
