@@ -151,12 +151,15 @@ class Engine:
                 report.polled.append(f"{name}:{scope}")
                 self._recovered(name)
 
-    def evaluate(self, now: datetime) -> tuple[list[handoff_rule.Handoff], list[handoff_rule.Finding]]:
-        """Run every rule over the stored events and items (pure detection)."""
+    def evaluate(self, now: datetime, items: dict | None = None) -> tuple[list[handoff_rule.Handoff], list[handoff_rule.Finding]]:
+        """Run every rule over the stored events and items (pure detection).
+
+        ``items`` (ref → snapshot) saves a second read of the items table when the caller has it.
+        """
         events_by_item: dict[ItemRef, list[Event]] = defaultdict(list)
         for ev in self.store.events():
             events_by_item[ev.item].append(ev)
-        items = self.store.items()
+        items = self.store.items() if items is None else items
         bots = self.bots()
         all_handoffs, all_findings = [], []
         for rule in self.config.rules:
@@ -194,9 +197,9 @@ class Engine:
         now = self.clock()
         report = CycleReport(at=now)
         self.poll(report, only)
-        report.handoffs, report.findings = self.evaluate(now)
-        self.store.upsert_handoffs([self._handoff_row(h, now) for h in report.handoffs])
         items = self.store.items()
+        report.handoffs, report.findings = self.evaluate(now, items)
+        self.store.upsert_handoffs([self._handoff_row(h, now) for h in report.handoffs])
         dry = self.config.daemon.dry_run
         added = self.planner.plan(self.store, report.findings, items, now, dry_run=dry)
         report.planned = len(added)
