@@ -21,8 +21,6 @@ import copy
 import hashlib
 import itertools
 import json
-import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,7 +30,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import WSGIRequestHandler, make_server
+from connectors.emulation import Fault, Faults, LoopbackServer, lost_response_middleware
 
 API_ROOT = "https://api.github.com"  # canonical roots stored internally, re-rendered per request
 HTML_ROOT = "https://github.com"
@@ -123,83 +121,6 @@ class GitHubError(Exception):
 
 
 @dataclass
-class Fault:
-    """One injected fault: which requests it hits, what it does, how many times is left."""
-
-    method: str
-    pattern: re.Pattern
-    kind: str
-    status: int | None = None
-    retry_after: int | float | None = None
-    delay: float | None = None
-    times: int | None = 1
-
-    def matches(self, method: str, path: str, full_path: str) -> bool:
-        if self.method not in ("*", method):
-            return False
-        return bool(self.pattern.search(path) or self.pattern.search(full_path))
-
-
-class Faults:
-    """The emulator's fault table; each request consumes the first fault that matches it."""
-
-    KINDS = ("status", "slow", "lost_response")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-
-    def add(self, method: str, path_regex: str, kind: str, *, status: int | None = None,
-            retry_after: int | float | None = None, delay: float | None = None,
-            times: int | None = 1) -> Fault:
-        """Inject a fault for requests whose method and path match.
-
-        ``method``: HTTP verb or ``"*"``; ``path_regex``: ``re.search`` against the path,
-        then against path+query. ``kind``: ``"status"`` (answer ``status`` with a
-        GitHub-shaped body; 429 and 403 add ``Retry-After`` when ``retry_after`` is given,
-        403 without it is a primary rate limit with ``X-RateLimit-Remaining: 0``),
-        ``"slow"`` (sleep ``delay`` seconds, then answer normally), ``"lost_response"``
-        (apply the request, then close the connection without answering). ``times``: how
-        many requests it hits; ``None`` = until :meth:`clear`.
-
-        Raises:
-            ValueError: unknown kind, or ``status``/``delay`` missing for their kind.
-        """
-        if kind not in self.KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; one of {self.KINDS}")
-        if kind == "status" and not status:
-            raise ValueError("a 'status' fault needs status=")
-        if kind == "slow" and delay is None:
-            raise ValueError("a 'slow' fault needs delay=")
-        fault = Fault((method or "*").upper(), re.compile(path_regex), kind, status,
-                      retry_after, delay, times)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        """Remove every pending fault."""
-        with self._lock:
-            self._faults.clear()
-
-    def take(self, method: str, path: str, full_path: str) -> Fault | None:
-        """Return and consume the first fault matching this request, or ``None``."""
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(method, path, full_path):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault
-        return None
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._faults)
-
-
-@dataclass
 class _Issue:
     repo: str
     number: int
@@ -226,15 +147,7 @@ class _Issue:
     dirty: set = field(default_factory=set)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
-        pass
-
-    def log_error(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
-        pass
-
-
-class GitHubEmulator:
+class GitHubEmulator(LoopbackServer):
     """An in-memory GitHub (REST, API version 2022-11-28) served on loopback.
 
     Drive it either through HTTP (the official client, PyGithub) or directly through the
@@ -264,37 +177,7 @@ class GitHubEmulator:
         self.url: str | None = None
         self.app = self._build_app()
 
-    # ------------------------------------------------------------------ lifecycle
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "GitHubEmulator":
-        """Serve on ``host:port`` (0 = any free port) in a daemon thread; set ``self.url``; return self."""
-        self._server = make_server(host, port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
-        self.url = f"http://{host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="github-emulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket; idempotent."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> "GitHubEmulator":
-        return self if self._server else self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    def reset_requests(self) -> None:
-        """Forget the served-request log ``self.requests``."""
-        with self._lock:
-            self.requests.clear()
+    THREAD_NAME = "github-emulator"
 
     # ------------------------------------------------------------------ setup
     def add_user(self, login: str, name: str | None = None, email: str | None = None) -> dict:
@@ -988,38 +871,9 @@ class GitHubEmulator:
                 msg = "Problems parsing JSON"
             return emu._json_response(GitHubError(status, msg).body(), status, etag=False)
 
-        app.wsgi_app = self._lost_response_middleware(app.wsgi_app)  # type: ignore[method-assign]
+        app.wsgi_app = lost_response_middleware(app.wsgi_app, "github_emulator.lost")  # type: ignore[method-assign]
         self._routes(app)
         return app
-
-    def _lost_response_middleware(self, inner: Callable) -> Callable:
-        """Wrap the WSGI app: for a ``lost_response`` fault, run the request, then drop the socket."""
-
-        def middleware(environ: dict, start_response: Callable) -> Any:
-            captured: list = []
-
-            def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
-                captured[:] = [status, headers, exc_info]
-                return lambda data: None
-
-            it = inner(environ, capture)
-            try:
-                body = b"".join(it)
-            finally:
-                if hasattr(it, "close"):
-                    it.close()
-            if environ.get("github_emulator.lost"):
-                sock = environ.get("werkzeug.socket")
-                if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                raise ConnectionAbortedError("github emulator: lost_response fault")
-            start_response(*captured[:2])
-            return [body]
-
-        return middleware
 
     def _fault_response(self, fault: Fault) -> Response:
         status = int(fault.status or 500)

@@ -1,0 +1,181 @@
+"""What every emulator shares: the fault table, the lost-response middleware, the loopback server.
+
+Each tool's emulator (``connectors/<tool>/emulator.py``) is a Flask app over an in-memory
+store. This module holds the parts that are not about any vendor:
+
+- ``Fault`` / ``Faults``: injected faults, consumed by matching requests (``status``: answer
+  an HTTP error shaped by the emulator, e.g. 429 + ``Retry-After`` or a 5xx; ``slow``: sleep,
+  then answer; ``lost_response``: apply the request, then drop the connection unanswered).
+- ``lost_response_middleware``: the WSGI wrapper that makes ``lost_response`` real.
+- ``LoopbackServer``: ``start()`` / ``stop()`` / ``url`` on a daemon thread, quiet logs.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+
+@dataclass
+class Fault:
+    """One injected fault: which requests it hits, what it does, how many times is left."""
+
+    method: str
+    pattern: re.Pattern
+    kind: str
+    status: int | None = None
+    retry_after: int | float | None = None
+    delay: float | None = None
+    times: int | None = 1
+
+    def matches(self, method: str, path: str, full_path: str) -> bool:
+        if self.method not in ("*", method):
+            return False
+        return bool(self.pattern.search(path) or self.pattern.search(full_path))
+
+
+class Faults:
+    """An emulator's fault table; each request consumes the first fault that matches it."""
+
+    KINDS = ("status", "slow", "lost_response")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, method: str, path_regex: str, kind: str, *, status: int | None = None,
+            retry_after: int | float | None = None, delay: float | None = None,
+            times: int | None = 1) -> Fault:
+        """Inject a fault for requests whose method and path match.
+
+        ``method``: HTTP verb or ``"*"``; ``path_regex``: ``re.search`` against the path,
+        then against path+query. ``kind``: ``"status"`` (answer ``status`` with the vendor's
+        error body; ``retry_after`` seconds adds ``Retry-After``), ``"slow"`` (sleep ``delay``
+        seconds, then answer normally), ``"lost_response"`` (apply the request, then close the
+        connection without answering). ``times``: how many requests it hits; ``None`` = until
+        :meth:`clear`.
+
+        Raises:
+            ValueError: unknown kind, or ``status``/``delay`` missing for their kind.
+        """
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {self.KINDS}")
+        if kind == "status" and not status:
+            raise ValueError("a 'status' fault needs status=")
+        if kind == "slow" and delay is None:
+            raise ValueError("a 'slow' fault needs delay=")
+        fault = Fault((method or "*").upper(), re.compile(path_regex), kind, status,
+                      retry_after, delay, times)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        """Remove every pending fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, method: str, path: str, full_path: str) -> Fault | None:
+        """Return and consume the first fault matching this request, or ``None``."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path, full_path):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._faults.remove(fault)
+                    return fault
+        return None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._faults)
+
+
+def lost_response_middleware(inner: Callable, environ_key: str) -> Callable:
+    """Wrap a WSGI app: when a request's environ has ``environ_key`` set (a ``lost_response``
+    fault), run the request to completion (the write applies), then drop the socket."""
+
+    def middleware(environ: dict, start_response: Callable) -> Any:
+        captured: list = []
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
+            captured[:] = [status, headers, exc_info]
+            return lambda data: None
+
+        it = inner(environ, capture)
+        try:
+            body = b"".join(it)
+        finally:
+            if hasattr(it, "close"):
+                it.close()
+        if environ.get(environ_key):
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            raise ConnectionAbortedError(f"{environ_key}: lost_response fault")
+        start_response(*captured[:2])
+        return [body]
+
+    return middleware
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        pass
+
+    def log_error(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
+        pass
+
+
+class LoopbackServer:
+    """Serve ``self.app`` (a WSGI app the subclass builds) on loopback in a daemon thread.
+
+    Subclasses set ``self.app``, ``self.requests`` (a list) and ``self._lock`` before ``start``;
+    ``THREAD_NAME`` names the serving thread.
+    """
+
+    THREAD_NAME = "emulator"
+    app: Any
+    requests: list
+    _lock: Any
+    _server: Any = None
+    _thread: threading.Thread | None = None
+    url: str | None = None
+
+    def start(self, host: str = "127.0.0.1", port: int = 0):
+        """Serve on ``host:port`` (0 = any free port); set ``self.url``; return self."""
+        self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+        self.url = f"http://{host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=self.THREAD_NAME, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket; idempotent."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self):
+        return self if self._server else self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def reset_requests(self) -> None:
+        """Forget the served-request log ``self.requests``."""
+        with self._lock:
+            self.requests.clear()
