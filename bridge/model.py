@@ -40,6 +40,7 @@ class EventKind(StrEnum):
     LABELED = "labeled"
     UNLABELED = "unlabeled"
     COMMITTED = "committed"
+    DUE_CHANGED = "due_changed"
 
 
 class ItemKind(StrEnum):
@@ -119,6 +120,8 @@ class Event:
     - ``label``: for ``labeled``/``unlabeled``.
     - ``link_type``/``target``: for ``linked``/``unlinked``.
     - ``text``/``mentions``: for ``commented`` and ``reviewed``.
+    - ``due``: for ``due_changed``, the new due date (``YYYY-MM-DD``) or moment (ISO 8601
+      with offset), ``None`` when cleared.
     """
 
     tool: str
@@ -136,6 +139,7 @@ class Event:
     target: ItemRef | None = None
     text: str | None = None
     mentions: tuple[Account, ...] = ()
+    due: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,7 @@ class ItemSnapshot:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     links: tuple[ItemRef, ...] = ()
+    due: datetime | None = None  # aware UTC; a due date alone means the end of that day in UTC
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ def row_to_event(row: EventRow) -> Event:
         target=ItemRef(*d["target"]) if d.get("target") else None,
         text=d.get("text"),
         mentions=tuple(Account(*m) for m in d.get("mentions", [])),
+        due=d.get("due"),
     )
 
 
@@ -179,6 +180,7 @@ def item_to_json(it: ItemSnapshot) -> str:
             "created_at": it.created_at.isoformat() if it.created_at else None,
             "updated_at": it.updated_at.isoformat() if it.updated_at else None,
             "links": [[r.tool, r.key] for r in it.links],
+            "due": it.due.isoformat() if it.due else None,
         },
         sort_keys=True,
     )
@@ -199,6 +201,7 @@ def row_to_item(row: ItemRow) -> ItemSnapshot:
         created_at=datetime.fromisoformat(d["created_at"]) if d["created_at"] else None,
         updated_at=datetime.fromisoformat(d["updated_at"]) if d["updated_at"] else None,
         links=tuple(ItemRef(*r) for r in d["links"]),
+        due=datetime.fromisoformat(d["due"]) if d.get("due") else None,
     )
 
 
