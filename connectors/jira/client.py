@@ -1,0 +1,541 @@
+"""Jira connector (Cloud and Data Center): polls JQL scopes through the official ``jira``
+client's session, writes comments, assignments and drafted issues back.
+
+Reading (cost follows the change; DESIGN.md "Connectors"):
+
+- per scope (one configured JQL) and cycle: ``<jql> AND updated >= "<minute>" ORDER BY
+  updated ASC`` with ``expand=changelog``. Cloud: ``GET /rest/api/3/search/jql`` paged by
+  ``nextPageToken`` (``isLast`` or no token ends it). Data Center: ``GET /rest/api/2/search``
+  paged by ``startAt``/``total``. An idle cycle is exactly one request.
+- the minute: the newest ``updated`` seen minus ``overlap``, floored to the minute and
+  written in the **bot user's time zone** (``GET /myself`` → ``timeZone``, read once),
+  because JQL date literals are read in the searching user's zone with minute granularity.
+  Overlap re-reads are harmless: the store dedups events by id.
+- extra requests only when an issue's embedded changelog is truncated (``total`` greater
+  than the histories served) *and* it may hide unread histories (the issue is new to us, or
+  the oldest embedded history is newer than what we stored): Cloud ``POST
+  /rest/api/3/changelog/bulkfetch`` for all such issues of a page at once; Data Center
+  ``GET /rest/api/2/issue/{key}?expand=changelog``. Likewise a truncated ``comment`` field
+  (``GET /rest/api/2/issue/{key}/comment``), and ``GET /issue/{key}/remotelink`` when a new
+  ``RemoteIssueLink`` history appears.
+- cursor: ``{"updated": ISO-8601 UTC of the newest updated seen, "tz": bot time zone}``.
+
+Writing (wiki markup through REST v2; DESIGN.md "Actions"): comment ``POST
+/rest/api/2/issue/{key}/comment``; reassign ``PUT /rest/api/2/issue/{key}/assignee``
+(``{"accountId"}`` on Cloud, ``{"name"}`` on Data Center) then the comment; draft ``POST
+/rest/api/2/issue`` (type Task, same project, assigned to the receiver, ``duedate`` = the
+UTC calendar date of ``action.due``) then ``POST /rest/api/2/issueLink`` ("Relates"); label
+``PUT /rest/api/2/issue/{key}`` ``update.labels.add``.
+
+The ``jira`` client's ``ResilientSession`` retries 429/503 and connection errors (POST
+included) with sleeps; it is built with ``max_retries=0``, so nothing is ever retried
+here: a lost write raises ``OutcomeUnknown`` and the engine reconciles by marker; 429
+becomes ``RateLimited`` (``Retry-After`` seconds or HTTP date, else ``X-RateLimit-Reset``).
+``JIRAError`` texts carry request headers (the token): they are never chained or logged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
+
+import requests
+from jira import JIRA, JIRAError
+
+from bridge import errors
+from bridge.model import Account, Action, ActionKind, ActionResult, PollResult
+from connectors.base import register
+from connectors.jira import mapping
+
+FIELDS = ["summary", "status", "assignee", "reporter", "creator", "labels", "issuelinks",
+          "resolution", "created", "updated", "description", "comment", "project"]
+_WIKI_SPECIAL = re.compile(r"([\\\[\]{}*_?\-+^~|!#()])")
+_PLAIN_JQL = re.compile(r'\b(or|not)\b|[()]', re.I)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def jql_minute(at: datetime, tz: str) -> str:
+    """``"2026-11-23 09:05"``: ``at`` floored to the minute in zone ``tz`` (JQL date literal)."""
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def scoped_jql(jql: str, since: str | None) -> str:
+    """``(<jql>) AND updated >= "<since>" ORDER BY updated ASC``.
+
+    A plain conjunction (no OR, NOT or parentheses) is not parenthesized: same meaning,
+    and it keeps to the JQL subset the local emulator parses.
+    """
+    base = jql.strip()
+    if since is None:
+        return f"{base} ORDER BY updated ASC"
+    if _PLAIN_JQL.search(re.sub(r'"[^"]*"', '""', base)):
+        base = f"({base})"
+    return f'{base} AND updated >= "{since}" ORDER BY updated ASC'
+
+
+@register("jira")
+class JiraConnector:
+    """Poll and write one Jira site.
+
+    Args:
+        name: config section name.
+        base_url: site root, e.g. ``https://acme.atlassian.net`` or an emulator URL.
+        deployment: ``"cloud"`` (Basic ``email`` + API token) or ``"datacenter"`` (PAT).
+        token: API token / PAT (never logged, never in an error text).
+        email: Cloud only: the token's account e-mail.
+        jql: the queries polled, one scope each.
+        overlap: how far before the cursor each poll re-reads (wall clock).
+        timeout: seconds per HTTP request.
+        page_size: issues per search page.
+        clock: aware UTC now (stepping clock in tests and the demo).
+
+    Raises (constructor, which calls ``/serverInfo``):
+        AuthError, TransientError, PermanentError.
+    """
+
+    tool = "jira"
+
+    def __init__(self, name: str, *, base_url: str, token: str, jql: Iterable[str],
+                 deployment: str = "cloud", email: str | None = None,
+                 overlap: timedelta = timedelta(minutes=2), timeout: float = 10.0,
+                 page_size: int = 100, clock: Callable[[], datetime] | None = None):
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.cloud = deployment == "cloud"
+        self.jql = list(jql)
+        self.overlap = overlap
+        self.page_size = page_size
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._me: Account | None = None
+        self._tz: str | None = None
+        self.requests = 0
+        auth = {"basic_auth": (email or "", token)} if self.cloud else {"token_auth": token}
+        try:
+            self._jira = JIRA(server=self.base_url, timeout=timeout, max_retries=0,
+                              get_server_info=True, **auth)
+        except JIRAError as exc:
+            self._raise_for(exc.status_code or 0, _headers(exc), "GET /serverInfo")
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise errors.TransientError(self.tool, f"GET /serverInfo: {type(exc).__name__}; will retry") from None
+        self._session = self._jira._session
+        self.requests = 1
+
+    @classmethod
+    def from_config(cls, name: str, cfg, token: str, clock=None) -> "JiraConnector":
+        """Build from a validated ``[connectors.<name>]`` section and its resolved token."""
+        return cls(name, base_url=cfg.base_url, token=token, jql=cfg.jql, deployment=cfg.deployment,
+                   email=cfg.email, overlap=cfg.overlap.wall(), timeout=cfg.timeout.wall().total_seconds(),
+                   page_size=cfg.page_size, clock=clock)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _raise_for(self, status: int, headers: dict, what: str) -> None:
+        h = {k.lower(): v for k, v in (headers or {}).items()}
+        if status == 401:
+            raise errors.AuthError(self.tool, f"{what}: credentials rejected (401); replace the token and reload")
+        if status == 429:
+            raise errors.RateLimited(self.tool, f"{what}: rate limited (429)", self._retry_after(h))
+        if status == 403:
+            raise errors.AuthError(self.tool, f"{what}: forbidden (403); check the account's permissions")
+        if status == 404:
+            raise errors.NotFound(self.tool, f"{what}: not found (404); check the key/JQL and the account's access")
+        if status >= 500 or status == 0:
+            raise errors.TransientError(self.tool, f"{what}: server error {status}; will retry next cycle")
+        raise errors.PermanentError(self.tool, f"{what}: refused ({status})")
+
+    def _retry_after(self, h: dict) -> float:
+        """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``X-RateLimit-Reset``
+        (ISO 8601 as Jira Cloud sends it, or epoch seconds), else 60."""
+        now = self.clock()
+        if h.get("retry-after"):
+            v = h["retry-after"].strip()
+            try:
+                return max(0.0, float(v))
+            except ValueError:
+                try:
+                    return max(0.0, (parsedate_to_datetime(v) - now).total_seconds())
+                except (TypeError, ValueError):
+                    pass
+        if h.get("x-ratelimit-reset"):
+            v = h["x-ratelimit-reset"].strip()
+            try:
+                return max(0.0, float(v) - now.timestamp())
+            except ValueError:
+                try:
+                    return max(0.0, (mapping.parse_time(v.replace("Z", ":00Z") if len(v) == 17 else v) - now).total_seconds())
+                except ValueError:
+                    pass
+        return 60.0
+
+    def _call(self, method: str, path: str, *, write: bool = False, params: dict | None = None,
+              body: object = None) -> object:
+        """One request through the client's session (auth, timeout, no retries).
+
+        Returns the parsed JSON (``None`` for an empty body). Reads raise ``TransientError``
+        on timeouts; writes raise ``OutcomeUnknown`` on timeouts, lost connections and 5xx.
+        """
+        what = f"{method} {path}"
+        self.requests += 1
+        try:
+            resp = self._session.request(method, self.base_url + path, params=params,
+                                         data=json.dumps(body) if body is not None else None,
+                                         headers={"Content-Type": "application/json"})
+        except JIRAError as exc:
+            status = exc.status_code or 0
+            if write and (status >= 500 or status == 0):
+                raise errors.OutcomeUnknown(self.tool, f"{what}: server error {status}; outcome unknown, reconcile by marker") from None
+            self._raise_for(status, _headers(exc), what)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            if write:
+                raise errors.OutcomeUnknown(self.tool, f"{what}: {type(exc).__name__}; outcome unknown, reconcile by marker") from None
+            raise errors.TransientError(self.tool, f"{what}: {type(exc).__name__}; will retry next cycle") from None
+        if not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            if write:
+                raise errors.OutcomeUnknown(self.tool, f"{what}: unreadable response; outcome unknown") from None
+            raise errors.TransientError(self.tool, f"{what}: unreadable response") from None
+
+    @property
+    def _v(self) -> str:
+        return "3" if self.cloud else "2"
+
+    # ------------------------------------------------------------------ reading
+
+    def scopes(self) -> list[str]:
+        return list(self.jql)
+
+    def _myself(self) -> None:
+        body = self._call("GET", "/rest/api/2/myself")
+        uid = mapping.user_id(body)
+        if not uid:
+            raise errors.PermanentError(self.tool, "GET /myself: no accountId/name in the answer")
+        self._me = Account(self.tool, uid)
+        self._tz = (body or {}).get("timeZone") or "UTC"
+        try:
+            ZoneInfo(self._tz)
+        except (KeyError, ValueError):
+            self._tz = "UTC"
+
+    def whoami(self) -> Account:
+        """The bot's own account (``GET /rest/api/2/myself``: ``accountId``, DC ``name``), read once."""
+        if self._me is None:
+            self._myself()
+        return self._me  # type: ignore[return-value]
+
+    def time_zone(self) -> str:
+        """The bot user's time zone (IANA), in which JQL date literals are read."""
+        if self._tz is None:
+            self._myself()
+        return self._tz  # type: ignore[return-value]
+
+    def _search_pages(self, jql: str) -> Iterable[list]:
+        """Yield each page's issues (Cloud ``/search/jql`` or DC ``/search``)."""
+        if self.cloud:
+            token = None
+            while True:
+                params = {"jql": jql, "maxResults": self.page_size, "expand": "changelog",
+                          "fields": ",".join(FIELDS)}
+                if token:
+                    params["nextPageToken"] = token
+                body = self._call("GET", "/rest/api/3/search/jql", params=params) or {}
+                yield body.get("issues") or []
+                token = body.get("nextPageToken")
+                if body.get("isLast", True) or not token:
+                    return
+        start = 0
+        while True:
+            params = {"jql": jql, "startAt": start, "maxResults": self.page_size, "expand": "changelog",
+                      "fields": ",".join(FIELDS)}
+            body = self._call("GET", "/rest/api/2/search", params=params) or {}
+            issues = body.get("issues") or []
+            yield issues
+            start += len(issues)
+            if not issues or start >= int(body.get("total") or 0):
+                return
+
+    def poll(self, scope: str, cursor: dict | None, known: Callable[[list[str]], dict] | None = None) -> PollResult:
+        """Read what changed under JQL ``scope`` since ``cursor``.
+
+        Args:
+            scope: one configured JQL (without ORDER BY).
+            cursor: ``{"updated": ISO UTC, "tz": ...}`` or ``None`` (first poll reads all).
+            known: item keys → stored ``updated_at``; issues unchanged since are not
+                re-read beyond the search page, and their truncated changelogs not fetched.
+
+        Returns:
+            PollResult with the events and snapshots of the issues returned, the next
+            cursor (``None`` when nothing came back), ``requests`` made, ``skipped`` parts.
+
+        Raises:
+            AuthError, RateLimited, TransientError, NotFound, PermanentError.
+        """
+        before = self.requests
+        tz = self.time_zone()
+        since = None
+        newest: datetime | None = None
+        if cursor and cursor.get("updated"):
+            newest = mapping.parse_time(cursor["updated"])
+            since = jql_minute(newest - self.overlap, tz)
+        jql = scoped_jql(scope, since)
+        events, items, skipped = [], [], []
+        for page in self._search_pages(jql):
+            raws = [r for r in page if isinstance(r, dict)]
+            keys = [r.get("key") for r in raws if isinstance(r.get("key"), str)]
+            stored = known(keys) if known and keys else {}
+            full = self._full_changelogs(raws, stored)
+            for raw in raws:
+                key = raw.get("key", "?")
+                try:
+                    m = mapping.map_issue(raw, histories=full.get(key), comments=self._all_comments(raw),
+                                          site=self.base_url)
+                except (ValueError, KeyError, TypeError) as exc:
+                    skipped.append((str(key), f"malformed issue: {exc}"))
+                    continue
+                m = self._with_remote_links(raw, m, stored.get(key))
+                events.extend(m.events)
+                items.append(m.item)
+                skipped.extend(m.skipped)
+                if m.item.updated_at and (newest is None or m.item.updated_at > newest):
+                    newest = m.item.updated_at
+        next_cursor = {"updated": _iso(newest), "tz": tz} if items and newest else None
+        return PollResult(events=events, items=items, next_cursor=next_cursor,
+                          requests=self.requests - before, skipped=skipped)
+
+    def _full_changelogs(self, raws: list[dict], stored: dict) -> dict[str, list]:
+        """Every history of the issues whose embedded changelog is truncated and may hide
+        histories we have not read; key → histories (any order)."""
+        need: list[dict] = []
+        for raw in raws:
+            cl = raw.get("changelog") if isinstance(raw.get("changelog"), dict) else {}
+            hs = cl.get("histories") or []
+            total = int(cl.get("total") or len(hs))
+            if total <= len(hs):
+                continue
+            seen = stored.get(raw.get("key"))
+            if seen is not None:
+                try:
+                    oldest = min(mapping.parse_time(h["created"]) for h in hs)
+                except (ValueError, KeyError, TypeError):
+                    oldest = None
+                if oldest is not None and oldest <= seen:
+                    continue  # the embedded window reaches back to what we already stored
+            need.append(raw)
+        if not need:
+            return {}
+        out: dict[str, list] = {}
+        if self.cloud:
+            by_id = {str(r.get("id")): r.get("key") for r in need}
+            for i in range(0, len(need), 1000):
+                chunk = [r.get("key") for r in need[i:i + 1000]]
+                token = None
+                while True:
+                    body = {"issueIdsOrKeys": chunk, "maxResults": 1000}
+                    if token:
+                        body["nextPageToken"] = token
+                    resp = self._call("POST", "/rest/api/3/changelog/bulkfetch", body=body) or {}
+                    for log in resp.get("issueChangeLogs") or []:
+                        key = by_id.get(str(log.get("issueId")), log.get("issueId"))
+                        out.setdefault(key, []).extend(log.get("changeHistories") or [])
+                    token = resp.get("nextPageToken")
+                    if not token:
+                        break
+        else:
+            for raw in need:
+                body = self._call("GET", f"/rest/api/2/issue/{raw['key']}", params={"expand": "changelog", "fields": "updated"}) or {}
+                out[raw["key"]] = (body.get("changelog") or {}).get("histories") or []
+        return out
+
+    def _all_comments(self, raw: dict) -> list | None:
+        f = raw.get("fields") if isinstance(raw.get("fields"), dict) else {}
+        cf = f.get("comment") if isinstance(f.get("comment"), dict) else None
+        if not cf:
+            return None
+        got = cf.get("comments") or []
+        if int(cf.get("total") or len(got)) <= len(got):
+            return None
+        out: list = []
+        while True:
+            body = self._call("GET", f"/rest/api/{self._v}/issue/{raw['key']}/comment",
+                              params={"startAt": len(out), "maxResults": 100}) or {}
+            page = body.get("comments") or []
+            out.extend(page)
+            if not page or len(out) >= int(body.get("total") or 0):
+                return out
+
+    def _with_remote_links(self, raw: dict, m: "mapping.IssueMapping", seen: datetime | None) -> "mapping.IssueMapping":
+        """Fetch remote links when a ``RemoteIssueLink`` history newer than ``seen`` appears."""
+        created: dict[str, datetime] = {}
+        fresh = False
+        cl = raw.get("changelog") if isinstance(raw.get("changelog"), dict) else {}
+        for h in cl.get("histories") or []:
+            for it in (h.get("items") or []) if isinstance(h, dict) else []:
+                if isinstance(it, dict) and it.get("field") == "RemoteIssueLink" and it.get("to"):
+                    try:
+                        at = mapping.parse_time(h.get("created"))
+                    except ValueError:
+                        continue
+                    created[str(it["to"])] = at
+                    fresh = fresh or seen is None or at > seen
+        if not fresh:
+            return m
+        links = self._call("GET", f"/rest/api/2/issue/{m.item.ref.key}/remotelink") or []
+        evs, sk = mapping.map_remote_links(m.item.ref, str(raw.get("id")), links, m.item.updated_at, created)
+        extra = [e.target for e in evs if e.target]
+        item = replace(m.item, links=tuple(dict.fromkeys(m.item.links + tuple(extra))))
+        return mapping.IssueMapping(item=item, events=sorted(m.events + evs, key=lambda e: e.at), skipped=m.skipped + sk)
+
+    # ------------------------------------------------------------------ markup
+
+    def mention(self, account: Account) -> str:
+        """Cloud ``[~accountid:ID]``; Data Center ``[~username]``."""
+        return f"[~accountid:{account.id}]" if self.cloud else f"[~{account.id}]"
+
+    def escape(self, text: str) -> str:
+        """Make untrusted text inert in Jira wiki markup.
+
+        Newlines become spaces (no ``h1.``/``bq.``/list lines), every wiki special character
+        (``\\ [ ] { } * _ ? - + ^ ~ | ! # ( )``) is backslash-escaped (no ``[~mention]``,
+        ``[text|url]`` link, ``{code}``/``{color}`` macro, ``*bold*``, ``_italic_``,
+        ``-strike-``, ``!image!``, ``(y)`` emoticon), and URL schemes are broken with a
+        zero-width space (no autolink). See Atlassian "Text Formatting Notation Help".
+        """
+        text = " ".join(str(text).split())
+        text = _WIKI_SPECIAL.sub(r"\\\1", text)
+        return text.replace("://", ":\u200b//").replace("www.", "www\u200b.")
+
+    def literal(self, text: str) -> str:
+        """A template's own words are wiki markup the admin wrote: kept as is."""
+        return text
+
+    def footer(self, rule: str, marker: str) -> str:
+        """``\\n\\n----\\n{color:#6b778c}handoff-bridge · rule <rule> · hb:…{color}``: a rule
+        line then small grey print carrying the marker."""
+        return f"\n\n----\n{{color:#6b778c}}handoff\\-bridge · rule {self.escape(rule)} · {marker}{{color}}"
+
+    # ------------------------------------------------------------------ writing
+
+    def _browse(self, key: str, comment_id: str | None = None) -> str:
+        url = f"{self.base_url}/browse/{key}"
+        return f"{url}?focusedCommentId={comment_id}" if comment_id else url
+
+    def _comment(self, key: str, body: str) -> ActionResult:
+        c = self._call("POST", f"/rest/api/2/issue/{key}/comment", write=True, body={"body": body}) or {}
+        cid = str(c.get("id")) if c.get("id") is not None else None
+        return ActionResult(url=self._browse(key, cid), remote_id=cid)
+
+    def _assignee_body(self, account: Account) -> dict:
+        return {"accountId": account.id} if self.cloud else {"name": account.id}
+
+    def apply(self, action: Action) -> ActionResult:
+        """Perform ``action`` once (no retry).
+
+        Raises:
+            OutcomeUnknown: the write may have been applied (lost response, timeout, 5xx).
+            AuthError, RateLimited, NotFound, PermanentError.
+        """
+        key = action.item.key
+        if action.kind == ActionKind.COMMENT:
+            return self._comment(key, action.body)
+        if action.kind == ActionKind.REASSIGN:
+            if not action.assignees:
+                raise errors.PermanentError(self.tool, "reassign without an assignee")
+            # PUT is idempotent: a lost answer here is harmless to repeat; the comment
+            # (with the marker) is what proves the action.
+            self._call("PUT", f"/rest/api/2/issue/{key}/assignee", write=True, body=self._assignee_body(action.assignees[0]))
+            return self._comment(key, action.body)
+        if action.kind == ActionKind.LABEL:
+            self._call("PUT", f"/rest/api/2/issue/{key}", write=True, body={"update": {"labels": [{"add": action.label}]}})
+            return ActionResult(url=self._browse(key))
+        if action.kind == ActionKind.DRAFT:
+            project = key.rsplit("-", 1)[0]
+            fields: dict = {"project": {"key": project}, "issuetype": {"name": "Task"},
+                            "summary": (action.title or "Request")[:255], "description": action.body}
+            if action.assignees:
+                fields["assignee"] = self._assignee_body(action.assignees[0])
+            if action.due:
+                fields["duedate"] = action.due.astimezone(timezone.utc).date().isoformat()
+            new = self._call("POST", "/rest/api/2/issue", write=True, body={"fields": fields}) or {}
+            new_key = new.get("key")
+            if not new_key:
+                raise errors.OutcomeUnknown(self.tool, "POST /issue: no key in the answer; outcome unknown")
+            self._link(new_key, key)
+            return ActionResult(url=self._browse(new_key), remote_id=new_key)
+        raise errors.PermanentError(self.tool, f"unsupported action {action.kind}")
+
+    def _link(self, new_key: str, stalled: str) -> None:
+        """``new_key`` relates to ``stalled``. A link lost on the way is retried by
+        ``find_marker``, which sees the draft without its link."""
+        try:
+            self._call("POST", "/rest/api/2/issueLink", write=True,
+                       body={"type": {"name": "Relates"}, "inwardIssue": {"key": new_key}, "outwardIssue": {"key": stalled}})
+        except errors.OutcomeUnknown:
+            pass  # the draft exists and carries the marker; find_marker re-links if missing
+
+    def find_marker(self, action: Action, since: datetime) -> ActionResult | None:
+        """Find what ``action`` already wrote, by its marker, on or after ``since`` (UTC).
+
+        Comments and reassignments: the item's comments, newest first (``GET
+        /rest/api/2/issue/{key}/comment?orderBy=-created``), until one is older than
+        ``since`` minus 5 minutes. Drafts: the project's issues created since then (JQL
+        ``project = P AND created >= "<minute>"``, bot time zone) whose description carries
+        the marker; a draft found without its "Relates" link is linked now. Labels:
+        present on the item.
+        """
+        key = action.item.key
+        window = since - timedelta(minutes=5)
+        if action.kind in (ActionKind.COMMENT, ActionKind.REASSIGN):
+            start = 0
+            while True:
+                body = self._call("GET", f"/rest/api/2/issue/{key}/comment",
+                                  params={"orderBy": "-created", "startAt": start, "maxResults": 100}) or {}
+                page = body.get("comments") or []
+                for c in page:
+                    if action.marker in str(c.get("body") or ""):
+                        cid = str(c.get("id"))
+                        return ActionResult(url=self._browse(key, cid), remote_id=cid, already_present=True)
+                start += len(page)
+                try:
+                    older = any(mapping.parse_time(c.get("created")) < window for c in page)
+                except ValueError:
+                    older = False
+                if not page or older or start >= int(body.get("total") or 0):
+                    return None
+        if action.kind == ActionKind.DRAFT:
+            project = key.rsplit("-", 1)[0]
+            jql = f'project = {project} AND created >= "{jql_minute(window, self.time_zone())}" ORDER BY created DESC'
+            for page in self._search_pages(jql):
+                for raw in page:
+                    f = raw.get("fields") or {}
+                    text, _, _ = mapping.body_text(f.get("description"))
+                    if action.marker in text:
+                        linked = any(((ln.get("outwardIssue") or ln.get("inwardIssue")) or {}).get("key") == key
+                                     for ln in f.get("issuelinks") or [])
+                        if not linked:
+                            self._link(raw["key"], key)
+                        return ActionResult(url=self._browse(raw["key"]), remote_id=raw["key"], already_present=True)
+            return None
+        if action.kind == ActionKind.LABEL:
+            body = self._call("GET", f"/rest/api/2/issue/{key}", params={"fields": "labels"}) or {}
+            if action.label in ((body.get("fields") or {}).get("labels") or []):
+                return ActionResult(url=self._browse(key), already_present=True)
+            return None
+        return None
+
+
+def _headers(exc: JIRAError) -> dict:
+    resp = getattr(exc, "response", None)
+    return dict(resp.headers) if resp is not None and resp.headers is not None else {}
+
+
+__all__ = ["JiraConnector", "jql_minute", "scoped_jql", "FIELDS"]
