@@ -1,0 +1,162 @@
+"""The Jira emulator as a demo stage: scenario acts in, comments and drafts standing out.
+
+Settings (the scenario's ``[jira]`` table): ``projects = ["WEB"]``, ``deployment = "cloud"``
+(or ``"datacenter"``), optional ``bot`` (the daemon's accountId; default the scenario's
+``bot``), optional ``bot_time_zone`` (IANA, default ``UTC``: the zone JQL dates are read in).
+People's accounts are ``accounts.jira`` (an accountId such as ``5b10a2844c20165700ede21g``).
+Items are ``WEB-17``; an act's ``item`` that does not exist yet is created by ``create_issue``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Callable
+
+from connectors.jira.emulator import UNCHANGED, JiraEmulator
+
+TOKEN = "hb-demo-jira-token"
+MARKER = re.compile(r"hb:[0-9a-f]{12}")
+
+
+class JiraStage:
+    """One Jira emulator for one scenario (``bridge.demo.Stage``)."""
+
+    tool = "jira"
+    ACTS = frozenset({
+        "create_issue", "transition", "assign", "unassign", "comment", "link", "label", "unlabel",
+        "resolve", "reopen", "remote_link",
+    })
+    ROLES = ("actor", "assignee")
+    ITEM = re.compile(r"^[A-Z][A-Z0-9_]+-\d+$")
+
+    def __init__(self, clock: Callable[[], datetime], settings: dict, people: dict, bot: str):
+        self.deployment = settings.get("deployment", "cloud")
+        self.emu = JiraEmulator(clock=clock, deployment=self.deployment)
+        self.projects = list(settings.get("projects", []))
+        self.people = people
+        self.bot = settings.get("bot", bot)
+        self.bot_tz = settings.get("bot_time_zone", "UTC")
+        self.email = f"{self.bot}@bots.example"
+
+    @property
+    def requests(self) -> int:
+        return len(self.emu.requests)
+
+    def account(self, person: str | None) -> str | None:
+        if person is None:
+            return None
+        return self.people[person].get("accounts", {}).get("jira", person)
+
+    def person_of(self, account_id: str) -> str:
+        for name, p in self.people.items():
+            if p.get("accounts", {}).get("jira") == account_id:
+                return name
+        return account_id
+
+    def start(self) -> None:
+        self.emu.start()
+        self.emu.add_user(self.bot, "handoff-bridge", email=self.email, time_zone=self.bot_tz)
+        self.emu.add_token(TOKEN, self.bot, email=self.email)
+        for key in self.projects:
+            self.emu.create_project(key)
+        for name, p in self.people.items():
+            self.emu.add_user(self.account(name), p.get("display_name", name), time_zone=p.get("timezone", "UTC"))
+
+    def stop(self) -> None:
+        self.emu.stop()
+
+    def add_fault(self, fault: dict) -> None:
+        self.emu.faults.add(fault["method"], fault["path"], fault["kind"],
+                            **{k: v for k, v in fault.items() if k in ("status", "retry_after", "delay", "times")})
+
+    def connector_config(self) -> tuple[dict, dict[str, str]]:
+        """``[connectors.jira]`` for the emulator, and the environment holding its token."""
+        section = {
+            "base_url": self.emu.url,
+            "deployment": self.deployment,
+            "token": {"env": "HB_DEMO_JIRA_TOKEN"},
+            "jql": [f"project = {p}" for p in self.projects],
+            "poll_every": "1m",
+            "overlap": "2m",
+            "timeout": "5s",
+        }
+        if self.deployment == "cloud":
+            section["email"] = self.email
+        return section, {"HB_DEMO_JIRA_TOKEN": TOKEN}
+
+    def apply(self, act: dict) -> str:
+        """Perform one timeline act on the emulator; return its narration."""
+        key, at, do, e = act["item"], act["at"], act["do"], self.emu
+        actor = self.account(act["actor"])
+        if do == "create_issue":
+            e.create_issue(key.rsplit("-", 1)[0], actor, act.get("title", "untitled"), act.get("body", ""),
+                           assignee=self.account(act.get("assignee")), status=act.get("status", "To Do"),
+                           labels=act.get("labels", ()), key=key, at=at)
+        elif do == "transition":
+            assignee = self.account(act["assignee"]) if "assignee" in act else UNCHANGED
+            e.transition(key, actor, act["status"], assignee=assignee, at=at)
+        elif do == "assign":
+            e.assign(key, actor, self.account(act["assignee"]), at=at)
+        elif do == "unassign":
+            e.assign(key, actor, None, at=at)
+        elif do == "comment":
+            e.comment(key, actor, act["body"], at=at)
+        elif do == "link":
+            e.link(key, actor, act.get("link", "is blocked by"), act["other"], at=at)
+        elif do == "label":
+            e.add_label(key, actor, act["label"], at=at)
+        elif do == "unlabel":
+            e.remove_label(key, actor, act["label"], at=at)
+        elif do == "resolve":
+            e.resolve(key, actor, act.get("resolution", "Done"), at=at)
+        elif do == "reopen":
+            e.reopen(key, actor, act.get("status", "To Do"), at=at)
+        elif do == "remote_link":
+            e.add_remote_link(key, actor, act["url"], act.get("title", act["url"]), at=at)
+        return act.get("say") or narrate(act)
+
+    def written(self) -> list[dict]:
+        """What the bot wrote that stands now: ``{item, url, marker, body[, draft]}``."""
+        out = []
+        for project in self.projects:
+            for key in self.emu.issue_keys(project):
+                for c in self.emu.comments(key):
+                    if c["author"] == self.bot:
+                        m = MARKER.search(c["body"] or "")
+                        out.append({"item": key, "url": f"{self.emu.url}/browse/{key}?focusedCommentId={c['id']}",
+                                    "marker": m.group(0) if m else None, "body": c["body"]})
+                issue = self.emu.issue(key)
+                f = issue["fields"]
+                if mapping_id(f.get("reporter")) == self.bot:
+                    m = MARKER.search(f.get("description") or "")
+                    out.append({"item": key, "url": f"{self.emu.url}/browse/{key}", "marker": m.group(0) if m else None,
+                                "body": f"{f['summary']}\n{f.get('description') or ''}", "draft": True,
+                                "assignee": mapping_id(f.get("assignee")), "duedate": f.get("duedate"),
+                                "links": self.emu.links(key)})
+        return out
+
+
+def mapping_id(user: dict | None) -> str | None:
+    return (user or {}).get("accountId") or (user or {}).get("name")
+
+
+def narrate(act: dict) -> str:
+    who, do, item = act["actor"], act["do"], act["item"]
+    return {
+        "create_issue": f"{who} creates {item} \"{act.get('title', '')}\"",
+        "transition": f"{who} moves {item} to \"{act.get('status')}\""
+                      + (f" and assigns it to {act['assignee']}" if act.get("assignee") else ""),
+        "assign": f"{who} assigns {item} to {act.get('assignee')}",
+        "unassign": f"{who} unassigns {item}",
+        "comment": f"{who} comments on {item}: \"{act.get('body', '')}\"",
+        "link": f"{who} links {item} {act.get('link', 'is blocked by')} {act.get('other')}",
+        "label": f"{who} labels {item} \"{act.get('label')}\"",
+        "unlabel": f"{who} removes label \"{act.get('label')}\" from {item}",
+        "resolve": f"{who} resolves {item}",
+        "reopen": f"{who} reopens {item}",
+        "remote_link": f"{who} adds a web link to {item}: {act.get('url')}",
+    }[do]
+
+
+Stage = JiraStage
