@@ -302,6 +302,8 @@ class JiraConnector:
                 except (ValueError, KeyError, TypeError) as exc:
                     skipped.append((str(key), f"malformed issue: {exc}"))
                     continue
+                if key in stored and stored[key] == m.item.updated_at:
+                    continue  # re-read by the overlap, unchanged since stored
                 m = self._with_remote_links(raw, m, stored.get(key))
                 events.extend(m.events)
                 items.append(m.item)
