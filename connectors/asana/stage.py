@@ -1,0 +1,180 @@
+"""The Asana emulator as a demo stage: scenario acts in, comments and drafted subtasks out.
+
+A stage is the demo's handle on one tool (``bridge.demo.Stage``). Items are task gids
+(digits). The scenario's ``[asana]`` table::
+
+    [asana]
+    projects = [{ gid = "1300000000000001", name = "Deals", sections = ["To do", "Doing", "Legal review", "Done"] }]
+    bot = "1100000000000001"          # optional: the daemon's own user gid
+
+People's accounts are ``accounts = { asana = "<user gid>" }``; a person without one gets a
+gid derived from their name. Act keys: ``actor``, ``item`` (task gid), and per act
+``project``/``title``/``notes``/``assignee``/``section`` (create_task), ``assignee``
+(assign), ``section`` (move), ``body`` (comment, plain text), ``depends_on`` (task gid,
+add/remove_dependency), ``due_on`` (set_due), ``url``/``name`` (attach_url).
+``expire_sync_tokens`` invalidates every events token (the next poll gets a 412).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Callable
+
+from connectors.asana.emulator import API_PREFIX, AsanaEmulator
+
+TOKEN = "hb-demo-asana-token"
+BOT_GID = "1100000000000001"
+MARKER = re.compile(r"hb:[0-9a-f]{12}")
+
+
+def _gid_for(name: str) -> str:
+    return "11" + str(int(hashlib.sha256(name.encode()).hexdigest(), 16))[:14]
+
+
+class AsanaStage:
+    """One Asana emulator for one scenario.
+
+    Args:
+        clock: the scenario's stepping clock (aware UTC).
+        settings: the scenario's ``[asana]`` table (see the module docstring).
+        people: the scenario's ``[people.*]`` tables (``accounts.asana`` is the user gid).
+        bot: the daemon's name (GitHub login style); its Asana gid is ``settings.bot``.
+    """
+
+    tool = "asana"
+    ACTS = frozenset({
+        "create_task", "assign", "unassign", "move", "comment", "complete", "uncomplete",
+        "add_dependency", "remove_dependency", "set_due", "attach_url", "expire_sync_tokens",
+    })
+    ROLES = ("actor", "assignee")
+    ITEM = re.compile(r"^\d+$")
+
+    def __init__(self, clock: Callable[[], datetime], settings: dict, people: dict, bot: str):
+        self.emu = AsanaEmulator(clock=clock)
+        self.projects = [dict(p) for p in settings.get("projects", [])]
+        self.people = people
+        self.bot_name = bot
+        self.bot = str(settings.get("bot", BOT_GID))
+
+    @property
+    def requests(self) -> int:
+        return len(self.emu.requests)
+
+    def account(self, person: str) -> str:
+        return str(self.people[person].get("accounts", {}).get("asana") or _gid_for(person))
+
+    def person_of(self, gid: str) -> str:
+        for name in self.people:
+            if self.account(name) == gid:
+                return name
+        return gid
+
+    def start(self) -> None:
+        self.emu.start()
+        self.emu.add_user(self.bot, self.bot_name)
+        self.emu.add_token(TOKEN, self.bot)
+        for name, p in self.people.items():
+            self.emu.add_user(self.account(name), p.get("display_name", name))
+        for p in self.projects:
+            kwargs = {"sections": p["sections"]} if p.get("sections") else {}
+            self.emu.create_project(str(p["gid"]), p.get("name", str(p["gid"])), **kwargs)
+
+    def stop(self) -> None:
+        self.emu.stop()
+
+    def add_fault(self, fault: dict) -> None:
+        self.emu.faults.add(fault["method"], fault["path"], fault["kind"],
+                            **{k: v for k, v in fault.items() if k in ("status", "retry_after", "delay", "times")})
+
+    def connector_config(self) -> tuple[dict, dict[str, str]]:
+        """``[connectors.asana]`` for the emulator, and the environment holding its token."""
+        section = {
+            "base_url": self.emu.url + API_PREFIX,
+            "token": {"env": "HB_DEMO_ASANA_TOKEN"},
+            "projects": [str(p["gid"]) for p in self.projects],
+            "poll_every": "1m",
+            "timeout": "5s",
+            "requests_per_minute": 10000,
+        }
+        return section, {"HB_DEMO_ASANA_TOKEN": TOKEN}
+
+    def apply(self, act: dict) -> str:
+        """Perform one timeline act on the emulator; return its narration."""
+        do, at, e = act["do"], act["at"], self.emu
+        if do == "expire_sync_tokens":
+            e.expire_sync_tokens()
+            return act.get("say") or "Asana forgets every events sync token (the next poll gets a 412)"
+        item = str(act["item"])
+        actor = self.account(act["actor"])
+        if do == "create_task":
+            project = str(act.get("project") or self.projects[0]["gid"])
+            e.create_task(project, actor, act.get("title", "untitled"), notes=act.get("notes", ""),
+                          assignee=self.account(act["assignee"]) if act.get("assignee") else None,
+                          section=act.get("section"), due_on=act.get("due_on"), gid=item, at=at)
+        elif do == "assign":
+            e.assign(item, actor, self.account(act["assignee"]), at=at)
+        elif do == "unassign":
+            e.assign(item, actor, None, at=at)
+        elif do == "move":
+            e.move_to_section(item, actor, act["section"], at=at)
+        elif do == "comment":
+            e.comment(item, actor, text=act["body"], at=at)
+        elif do == "complete":
+            e.complete(item, actor, at=at)
+        elif do == "uncomplete":
+            e.uncomplete(item, actor, at=at)
+        elif do == "add_dependency":
+            e.add_dependency(item, actor, str(act["depends_on"]), at=at)
+        elif do == "remove_dependency":
+            e.remove_dependency(item, actor, str(act["depends_on"]), at=at)
+        elif do == "set_due":
+            e.set_due(item, actor, act.get("due_on"), at=at)
+        elif do == "attach_url":
+            e.add_attachment_url(item, actor, act["url"], act.get("name", act["url"]), at=at)
+        return act.get("say") or narrate(act)
+
+    def written(self) -> list[dict]:
+        """What the bot wrote that stands now: ``{item, url, marker, body[, draft]}``."""
+        out = []
+        for p in self.projects:
+            for gid in self.emu.task_gids(str(p["gid"])):
+                task = self.emu.task(gid)
+                for s in self.emu.stories(gid):
+                    if s["resource_subtype"] == "comment_added" and (s.get("created_by") or {}).get("gid") == self.bot:
+                        m = MARKER.search(s.get("text") or "")
+                        out.append({"item": gid, "url": f"{task['permalink_url']}/{s['gid']}/f",
+                                    "marker": m.group(0) if m else None, "body": s.get("text") or ""})
+                for sub in self.emu.subtasks(gid):
+                    st = self.emu.task(sub)
+                    if (st.get("created_by") or {}).get("gid") == self.bot:
+                        m = MARKER.search(st.get("notes") or "")
+                        assignee = (st.get("assignee") or {}).get("gid")
+                        out.append({"item": gid, "url": st["permalink_url"], "marker": m.group(0) if m else None,
+                                    "body": f"{st['name']} (assigned to {self.person_of(assignee) if assignee else 'nobody'}, "
+                                            f"due {st.get('due_at') or st.get('due_on')})\n{st.get('notes') or ''}",
+                                    "draft": True})
+        return out
+
+
+def narrate(act: dict) -> str:
+    who, do, item = act.get("actor"), act["do"], act.get("item")
+    return {
+        "create_task": f"{who} creates task {item} \"{act.get('title', '')}\""
+                       + (f" in \"{act['section']}\"" if act.get("section") else "")
+                       + (f", assigned to {act['assignee']}" if act.get("assignee") else ""),
+        "assign": f"{who} assigns {item} to {act.get('assignee')}",
+        "unassign": f"{who} unassigns {item}",
+        "move": f"{who} moves {item} to \"{act.get('section')}\"",
+        "comment": f"{who} comments on {item}: \"{act.get('body', '')}\"",
+        "complete": f"{who} marks {item} complete",
+        "uncomplete": f"{who} marks {item} incomplete",
+        "add_dependency": f"{who} marks {item} as depending on {act.get('depends_on')}",
+        "remove_dependency": f"{who} removes {item}'s dependency on {act.get('depends_on')}",
+        "set_due": f"{who} sets {item} due {act.get('due_on')}",
+        "attach_url": f"{who} attaches {act.get('url')} to {item}",
+    }[do]
+
+
+Stage = AsanaStage
