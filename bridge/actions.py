@@ -170,8 +170,14 @@ class Planner:
             return Action(kind, finding.item, marker, body=text(step.template or "reassign") + footer, assignees=(to_account,))
         if kind == ActionKind.LABEL:
             return Action(kind, finding.item, marker, label=step.label)
-        # A title is plain text in every tool: placeholders unescaped but stripped of markup.
-        plain = {**values, "receiver": finding.receiver.id, "to": to_account.id if to_account else ""}
+        # A title is plain text in every tool (no markup, no mentions): quoted words go in as
+        # they are, on one line; people by their account id.
+        def flat(text: str) -> str:
+            return " ".join(text.split())
+
+        plain = {**values, "receiver": finding.receiver.id, "to": to_account.id if to_account else "",
+                 "sender": finding.handoff.sender.id if finding.handoff.sender else "someone",
+                 "need": flat(rule.need), "next": flat(rule.next), "title": flat(item.title) if item else ""}
         title = render(self.config.templates[step.title_template or "draft_title"], plain)
         body = text(step.template or "draft") + footer
         return Action(kind, finding.item, marker, body=body, title=title, assignees=(finding.receiver,), due=finding.at)

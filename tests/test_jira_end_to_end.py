@@ -133,6 +133,8 @@ def test_untrusted_title_cannot_mention_or_format_in_the_draft(world):
     assert issue["fields"]["duedate"] == "2026-11-23"
     assert ("relates to", "WEB-17") in w.emu.links(drafts[0])
     assert f"[~accountid:{DEV}]" not in issue["fields"]["description"]
+    # The summary is plain text in Jira (never rendered, never notifies): the title goes in as written.
+    assert issue["fields"]["summary"] == f"QA needed: [~accountid:{DEV}] *boom* {{color:red}}x{{color}}"
 
 
 class DiesAfterSending:
