@@ -152,7 +152,7 @@ class Planner:
             "title": conn.escape(item.title) if item else "",
             "deadline": format_deadline(finding.at, schedule_tz),
             "next": conn.escape(rule.next),
-            "url": item.url if item else "",
+            "url": conn.literal(item.url) if item else "",
             "rule": rule.name,
             "to": conn.mention(to_account) if to_account else "",
         }
@@ -177,7 +177,8 @@ class Planner:
 
         plain = {**values, "receiver": finding.receiver.id, "to": to_account.id if to_account else "",
                  "sender": finding.handoff.sender.id if finding.handoff.sender else "someone",
-                 "need": flat(rule.need), "next": flat(rule.next), "title": flat(item.title) if item else ""}
+                 "need": flat(rule.need), "next": flat(rule.next), "title": flat(item.title) if item else "",
+                 "url": item.url if item else ""}
         title = render(self.config.templates[step.title_template or "draft_title"], plain)
         body = text(step.template or "draft") + footer
         return Action(kind, finding.item, marker, body=body, title=title, assignees=(finding.receiver,), due=finding.at)

@@ -160,14 +160,30 @@ def test_a_malformed_story_is_skipped_and_the_rest_kept():
     assert [i for i, _, r in result.skipped if r.startswith("malformed")] == [1, 2, 3]
 
 
-def test_due_date_and_dependent_stories_are_deliberately_skipped():
+def test_due_date_changes_map_and_dependent_stories_are_deliberately_skipped():
     stories = [story("901", "due_date_changed", new_dates={"due_on": "2025-03-07"}),
+               story("904", "due_date_changed", new_dates={"due_at": "2025-03-07T15:00:00.000Z", "due_on": "2025-03-07"}),
+               story("905", "due_date_changed", new_dates=None),
                story("902", "dependent_added", dependency={"gid": "1200000000000007", "resource_type": "task"}),
                story("903", "liked")]
     result = mapping.map_stories(REF, stories)
-    assert result.events == []
+    assert [(e.id, e.kind, e.due) for e in result.events] == [
+        ("story:901", EventKind.DUE_CHANGED, "2025-03-07"),
+        ("story:904", EventKind.DUE_CHANGED, "2025-03-07T15:00:00.000Z"),
+        ("story:905", EventKind.DUE_CHANGED, None),
+    ]
     reasons = [r for _, _, r in result.skipped]
-    assert "due_changed" in reasons[0] and not any(r.startswith("malformed") for r in reasons)
+    assert len(reasons) == 2 and not any(r.startswith("malformed") for r in reasons)
+
+
+def test_snapshot_due_is_due_at_else_the_end_of_due_on_in_utc():
+    base = {"gid": "1200000000000001", "name": "Day-one import", "completed": False}
+    assert mapping.map_task(PROJECT, {**base, "due_on": "2025-03-07"}).due == datetime(2025, 3, 7, 23, 59, 59, tzinfo=timezone.utc)
+    assert mapping.map_task(PROJECT, {**base, "due_at": "2025-03-07T15:00:00.000Z", "due_on": "2025-03-07"}).due == \
+        datetime(2025, 3, 7, 15, 0, tzinfo=timezone.utc)
+    assert mapping.map_task(PROJECT, base).due is None
+    with pytest.raises(ValueError, match="due_on"):
+        mapping.map_task(PROJECT, {**base, "due_on": "soon"})
 
 
 def test_section_move_in_another_project_is_skipped():

@@ -130,3 +130,13 @@ def test_spec_example_changelog_page_maps_without_crashing():
     evs, skipped = mapping.map_histories(ItemRef("jira", "TT-1"), "10010", values)
     # The example uses placeholder field names ("fields"), so nothing maps and nothing breaks.
     assert evs == [] and skipped == []
+
+
+def test_due_dates_in_the_changelog_and_on_the_snapshot():
+    hs = [hist("5", "2026-11-23T10:00:00.000+0100", item("duedate", to="2026-12-01", to_s="2026-12-01 00:00:00.0")),
+          hist("6", "2026-11-23T11:00:00.000+0100", item("duedate", frm="2026-12-01", frm_s="2026-12-01 00:00:00.0"))]
+    m = mapping.map_issue(issue(hs, duedate="2026-12-04"))
+    assert [(e.id, e.kind, e.due) for e in m.events] == [
+        ("10017:5:0", EventKind.DUE_CHANGED, "2026-12-01"), ("10017:6:0", EventKind.DUE_CHANGED, None)]
+    assert m.item.due == datetime(2026, 12, 4, 23, 59, 59, tzinfo=timezone.utc)
+    assert mapping.map_issue(issue()).item.due is None

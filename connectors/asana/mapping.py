@@ -38,7 +38,7 @@ TOOL = Tool.ASANA.value
 TASK_OPT_FIELDS = (
     "name,notes,completed,completed_at,created_at,created_by,modified_at,permalink_url,"
     "assignee,assignee.name,memberships.project.name,memberships.section.name,parent,"
-    "dependencies,resource_subtype"
+    "dependencies,resource_subtype,due_on,due_at"
 )
 #: ``opt_fields`` for ``GET /tasks/{gid}/stories``: the full StoryResponse fields this mapping reads.
 STORY_OPT_FIELDS = (
@@ -299,6 +299,7 @@ def _map_task(project_gid, task, extra_links, sections) -> ItemSnapshot:
     url = task.get("permalink_url")
     if not isinstance(url, str):
         url = f"https://app.asana.com/0/{project_gid or 0}/{gid}"
+    due = _due(task)
     return ItemSnapshot(
         ref=ref,
         title=name,
@@ -311,7 +312,22 @@ def _map_task(project_gid, task, extra_links, sections) -> ItemSnapshot:
         created_at=created,
         updated_at=updated,
         links=tuple(links),
+        due=due,
     )
+
+
+def _due(task: dict) -> datetime | None:
+    """``due_at`` (a moment), else ``due_on`` (a date: the end of that day, 23:59:59 UTC)."""
+    if task.get("due_at"):
+        return _time(task, "due_at", "task")
+    on = task.get("due_on")
+    if not on:
+        return None
+    try:
+        day = datetime.fromisoformat(str(on)).date()
+    except ValueError:
+        raise _Malformed(f"task.due_on: {on!r} is not a date") from None
+    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
 
 
 def notes_link_events(task: dict) -> list[Event]:
@@ -352,7 +368,6 @@ class StoryMapping:
 
 #: Subtypes deliberately not mapped, with the reason.
 SKIP_REASONS = {
-    "due_date_changed": "due date change: bridge.model has no event kind for it (proposed: due_changed); the date is not in ItemSnapshot either",
     "dependent_added": "recorded on the dependent task as dependency_added",
     "dependent_removed": "recorded on the dependent task as dependency_removed",
     "added_to_project": "project membership: not a change of hands",
@@ -377,6 +392,8 @@ def map_stories(ref: ItemRef, stories: list, project_gid: str | None = None) -> 
       GitHub URLs in it add LINKED ``mentions`` events;
     - ``dependency_added`` / ``dependency_removed`` → LINKED / UNLINKED, ``link_type``
       "is blocked by", ``target`` = ``ItemRef("asana", dependency.gid)``;
+    - ``due_date_changed`` → DUE_CHANGED, ``due`` = ``new_dates.due_at`` else
+      ``new_dates.due_on`` (``None`` when cleared);
     - :data:`SKIP_REASONS` and other subtypes are skipped.
 
     ``actor`` = ``created_by.gid`` (``None`` for Asana's own automation), ``at`` =
@@ -438,6 +455,15 @@ def _map_story(ref: ItemRef, story: Any, sub: str, project_gid: str | None) -> t
         return [ev(EventKind.STATUS_CHANGED, from_status=old_name, to_status=new["name"])], []
     if sub in ("marked_complete", "marked_incomplete"):
         return [ev(EventKind.CLOSED if sub == "marked_complete" else EventKind.REOPENED)], []
+    if sub == "due_date_changed":
+        new_dates = story.get("new_dates")
+        if new_dates is not None and not isinstance(new_dates, dict):
+            raise _Malformed("due_date_changed story: new_dates is not an object")
+        new_dates = new_dates or {}
+        due = new_dates.get("due_at") or new_dates.get("due_on")
+        if due is not None and not isinstance(due, str):
+            raise _Malformed(f"due_date_changed story: due date {due!r} is not a string")
+        return [ev(EventKind.DUE_CHANGED, due=due)], []
     if sub == "comment_added":
         text = _str(story, "text", "story", required=False)
         html = _str(story, "html_text", "story", required=False)
@@ -456,7 +482,7 @@ def _map_story(ref: ItemRef, story: Any, sub: str, project_gid: str | None) -> t
 
 _MAPPED = frozenset({
     "assigned", "unassigned", "section_changed", "marked_complete", "marked_incomplete",
-    "comment_added", "dependency_added", "dependency_removed",
+    "comment_added", "dependency_added", "dependency_removed", "due_date_changed",
 })
 #: Story subtypes that map to events.
 MAPPED_SUBTYPES = _MAPPED

@@ -53,7 +53,7 @@ from connectors.base import register
 from connectors.jira import mapping
 
 FIELDS = ["summary", "status", "assignee", "reporter", "creator", "labels", "issuelinks",
-          "resolution", "created", "updated", "description", "comment", "project"]
+          "resolution", "created", "updated", "description", "comment", "project", "duedate"]
 _WIKI_SPECIAL = re.compile(r"([\\\[\]{}*_?\-+^~|!#()])")
 _PLAIN_JQL = re.compile(r'\b(or|not)\b|[()]', re.I)
 

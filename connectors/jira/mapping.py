@@ -246,8 +246,9 @@ def map_histories(
     into it without a ``resolution`` item in the same history counts as ``closed``.
 
     Returns (events, skipped) where skipped lists ``("<key> history <id>", reason)`` for a
-    malformed history or item; the rest is kept. Field changes we do not map (summary,
-    duedate, RemoteIssueLink, …) are ignored silently.
+    malformed history or item; the rest is kept. ``duedate`` → ``due_changed`` (``due`` =
+    the new ``YYYY-MM-DD`` or ``None``). Field changes we do not map (summary,
+    RemoteIssueLink, …) are ignored silently.
     """
     events: list[Event] = []
     skipped: list[tuple[str, str]] = []
@@ -299,6 +300,9 @@ def map_histories(
                     for lbl in before:
                         if lbl not in after:
                             events.append(ev(i, EventKind.UNLABELED, f":-{lbl}", label=lbl))
+                elif fld == "duedate":
+                    due = (to or to_s or "")[:10] or None
+                    events.append(ev(i, EventKind.DUE_CHANGED, due=due))
                 elif fld == "resolution":
                     if to or to_s:
                         events.append(ev(i, EventKind.CLOSED))
@@ -314,6 +318,17 @@ def map_histories(
             except Malformed as exc:
                 skipped.append((f"{where} item {i}", f"malformed changelog item: {exc}"))
     return events, skipped
+
+
+def _due(value: Any) -> datetime | None:
+    """``fields.duedate`` (``YYYY-MM-DD``, a date without time) as the end of that day, 23:59:59 UTC."""
+    if not value:
+        return None
+    try:
+        day = datetime.fromisoformat(str(value)[:10]).date()
+    except ValueError:
+        raise Malformed(f"duedate {value!r} is not a date") from None
+    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
 
 
 # ---------------------------------------------------------------------------- comments
@@ -470,6 +485,7 @@ def map_issue(
         created_at=created,
         updated_at=updated,
         links=tuple(dict.fromkeys(links)),
+        due=_due(f.get("duedate")),
     )
     return IssueMapping(item=item, events=events, skipped=skipped)
 
