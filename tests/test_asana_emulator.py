@@ -558,3 +558,14 @@ def test_bulk_create_5000_tasks_is_fast_and_crawlable(emu):
     status, _, body = raw(emu, "GET", "/tasks", params={"project": PROJECT})
     assert status == 400 and "pagination" in body["errors"][0]["message"]
     assert sum(1 for _ in asana.TasksApi(client(emu)).get_tasks({"project": PROJECT})) == 5000
+
+
+def test_generated_gids_never_collide_with_chosen_ones():
+    e = AsanaEmulator()
+    e.add_user("1200000000000003", "Uma")
+    sections = e.create_project("1200000000000001", "P")
+    assert "1200000000000003" not in sections
+    with pytest.raises(ValueError, match="taken"):
+        e.create_task("1200000000000001", "1200000000000003", "x", gid=sections[0])
+    task = e.create_task("1200000000000001", "1200000000000003", "y")
+    assert task not in sections and e.task(task)["name"] == "y"

@@ -236,7 +236,15 @@ class AsanaEmulator:
 
     # ------------------------------------------------------------------ setup
     def _gid(self) -> str:
-        return str(next(self._gids))
+        """A fresh gid, skipping any a caller chose itself (users, projects, tasks given ``gid=``)."""
+        while True:
+            gid = str(next(self._gids))
+            if not self._taken(gid):
+                return gid
+
+    def _taken(self, gid: str) -> bool:
+        return any(gid in table for table in (self._users, self._projects, self._sections, self._tasks,
+                                              self._stories, self._attachments))
 
     def _when(self, at: datetime | None) -> datetime:
         when = self.clock() if at is None else at
@@ -571,8 +579,8 @@ class AsanaEmulator:
         self._need_user(actor)
         if assignee is not None:
             self._need_user(assignee)
-        if gid is not None and (gid in self._tasks or not gid.isdigit()):
-            raise ValueError(f"task gid {gid!r} is taken or not numeric")
+        if gid is not None and (self._taken(gid) or not gid.isdigit()):
+            raise ValueError(f"task gid {gid!r} is taken (by any object) or not numeric")
         t = _Task(gid=gid or self._gid(), name=name, notes=notes, created_at=when,
                   modified_at=when, created_by=actor, project=project, section=section,
                   parent=parent, due_on=due_on, due_at=due_at, html_notes=html_notes,
