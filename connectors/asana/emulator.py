@@ -24,7 +24,6 @@ import itertools
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -36,9 +35,8 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from connectors.github.emulator import Fault, Faults
+from connectors.emulation import Fault, Faults, LoopbackServer, lost_response_middleware
 
 __all__ = ["AsanaEmulator", "AsanaError", "Fault", "Faults", "API_PREFIX"]
 
@@ -121,14 +119,6 @@ class _Task:
     followers: list[str] = field(default_factory=list)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
-        pass
-
-    def log_error(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
-        pass
-
-
 def _field_tree(fields: Iterable[str]) -> dict:
     tree: dict = {}
     for f in fields:
@@ -161,7 +151,7 @@ def _select(obj: Any, tree: dict, expand: Callable[[dict], dict | None] | None =
     return out
 
 
-class AsanaEmulator:
+class AsanaEmulator(LoopbackServer):
     """An in-memory Asana (REST API 1.0) served on loopback under ``/api/1.0``.
 
     Drive it through HTTP (the official ``asana`` client, ``configuration.host =
@@ -202,37 +192,7 @@ class AsanaEmulator:
         self.url: str | None = None
         self.app = self._build_app()
 
-    # ------------------------------------------------------------------ lifecycle
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "AsanaEmulator":
-        """Serve on ``host:port`` (0 = any free port) in a daemon thread; set ``self.url``; return self."""
-        self._server = make_server(host, port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
-        self.url = f"http://{host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="asana-emulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket; idempotent."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> "AsanaEmulator":
-        return self if self._server else self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    def reset_requests(self) -> None:
-        """Forget the served-request log ``self.requests`` ((method, path?query, status) tuples)."""
-        with self._lock:
-            self.requests.clear()
+    THREAD_NAME = "asana-emulator"
 
     # ------------------------------------------------------------------ setup
     def _gid(self) -> str:
@@ -959,38 +919,9 @@ class AsanaEmulator:
                 return emu._json(AsanaError(404, "No matching route for request").body(), 404)
             return emu._json(AsanaError(e.code or 500, e.name or "Error").body(), e.code or 500)
 
-        app.wsgi_app = self._lost_response_middleware(app.wsgi_app)  # type: ignore[method-assign]
+        app.wsgi_app = lost_response_middleware(app.wsgi_app, "asana_emulator.lost")  # type: ignore[method-assign]
         self._routes(app)
         return app
-
-    def _lost_response_middleware(self, inner: Callable) -> Callable:
-        """Wrap the WSGI app: for a ``lost_response`` fault, run the request, then drop the socket."""
-
-        def middleware(environ: dict, start_response: Callable) -> Any:
-            captured: list = []
-
-            def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
-                captured[:] = [status, headers, exc_info]
-                return lambda data: None
-
-            it = inner(environ, capture)
-            try:
-                body = b"".join(it)
-            finally:
-                if hasattr(it, "close"):
-                    it.close()
-            if environ.get("asana_emulator.lost"):
-                sock = environ.get("werkzeug.socket")
-                if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                raise ConnectionAbortedError("asana emulator: lost_response fault")
-            start_response(*captured[:2])
-            return [body]
-
-        return middleware
 
     def _fault_response(self, fault: Fault) -> Response:
         """429 → Asana's documented rate-limit body; 5xx → ``Server Error`` with a phrase."""

@@ -36,7 +36,6 @@ import copy
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,9 +45,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from connectors.github.emulator import Fault, Faults
+from connectors.emulation import Fault, Faults, LoopbackServer, lost_response_middleware
 
 JSON_TYPE = "application/json;charset=UTF-8"
 UNCHANGED: Any = object()  # sentinel: "leave the assignee as it is"
@@ -341,15 +339,7 @@ class _Issue:
     remote_links: list[dict] = field(default_factory=list)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
-        pass
-
-    def log_error(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
-        pass
-
-
-class JiraEmulator:
+class JiraEmulator(LoopbackServer):
     """An in-memory Jira (Cloud or Data Center) served on loopback.
 
     Drive it through HTTP (the official ``jira`` client) or through the driver methods
@@ -418,37 +408,7 @@ class JiraEmulator:
         self.url: str | None = None
         self.app = self._build_app()
 
-    # ------------------------------------------------------------------ lifecycle
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "JiraEmulator":
-        """Serve on ``host:port`` (0 = any free port) in a daemon thread; set ``self.url``; return self."""
-        self._server = make_server(host, port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
-        self.url = f"http://{host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="jira-emulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket; idempotent."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self) -> "JiraEmulator":
-        return self if self._server else self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    def reset_requests(self) -> None:
-        """Forget the served-request log ``self.requests`` of ``(method, path?query, status)``."""
-        with self._lock:
-            self.requests.clear()
+    THREAD_NAME = "jira-emulator"
 
     # ------------------------------------------------------------------ setup
     def add_user(self, account_id: str, display_name: str | None = None,
@@ -1178,38 +1138,9 @@ class JiraEmulator:
             msg = "null for uri: " + request.url if status == 404 else (e.name or "Error")
             return emu._json_response(JiraError(status, msg).body(), status)
 
-        app.wsgi_app = self._lost_response_middleware(app.wsgi_app)  # type: ignore[method-assign]
+        app.wsgi_app = lost_response_middleware(app.wsgi_app, "jira_emulator.lost")  # type: ignore[method-assign]
         self._routes(app)
         return app
-
-    def _lost_response_middleware(self, inner: Callable) -> Callable:
-        """For a ``lost_response`` fault: run the request (the write applies), then drop the socket."""
-
-        def middleware(environ: dict, start_response: Callable) -> Any:
-            captured: list = []
-
-            def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
-                captured[:] = [status, headers, exc_info]
-                return lambda data: None
-
-            it = inner(environ, capture)
-            try:
-                body = b"".join(it)
-            finally:
-                if hasattr(it, "close"):
-                    it.close()
-            if environ.get("jira_emulator.lost"):
-                sock = environ.get("werkzeug.socket")
-                if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                raise ConnectionAbortedError("jira emulator: lost_response fault")
-            start_response(*captured[:2])
-            return [body]
-
-        return middleware
 
     def _routes(self, app: Flask) -> None:  # noqa: C901 - one place for the route table
         emu = self
