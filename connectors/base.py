@@ -8,7 +8,7 @@ A connector only fetches and writes; the engine owns cursors, storage and timing
 from __future__ import annotations
 
 import importlib
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Protocol, runtime_checkable
 
 from bridge.model import Account, Action, ActionResult, PollResult
@@ -60,6 +60,27 @@ class Connector(Protocol):
 
     def footer(self, rule: str, marker: str) -> str:
         """The tail of every text written: the rule's name and the marker ``hb:<12 hex>``."""
+
+
+def parse_iso_utc(s: object) -> datetime:
+    """Parse an ISO 8601 timestamp with a zone (``2025-03-09T13:08:59Z``,
+    ``2012-02-22T02:06:58.147Z``, ``…+01:00``) into an aware UTC datetime.
+
+    Raises:
+        ValueError: not a string, not ISO 8601, or without a time zone.
+    """
+    if not isinstance(s, str):
+        raise ValueError(f"timestamp is {type(s).__name__}, not a string: {s!r}")
+    text = s.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 timestamp: {s!r}") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"timestamp has no time zone: {s!r}")
+    return parsed.astimezone(timezone.utc)
 
 
 ConnectorFactory = Callable[..., Connector]

@@ -179,3 +179,22 @@ class LoopbackServer:
         """Forget the served-request log ``self.requests``."""
         with self._lock:
             self.requests.clear()
+
+
+class EmulatorStage:
+    """What every demo stage (``connectors/<tool>/stage.py``) does the same way with its
+    emulator ``self.emu``: count requests, stop, inject a scenario's ``[[faults]]`` entry."""
+
+    emu: Any
+
+    @property
+    def requests(self) -> int:
+        return len(self.emu.requests)
+
+    def stop(self) -> None:
+        self.emu.stop()
+
+    def add_fault(self, fault: dict) -> None:
+        """``fault``: ``{method, path, kind[, status, retry_after, delay, times]}`` (docs/scenarios.md)."""
+        self.emu.faults.add(fault["method"], fault["path"], fault["kind"],
+                            **{k: v for k, v in fault.items() if k in ("status", "retry_after", "delay", "times")})

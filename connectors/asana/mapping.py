@@ -30,7 +30,17 @@ from datetime import datetime, timezone
 from html import unescape
 from typing import Any, Iterable
 
-from bridge.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory, Tool
+from bridge.model import (
+    Account,
+    Event,
+    EventKind,
+    ItemKind,
+    ItemRef,
+    ItemSnapshot,
+    StatusCategory,
+    Tool,
+)
+from connectors.base import parse_iso_utc
 
 TOOL = Tool.ASANA.value
 
@@ -70,23 +80,12 @@ class _Skip(Exception):
 
 
 def parse_time(s: Any) -> datetime:
-    """Parse an Asana timestamp (``2012-02-22T02:06:58.147Z``) into aware UTC.
+    """Parse a Asana ISO 8601 timestamp into aware UTC (``connectors.base.parse_iso_utc``).
 
     Raises:
         ValueError: not a string, not ISO 8601, or without a time zone.
     """
-    if not isinstance(s, str):
-        raise ValueError(f"timestamp is {type(s).__name__}, not a string: {s!r}")
-    text = s.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not an ISO 8601 timestamp: {s!r}") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp has no time zone: {s!r}")
-    return parsed.astimezone(timezone.utc)
+    return parse_iso_utc(s)
 
 
 def _time(obj: dict, key: str, where: str) -> datetime:

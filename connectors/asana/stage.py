@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Callable
 
 from connectors.asana.emulator import API_PREFIX, AsanaEmulator
+from connectors.emulation import EmulatorStage
 
 TOKEN = "hb-demo-asana-token"
 BOT_GID = "1100000000000001"
@@ -33,7 +34,7 @@ def _gid_for(name: str) -> str:
     return "11" + str(int(hashlib.sha256(name.encode()).hexdigest(), 16))[:14]
 
 
-class AsanaStage:
+class AsanaStage(EmulatorStage):
     """One Asana emulator for one scenario.
 
     Args:
@@ -58,10 +59,6 @@ class AsanaStage:
         self.bot_name = bot
         self.bot = str(settings.get("bot", BOT_GID))
 
-    @property
-    def requests(self) -> int:
-        return len(self.emu.requests)
-
     def account(self, person: str) -> str:
         return str(self.people[person].get("accounts", {}).get("asana") or _gid_for(person))
 
@@ -80,13 +77,6 @@ class AsanaStage:
         for p in self.projects:
             kwargs = {"sections": p["sections"]} if p.get("sections") else {}
             self.emu.create_project(str(p["gid"]), p.get("name", str(p["gid"])), **kwargs)
-
-    def stop(self) -> None:
-        self.emu.stop()
-
-    def add_fault(self, fault: dict) -> None:
-        self.emu.faults.add(fault["method"], fault["path"], fault["kind"],
-                            **{k: v for k, v in fault.items() if k in ("status", "retry_after", "delay", "times")})
 
     def connector_config(self) -> tuple[dict, dict[str, str]]:
         """``[connectors.asana]`` for the emulator, and the environment holding its token."""

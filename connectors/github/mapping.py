@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from bridge.model import (
@@ -49,6 +49,7 @@ from bridge.model import (
     StatusCategory,
     Tool,
 )
+from connectors.base import parse_iso_utc
 
 TOOL = Tool.GITHUB.value
 
@@ -86,28 +87,13 @@ def item_ref(repo_full_name: str, number: int) -> ItemRef:
     return ItemRef(TOOL, f"{repo_full_name}#{number}")
 
 
-def parse_time(s: str) -> datetime:
-    """Parse a GitHub ISO 8601 timestamp into a timezone-aware UTC datetime.
-
-    ``"2025-03-09T13:08:59Z"`` → ``datetime(2025, 3, 9, 13, 8, 59, tzinfo=UTC)``; an
-    explicit offset (``"2014-08-09T08:02:04+12:00"``, seen in commit author dates) is
-    converted to UTC.
+def parse_time(s: Any) -> datetime:
+    """Parse a GitHub ISO 8601 timestamp into aware UTC (``connectors.base.parse_iso_utc``).
 
     Raises:
         ValueError: not a string, not ISO 8601, or without a time zone.
     """
-    if not isinstance(s, str):
-        raise ValueError(f"timestamp is {type(s).__name__}, not a string: {s!r}")
-    text = s.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not an ISO 8601 timestamp: {s!r}") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"timestamp has no time zone: {s!r}")
-    return parsed.astimezone(timezone.utc)
+    return parse_iso_utc(s)
 
 
 # ---------------------------------------------------------------------------- mentions

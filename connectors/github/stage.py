@@ -12,13 +12,14 @@ import re
 from datetime import datetime
 from typing import Callable
 
+from connectors.emulation import EmulatorStage
 from connectors.github.emulator import GitHubEmulator
 
 TOKEN = "hb-demo-github-token"
 MARKER = re.compile(r"hb:[0-9a-f]{12}")
 
 
-class GitHubStage:
+class GitHubStage(EmulatorStage):
     """One GitHub emulator for one scenario.
 
     Args:
@@ -42,10 +43,6 @@ class GitHubStage:
         self.people = people
         self.bot = bot
 
-    @property
-    def requests(self) -> int:
-        return len(self.emu.requests)
-
     def account(self, person: str) -> str:
         return self.people[person].get("accounts", {}).get("github", person)
 
@@ -63,13 +60,6 @@ class GitHubStage:
             self.emu.create_repo(repo)
         for name in self.people:
             self.emu.add_user(self.account(name))
-
-    def stop(self) -> None:
-        self.emu.stop()
-
-    def add_fault(self, fault: dict) -> None:
-        self.emu.faults.add(fault["method"], fault["path"], fault["kind"],
-                            **{k: v for k, v in fault.items() if k in ("status", "retry_after", "delay", "times")})
 
     def connector_config(self) -> tuple[dict, dict[str, str]]:
         """``[connectors.github]`` for the emulator, and the environment holding its token."""

@@ -13,13 +13,14 @@ import re
 from datetime import datetime
 from typing import Callable
 
+from connectors.emulation import EmulatorStage
 from connectors.jira.emulator import UNCHANGED, JiraEmulator
 
 TOKEN = "hb-demo-jira-token"
 MARKER = re.compile(r"hb:[0-9a-f]{12}")
 
 
-class JiraStage:
+class JiraStage(EmulatorStage):
     """One Jira emulator for one scenario (``bridge.demo.Stage``)."""
 
     tool = "jira"
@@ -38,10 +39,6 @@ class JiraStage:
         self.bot = settings.get("bot", bot)
         self.bot_tz = settings.get("bot_time_zone", "UTC")
         self.email = f"{self.bot}@bots.example"
-
-    @property
-    def requests(self) -> int:
-        return len(self.emu.requests)
 
     def account(self, person: str | None) -> str | None:
         if person is None:
@@ -62,13 +59,6 @@ class JiraStage:
             self.emu.create_project(key)
         for name, p in self.people.items():
             self.emu.add_user(self.account(name), p.get("display_name", name), time_zone=p.get("timezone", "UTC"))
-
-    def stop(self) -> None:
-        self.emu.stop()
-
-    def add_fault(self, fault: dict) -> None:
-        self.emu.faults.add(fault["method"], fault["path"], fault["kind"],
-                            **{k: v for k, v in fault.items() if k in ("status", "retry_after", "delay", "times")})
 
     def connector_config(self) -> tuple[dict, dict[str, str]]:
         """``[connectors.jira]`` for the emulator, and the environment holding its token."""
