@@ -14,7 +14,7 @@ from bridge.model import Account, ItemRef, PollResult
 from bridge.store import OutboxRow
 from connectors.github import mapping
 from tests.recorded import read_replay
-from tests.world import BOT, TOKEN, World, berlin
+from tests.world import BOT, TOKEN, DiesAfterSending, World, berlin
 
 
 @pytest.fixture
@@ -155,19 +155,6 @@ def test_comment_refused_with_502_is_sent_again_only_after_checking_the_marker(w
     [row] = outbox(w)
     assert (row.status, row.attempts) == ("done", 2)
 
-
-class DiesAfterSending:
-    """A connector that performs the real write, then the process dies before confirming."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def apply(self, action):
-        self.inner.apply(action)
-        raise SystemExit("killed between send and confirm")
 
 
 def test_process_stopped_between_send_and_confirm_resumes_without_double_post(world):

@@ -14,6 +14,7 @@ from bridge.config import parse_config
 from bridge.store import Store
 from bridge.wiring import build_engine
 from connectors.jira.emulator import JiraEmulator
+from tests.world import DiesAfterSending
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BOT, DEV, QA = "5b10a2844c20165700ede999", "5b10a2844c20165700ede21a", "5b10a2844c20165700ede21g"
@@ -136,17 +137,6 @@ def test_untrusted_title_cannot_mention_or_format_in_the_draft(world):
     # The summary is plain text in Jira (never rendered, never notifies): the title goes in as written.
     assert issue["fields"]["summary"] == f"QA needed: [~accountid:{DEV}] *boom* {{color:red}}x{{color}}"
 
-
-class DiesAfterSending:
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def apply(self, action):
-        self.inner.apply(action)
-        raise SystemExit("killed between send and confirm")
 
 
 def test_process_killed_between_send_and_confirm_does_not_double_post(world):

@@ -6,12 +6,11 @@ engine through ``build_engine``, the connector talks PyGithub over HTTP to the e
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import json
-import re
 
 from bridge.clock import SteppingClock
 from bridge.config import parse_config
@@ -126,3 +125,17 @@ timeout = "3s"
     def close(self) -> None:
         self.emu.stop()
         self.store.engine.dispose()
+
+
+class DiesAfterSending:
+    """A connector that performs the real write, then the process dies before confirming."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def apply(self, action):
+        self.inner.apply(action)
+        raise SystemExit("killed between send and confirm")
