@@ -25,6 +25,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from bridge.clock import SteppingClock
 from connectors.asana.emulator import API_PREFIX, AsanaEmulator
 from tests import openapi
 from tests.recorded import SPECS
@@ -116,17 +117,6 @@ def assert_documented_keys(obj: dict, name: str, extra: set[str] = frozenset()) 
 
 
 # ---------------------------------------------------------------------- fixtures
-class SteppingClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def step(self, **kw) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
-
 
 @pytest.fixture
 def clock():
@@ -206,9 +196,9 @@ def test_first_events_call_is_412_with_a_fresh_token_then_changes_arrive(emu, cl
     assert body["errors"][0]["message"].startswith("Sync token invalid or too old.")
     sync = body["sync"]
 
-    t = emu.create_task(PROJECT, ADA, "Review NDA", at=clock.step(minutes=1))
-    emu.assign(t, ADA, BEA, at=clock.step(minutes=1))
-    story = emu.comment(t, BEA, "Looks fine", at=clock.step(minutes=1))
+    t = emu.create_task(PROJECT, ADA, "Review NDA", at=clock.advance(timedelta(minutes=1)))
+    emu.assign(t, ADA, BEA, at=clock.advance(timedelta(minutes=1)))
+    story = emu.comment(t, BEA, "Looks fine", at=clock.advance(timedelta(minutes=1)))
     page = ev.get_events(PROJECT, {"sync": sync}, full_payload=True)
     validate_response(page, "/events", "get", 200)
     assert page["has_more"] is False and page["sync"] != sync
@@ -239,7 +229,7 @@ def test_more_than_100_events_page_with_has_more_and_arrive_once(emu, clock):
     sync = fresh_sync(ev, PROJECT)
     t = emu.create_task(PROJECT, ADA, "Busy task")
     for i in range(210):
-        emu.comment(t, ADA, f"c{i}", at=clock.step(seconds=1))
+        emu.comment(t, ADA, f"c{i}", at=clock.advance(timedelta(seconds=1)))
     total = len(emu.events(PROJECT))
     assert total > 200
     seen, pages = [], 0
@@ -260,9 +250,9 @@ def test_more_than_100_events_page_with_has_more_and_arrive_once(emu, clock):
 def test_sync_tokens_expire_after_ttl_and_on_demand(emu, clock):
     ev = asana.EventsApi(client(emu))
     sync = fresh_sync(ev, PROJECT)
-    clock.step(hours=23, minutes=59)
+    clock.advance(timedelta(hours=23, minutes=59))
     page = ev.get_events(PROJECT, {"sync": sync}, full_payload=True)
-    clock.step(hours=24, seconds=1)
+    clock.advance(timedelta(hours=24, seconds=1))
     with pytest.raises(ApiException) as exc:
         ev.get_events(PROJECT, {"sync": page["sync"]}, full_payload=True)
     assert exc.value.status == 412
@@ -295,7 +285,7 @@ def test_task_subscription_sees_only_that_task(emu):
 def test_get_tasks_filters_paginates_and_honours_opt_fields(emu, clock):
     old = emu.create_task(PROJECT, ADA, "Old", at=T0)
     gids = [emu.create_task(PROJECT, ADA, f"T{i}", assignee=BEA, section="Legal review",
-                            at=clock.step(minutes=1)) for i in range(5)]
+                            at=clock.advance(timedelta(minutes=1))) for i in range(5)]
     since = (T0 + timedelta(seconds=30)).isoformat()
     tasks = asana.TasksApi(client(emu))
     got = list(tasks.get_tasks({"project": PROJECT, "modified_since": since,
@@ -343,7 +333,7 @@ def test_full_task_follows_task_response(emu, clock):
     blocker = emu.create_task(PROJECT, ADA, "Sign-off")
     t = emu.create_task(PROJECT, ADA, "Draft", notes="see <draft>", assignee=BEA,
                         section="Doing", due_on="2025-03-10")
-    emu.add_dependency(t, ADA, blocker, at=clock.step(minutes=5))
+    emu.add_dependency(t, ADA, blocker, at=clock.advance(timedelta(minutes=5)))
     emu.create_subtask(t, ADA, "Sub")
     status, _, body = raw(emu, "GET", f"/tasks/{t}")
     validate_response(body, "/tasks/{task_gid}", "get", 200)
@@ -365,7 +355,7 @@ def test_update_task_writes_stories_events_and_modified_at(emu, clock):
     t = emu.create_task(PROJECT, ADA, "Draft")
     ev = asana.EventsApi(client(emu))
     sync = fresh_sync(ev, PROJECT)
-    clock.step(hours=1)
+    clock.advance(timedelta(hours=1))
     out = asana.TasksApi(client(emu)).update_task(
         {"data": {"assignee": ADA, "due_on": "2025-04-01", "completed": True, "name": "Final"}},
         t, {})
@@ -440,9 +430,9 @@ def test_sections_and_add_task_moves_with_section_changed_story(emu):
 # ---------------------------------------------------------------------- stories
 def test_compact_stories_hide_what_opt_fields_reveal(emu, clock):
     t = emu.create_task(PROJECT, ADA, "Review")
-    emu.assign(t, ADA, BEA, at=clock.step(minutes=1))
-    emu.move_to_section(t, BEA, "Legal review", at=clock.step(minutes=1))
-    emu.add_dependency(t, BEA, emu.create_task(PROJECT, ADA, "Other"), at=clock.step(minutes=1))
+    emu.assign(t, ADA, BEA, at=clock.advance(timedelta(minutes=1)))
+    emu.move_to_section(t, BEA, "Legal review", at=clock.advance(timedelta(minutes=1)))
+    emu.add_dependency(t, BEA, emu.create_task(PROJECT, ADA, "Other"), at=clock.advance(timedelta(minutes=1)))
     stories = asana.StoriesApi(client(emu))
     compact = list(stories.get_stories_for_task(t, {}))
     for s in compact:

@@ -19,6 +19,7 @@ from github.GithubException import (
     UnknownObjectException,
 )
 
+from bridge.clock import SteppingClock
 from connectors.github.emulator import GitHubEmulator
 from tests import openapi
 from tests.recorded import read_replay
@@ -51,17 +52,6 @@ OMITTED = {
     "assigner",
 }
 
-
-class SteppingClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def step(self, **kw) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
 
 
 def client(emu: GitHubEmulator, token: str = TOKEN, **kw) -> github.Github:
@@ -211,11 +201,11 @@ def test_since_state_and_sort_filters_follow_updated_at():
     try:
         emu.add_token(TOKEN, "ana")
         a = emu.open_issue(REPO, "ana", "a")
-        clock.step(hours=1)
+        clock.advance(timedelta(hours=1))
         b = emu.open_issue(REPO, "ana", "b")
-        clock.step(hours=1)
+        clock.advance(timedelta(hours=1))
         emu.close(REPO, b, "ana")
-        clock.step(hours=1)
+        clock.advance(timedelta(hours=1))
         emu.comment(REPO, a, "ana", "bump")  # moves a's updated_at past b's
         g = client(emu)
         _, _, body = raw(g, "GET", f"/repos/{REPO}/issues",

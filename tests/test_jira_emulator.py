@@ -18,6 +18,7 @@ import requests
 from jira import JIRA
 from jira.exceptions import JIRAError
 
+from bridge.clock import SteppingClock
 from connectors.jira.emulator import JiraEmulator, adf_to_text, parse_jira_ts, parse_jql
 from tests import openapi
 from tests.recorded import SPECS
@@ -27,17 +28,6 @@ EMAIL, TOKEN = "ana@example.com", "atl-api-token"
 PAT = "dc-personal-access-token"
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)  # 10:00 in Berlin (CET, +01:00)
 
-
-class SteppingClock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def step(self, **kw) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
 
 
 def validate(body, path: str, method: str = "get", status: int = 200) -> None:
@@ -107,7 +97,7 @@ def emu(clock):
     e.create_project("WEB", "Web")
     for n in range(3):
         e.create_issue("WEB", "acc-ana", f"Issue {n + 1}", description=f"Body {n + 1}")
-        clock.step(minutes=1)
+        clock.advance(timedelta(minutes=1))
     try:
         yield e
     finally:
@@ -123,7 +113,7 @@ def dc(clock):
     e.create_project("OPS")
     for n in range(5):
         e.create_issue("OPS", "ana", f"Ops {n + 1}")
-        clock.step(minutes=1)
+        clock.advance(timedelta(minutes=1))
     try:
         yield e
     finally:
@@ -227,7 +217,7 @@ def test_search_jql_pages_with_next_page_token_until_the_last_page(emu, clock):
 
 
 def test_updated_jql_is_read_in_the_users_time_zone_at_minute_granularity(emu, clock):
-    clock.now = T0 + timedelta(hours=2, seconds=30)  # 11:00:30 UTC = 12:00:30 Berlin
+    clock.set(T0 + timedelta(hours=2, seconds=30))  # 11:00:30 UTC = 12:00:30 Berlin
     emu.add_label("WEB-2", "acc-ben", "urgent")
     emu.add_user("acc-utc", "Utc User", "utc@example.com")
     emu.add_token("utc-token", "acc-utc")
@@ -275,7 +265,7 @@ def test_unsupported_or_bad_jql_answers_400_naming_the_part(emu):
 def test_embedded_changelog_keeps_the_most_recent_and_the_endpoints_have_all(emu, clock):
     statuses = ["In Progress", "In Review", "To Do"]
     for n in range(45):
-        clock.step(minutes=1)
+        clock.advance(timedelta(minutes=1))
         emu.transition("WEB-1", "acc-ben", statuses[n % 3])
     j = cloud_client(emu)
     [issue] = j.enhanced_search_issues("key = WEB-1", expand="changelog")
@@ -283,7 +273,7 @@ def test_embedded_changelog_keeps_the_most_recent_and_the_endpoints_have_all(emu
     assert (cl["startAt"], cl["maxResults"], cl["total"], len(cl["histories"])) == (0, 40, 45, 40)
     created = [parse_jira_ts(h["created"]) for h in cl["histories"]]
     assert created == sorted(created, reverse=True)  # newest first
-    assert created[0] == clock.now and created[-1] == T0 + timedelta(minutes=3 + 6)
+    assert created[0] == clock() and created[-1] == T0 + timedelta(minutes=3 + 6)
     body = raw(emu, "GET", "/rest/api/3/search/jql",
                params={"jql": "key = WEB-1", "expand": "changelog", "fields": "summary"}).json()
     validate(body, "/search/jql")
@@ -314,14 +304,14 @@ def test_embedded_changelog_keeps_the_most_recent_and_the_endpoints_have_all(emu
 
 
 def test_writes_record_histories_like_jira(emu, clock):
-    clock.step(minutes=5)
+    clock.advance(timedelta(minutes=5))
     emu.transition("WEB-1", "acc-ana", "In Review", assignee="acc-ben")
-    clock.step(minutes=1)
+    clock.advance(timedelta(minutes=1))
     emu.link("WEB-1", "acc-ana", "is blocked by", "WEB-2")
-    clock.step(minutes=1)
+    clock.advance(timedelta(minutes=1))
     emu.add_label("WEB-1", "acc-ana", "needs-ops")
     emu.comment("WEB-1", "acc-ben", "On it")
-    clock.step(minutes=1)
+    clock.advance(timedelta(minutes=1))
     emu.resolve("WEB-1", "acc-ben")
     emu.add_remote_link("WEB-1", "acc-ben", "https://ci.example.com/1", "CI run")
     hs = emu.issue("WEB-1")["changelog"]["histories"][::-1]  # oldest first
@@ -351,7 +341,7 @@ def test_writes_record_histories_like_jira(emu, clock):
     assert (ln.type.name, ln.type.inward, ln.outwardIssue.key if hasattr(ln, "outwardIssue")
             else ln.inwardIssue.key) == ("Blocks", "is blocked by", "WEB-2")
     assert hasattr(ln, "inwardIssue")  # WEB-1 is the inward ("is blocked by") side
-    assert parse_jira_ts(i.fields.updated) == clock.now
+    assert parse_jira_ts(i.fields.updated) == clock()
     for v in ("2", "3"):
         body = raw(emu, "GET", f"/rest/api/{v}/issue/WEB-1", params={"expand": "changelog"}).json()
         validate(body, "/issue/{issueIdOrKey}")
@@ -364,7 +354,7 @@ def test_comments_v2_string_v3_adf_paging_and_order(emu, clock):
     j = cloud_client(emu)
     c = j.add_comment("WEB-1", "Ping [~accountid:acc-ben]\nsecond line")
     assert c.body == "Ping [~accountid:acc-ben]\nsecond line" and c.author.accountId == "acc-ana"
-    clock.step(minutes=1)
+    clock.advance(timedelta(minutes=1))
     emu.comment("WEB-1", "acc-ben", "Pong")
     assert [x.body for x in j.comments("WEB-1")] == [c.body, "Pong"]
     v3 = raw(emu, "GET", "/rest/api/3/issue/WEB-1/comment",
@@ -389,7 +379,7 @@ def test_comments_v2_string_v3_adf_paging_and_order(emu, clock):
     # Comments are not changelog entries, but they do bump `updated`.
     assert all(h["items"][0]["field"] != "comment"
                for h in emu.issue("WEB-1")["changelog"]["histories"])
-    assert parse_jira_ts(emu.issue("WEB-1")["fields"]["updated"]) == clock.now
+    assert parse_jira_ts(emu.issue("WEB-1")["fields"]["updated"]) == clock()
 
 
 # ---------------------------------------------------------------------- writes via client
@@ -470,7 +460,7 @@ def test_faults_429_503_and_lost_response(emu, clock):
 # ---------------------------------------------------------------------- data center
 def test_datacenter_search_paging_assign_by_name_and_cloud_only_paths(dc, emu, clock):
     d = JIRA(server=dc.url, token_auth=PAT, timeout=5, max_retries=0)
-    clock.step(minutes=1)
+    clock.advance(timedelta(minutes=1))
     dc.transition("OPS-2", "ben", "In Progress")
     page = d.search_issues("project = OPS ORDER BY key ASC", startAt=2, maxResults=2,
                            expand="changelog")
