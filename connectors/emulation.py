@@ -7,7 +7,8 @@ store. This module holds the parts that are not about any vendor:
   an HTTP error shaped by the emulator, e.g. 429 + ``Retry-After`` or a 5xx; ``slow``: sleep,
   then answer; ``lost_response``: apply the request, then drop the connection unanswered).
 - ``lost_response_middleware``: the WSGI wrapper that makes ``lost_response`` real.
-- ``LoopbackServer``: ``start()`` / ``stop()`` / ``url`` on a daemon thread, quiet logs.
+- ``LoopbackServer``: ``start()`` / ``stop()`` / ``url`` on a daemon thread, quiet logs, and
+  the per-request fault hook and request log every emulator's Flask app calls.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -97,7 +99,11 @@ class Faults:
             return len(self._faults)
 
 
-def lost_response_middleware(inner: Callable, environ_key: str) -> Callable:
+#: WSGI environ key set on a request hit by a ``lost_response`` fault.
+LOST = "emulator.lost_response"
+
+
+def lost_response_middleware(inner: Callable, environ_key: str = LOST) -> Callable:
     """Wrap a WSGI app: when a request's environ has ``environ_key`` set (a ``lost_response``
     fault), run the request to completion (the write applies), then drop the socket."""
 
@@ -179,6 +185,38 @@ class LoopbackServer:
         """Forget the served-request log ``self.requests``."""
         with self._lock:
             self.requests.clear()
+
+    def _fault_response(self, fault: Fault) -> Any:
+        """The vendor-shaped answer to a ``status`` fault (each emulator defines it)."""
+        raise NotImplementedError
+
+    def inject_fault(self) -> Any:
+        """Call first in a Flask ``before_request``: record ``g.full_path`` (path?query), take the
+        first matching fault and act on it. Returns the response of a ``status`` fault, else
+        ``None`` (a ``slow`` fault has slept; a ``lost_response`` fault marks the request for
+        ``lost_response_middleware``)."""
+        from flask import g, request
+
+        path = request.path
+        g.full_path = path + ("?" + request.query_string.decode() if request.query_string else "")
+        fault = self.faults.take(request.method, path, g.full_path)
+        if fault is None:
+            return None
+        if fault.kind == "status":
+            return self._fault_response(fault)
+        if fault.kind == "slow":
+            time.sleep(fault.delay or 0)
+        if fault.kind == "lost_response":
+            request.environ[LOST] = True
+        return None
+
+    def log_served(self, resp: Any) -> Any:
+        """Call in a Flask ``after_request``: append ``(method, path?query, status)`` to ``requests``."""
+        from flask import g, request
+
+        with self._lock:
+            self.requests.append((request.method, getattr(g, "full_path", request.path), resp.status_code))
+        return resp
 
 
 class EmulatorStage:

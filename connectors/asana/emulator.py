@@ -25,7 +25,6 @@ import json
 import re
 import secrets
 import threading
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -880,17 +879,9 @@ class AsanaEmulator(LoopbackServer):
         @app.before_request
         def _before() -> Response | None:
             g.user = None
-            path = request.path
-            full = path + ("?" + request.query_string.decode() if request.query_string else "")
-            g.full_path = full
-            fault = emu.faults.take(request.method, path, full)
-            if fault is not None:
-                if fault.kind == "status":
-                    return emu._fault_response(fault)
-                if fault.kind == "slow":
-                    time.sleep(fault.delay or 0)
-                if fault.kind == "lost_response":
-                    request.environ["asana_emulator.lost"] = True
+            faulted = emu.inject_fault()
+            if faulted is not None:
+                return faulted
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             with emu._lock:
                 user = emu._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
@@ -901,10 +892,7 @@ class AsanaEmulator(LoopbackServer):
 
         @app.after_request
         def _after(resp: Response) -> Response:
-            with emu._lock:
-                emu.requests.append((request.method, getattr(g, "full_path", request.path),
-                                     resp.status_code))
-            return resp
+            return emu.log_served(resp)
 
         @app.errorhandler(AsanaError)
         def _asana_error(e: AsanaError) -> Response:
@@ -919,7 +907,7 @@ class AsanaEmulator(LoopbackServer):
                 return emu._json(AsanaError(404, "No matching route for request").body(), 404)
             return emu._json(AsanaError(e.code or 500, e.name or "Error").body(), e.code or 500)
 
-        app.wsgi_app = lost_response_middleware(app.wsgi_app, "asana_emulator.lost")  # type: ignore[method-assign]
+        app.wsgi_app = lost_response_middleware(app.wsgi_app)  # type: ignore[method-assign]
         self._routes(app)
         return app
 

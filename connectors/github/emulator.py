@@ -22,7 +22,6 @@ import hashlib
 import itertools
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -809,9 +808,6 @@ class GitHubEmulator(LoopbackServer):
         @app.before_request
         def _before() -> Response | None:
             g.login = None
-            path = request.path
-            full = path + ("?" + request.query_string.decode() if request.query_string else "")
-            g.full_path = full
             bad_credentials = False
             auth = request.headers.get("Authorization", "")
             if auth:
@@ -822,14 +818,9 @@ class GitHubEmulator(LoopbackServer):
                     bad_credentials = (scheme.lower() not in ("token", "bearer")
                                        or login is None or token in emu._revoked)
                 g.login = None if bad_credentials else login
-            fault = emu.faults.take(request.method, path, full)
-            if fault is not None:
-                if fault.kind == "status":
-                    return emu._fault_response(fault)
-                if fault.kind == "slow":
-                    time.sleep(fault.delay or 0)
-                if fault.kind == "lost_response":
-                    request.environ["github_emulator.lost"] = True
+            faulted = emu.inject_fault()
+            if faulted is not None:
+                return faulted
             if bad_credentials:
                 raise GitHubError(401, "Bad credentials")
             return None
@@ -871,7 +862,7 @@ class GitHubEmulator(LoopbackServer):
                 msg = "Problems parsing JSON"
             return emu._json_response(GitHubError(status, msg).body(), status, etag=False)
 
-        app.wsgi_app = lost_response_middleware(app.wsgi_app, "github_emulator.lost")  # type: ignore[method-assign]
+        app.wsgi_app = lost_response_middleware(app.wsgi_app)  # type: ignore[method-assign]
         self._routes(app)
         return app
 

@@ -37,7 +37,6 @@ import itertools
 import json
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
@@ -1099,18 +1098,10 @@ class JiraEmulator(LoopbackServer):
 
         @app.before_request
         def _before() -> Response | None:
-            path = request.path
-            full = path + ("?" + request.query_string.decode() if request.query_string else "")
-            g.full_path = full
             g.account, bad = emu._authenticate()
-            fault = emu.faults.take(request.method, path, full)
-            if fault is not None:
-                if fault.kind == "status":
-                    return emu._fault_response(fault)
-                if fault.kind == "slow":
-                    time.sleep(fault.delay or 0)
-                if fault.kind == "lost_response":
-                    request.environ["jira_emulator.lost"] = True
+            faulted = emu.inject_fault()
+            if faulted is not None:
+                return faulted
             if bad:
                 raise JiraError(401, _AUTH_MSG)
             ver = (request.view_args or {}).get("ver")
@@ -1120,10 +1111,7 @@ class JiraEmulator(LoopbackServer):
 
         @app.after_request
         def _after(resp: Response) -> Response:
-            with emu._lock:
-                emu.requests.append((request.method, getattr(g, "full_path", request.path),
-                                     resp.status_code))
-            return resp
+            return emu.log_served(resp)
 
         @app.errorhandler(JiraError)
         def _jira_error(e: JiraError) -> Response:
@@ -1138,7 +1126,7 @@ class JiraEmulator(LoopbackServer):
             msg = "null for uri: " + request.url if status == 404 else (e.name or "Error")
             return emu._json_response(JiraError(status, msg).body(), status)
 
-        app.wsgi_app = lost_response_middleware(app.wsgi_app, "jira_emulator.lost")  # type: ignore[method-assign]
+        app.wsgi_app = lost_response_middleware(app.wsgi_app)  # type: ignore[method-assign]
         self._routes(app)
         return app
 
