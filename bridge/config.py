@@ -84,7 +84,7 @@ BUILTIN_TEMPLATES: dict[str, str] = {
 }
 
 #: Tools whose connector can be configured today (``[connectors.<tool>]``).
-AVAILABLE_CONNECTORS = ("github", "jira", "asana")
+AVAILABLE_CONNECTORS = tuple(t.value for t in Tool)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SECRET_KEYS = frozenset({"token", "password", "secret", "api_key", "apikey"})
 _STEP_TEMPLATE_DEFAULTS = {"comment": "nudge", "reassign": "reassign", "draft": "draft"}
@@ -1278,10 +1278,7 @@ def _structure_problems(data: dict) -> list[_Problem]:
         for name in list(connectors):
             if name in AVAILABLE_CONNECTORS:
                 continue
-            if name in {t.value for t in Tool}:
-                message = f"the {name} connector is not available yet (available: {', '.join(AVAILABLE_CONNECTORS)})"
-            else:
-                message = f"unknown tool, expected {', '.join(AVAILABLE_CONNECTORS)}"
+            message = f"unknown tool, expected {', '.join(AVAILABLE_CONNECTORS)}"
             problems.append(_Problem(("connectors", name), message, name))
             del connectors[name]
     return problems

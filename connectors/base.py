@@ -11,7 +11,7 @@ import importlib
 from datetime import datetime, timezone
 from typing import Callable, Protocol, runtime_checkable
 
-from bridge.model import Account, Action, ActionResult, PollResult
+from bridge.model import Account, Action, ActionResult, PollResult, Tool
 
 
 @runtime_checkable
@@ -85,8 +85,8 @@ def parse_iso_utc(s: object) -> datetime:
 
 ConnectorFactory = Callable[..., Connector]
 
-#: Tools with a connector package ``connectors.<tool>``.
-KNOWN_TOOLS = ("github", "jira", "asana")
+#: Tools with a connector package ``connectors.<tool>``: every ``bridge.model.Tool``.
+KNOWN_TOOLS = tuple(t.value for t in Tool)
 
 _REGISTRY: dict[str, ConnectorFactory] = {}
 
