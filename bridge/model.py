@@ -144,7 +144,13 @@ class Event:
 
 @dataclass(frozen=True)
 class ItemSnapshot:
-    """The current state of one item as last read from its tool."""
+    """The current state of one item as last read from its tool.
+
+    ``links``: every item this one is linked to now (native links, tracker URLs and Jira keys
+    in its text, remote links, attachments). ``blocked_by``: the subset it waits on now (native
+    blocked-by links and dependencies, and text that says "blocked by"/"depends on"/"waiting
+    on"; see ``bridge.textrefs``). When each link began is read from its ``linked`` events.
+    """
 
     ref: ItemRef
     title: str
@@ -159,6 +165,47 @@ class ItemSnapshot:
     updated_at: datetime | None = None
     links: tuple[ItemRef, ...] = ()
     due: datetime | None = None  # aware UTC; a due date alone means the end of that day in UTC
+    blocked_by: tuple[ItemRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """An account as a tool shows it: ``display_name`` and ``email`` when the tool exposes them.
+
+    Connectors report the accounts they see in a poll (assignees, actors, reviewers) so the
+    people directory (``bridge.people``) can match them to ``[people.*]`` by e-mail and list
+    the ones nobody mapped. ``email`` is lower-cased; ``None`` when hidden (GitHub mostly,
+    Jira Cloud by privacy setting).
+    """
+
+    account: Account
+    display_name: str | None = None
+    email: str | None = None
+
+
+#: Normalized kinds of a ``linked``/``unlinked`` event's ``link_type`` (see :func:`link_kind`).
+BLOCKED_BY, BLOCKS, MENTION, OTHER_LINK = "blocked_by", "blocks", "mention", "other"
+
+_LINK_KINDS = {
+    "blocked_by": BLOCKED_BY,  # GitHub issue dependencies (blocked_by_added)
+    "is blocked by": BLOCKED_BY,  # Jira "Blocks" link type, inward; Asana dependency
+    "depends on": BLOCKED_BY,
+    "blocks": BLOCKS,  # GitHub blocking_added; Jira "Blocks" outward
+    "mentions": MENTION,  # a tracker URL or Jira key in text, a remote link, an attachment
+    "mentioned_in": MENTION,  # GitHub cross-referenced
+    "remote link": MENTION,
+    "relates to": MENTION,
+}
+
+
+def link_kind(link_type: str | None) -> str:
+    """Map a tool's ``link_type`` to ``blocked_by`` | ``blocks`` | ``mention`` | ``other``.
+
+    ``blocked_by``: the item waits on the target. ``blocks``: the target waits on the item.
+    ``mention``: the two items are about the same work (acknowledgement crosses it) but
+    nobody waits. Comparison ignores case and surrounding space.
+    """
+    return _LINK_KINDS.get((link_type or "").strip().casefold(), OTHER_LINK)
 
 
 @dataclass(frozen=True)
@@ -168,6 +215,7 @@ class PollResult:
     ``next_cursor`` is stored in the same transaction as ``events`` and ``items``;
     ``None`` means "unchanged". ``requests`` counts HTTP requests made (for bench/).
     ``skipped`` lists ``(vendor id, reason)`` for items the mapping could not use.
+    ``accounts`` lists the accounts seen, with display name and e-mail where the tool shows them.
     """
 
     events: list[Event] = field(default_factory=list)
@@ -175,6 +223,7 @@ class PollResult:
     next_cursor: dict | None = None
     requests: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    accounts: list[AccountInfo] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

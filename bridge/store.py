@@ -181,6 +181,7 @@ def item_to_json(it: ItemSnapshot) -> str:
             "updated_at": it.updated_at.isoformat() if it.updated_at else None,
             "links": [[r.tool, r.key] for r in it.links],
             "due": it.due.isoformat() if it.due else None,
+            "blocked_by": [[r.tool, r.key] for r in it.blocked_by],
         },
         sort_keys=True,
     )
@@ -202,6 +203,7 @@ def row_to_item(row: ItemRow) -> ItemSnapshot:
         updated_at=datetime.fromisoformat(d["updated_at"]) if d["updated_at"] else None,
         links=tuple(ItemRef(*r) for r in d["links"]),
         due=datetime.fromisoformat(d["due"]) if d.get("due") else None,
+        blocked_by=tuple(ItemRef(*r) for r in d.get("blocked_by", [])),
     )
 
 

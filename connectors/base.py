@@ -11,7 +11,7 @@ import importlib
 from datetime import datetime, timezone
 from typing import Callable, Protocol, runtime_checkable
 
-from bridge.model import Account, Action, ActionResult, PollResult, Tool
+from bridge.model import Account, Action, ActionResult, ItemRef, PollResult, Tool
 
 
 @runtime_checkable
@@ -38,6 +38,15 @@ class Connector(Protocol):
         Never raises for one malformed vendor item: it is skipped and listed in
         ``PollResult.skipped``. Raises ``bridge.errors.ConnectorError`` subclasses for
         failures of the call itself; the cursor then stays where it was.
+        """
+
+    def fetch(self, ref: ItemRef) -> PollResult:
+        """Re-read one item now: its snapshot and all its events (the live re-check before acting).
+
+        Event ids are the same as ``poll`` gives for the same facts, so storing the result
+        adds only what is new. ``next_cursor`` is ``None`` (no cursor moves). A deleted or
+        invisible item gives an empty ``items`` list. Raises ``bridge.errors.ConnectorError``
+        subclasses like ``poll``.
         """
 
     def apply(self, action: Action) -> ActionResult:
