@@ -203,9 +203,13 @@ def test_attachment_urls_become_cross_tool_links():
     assert len(skipped) == 1 and skipped[0][1].startswith("malformed")
 
 
-def test_cross_tool_refs_ignore_lookalikes():
-    assert mapping.cross_tool_refs("https://github.com/acme/web/tree/main and https://gitlab.com/a/b/issues/1") == ()
-    assert mapping.cross_tool_refs("https://evil.example/acme.atlassian.net/browse/X-1x") == ()
+def test_text_refs_ignore_lookalikes():
+    # A GitHub tree URL is no item; "X-1x" is no Jira key. (bridge.textrefs does not check
+    # hosts where the path is unambiguous, so a gitlab.com/a/b/issues/1 path now reads as a
+    # GitHub reference: the link graph keeps only targets that are stored items.)
+    assert mapping.text_refs("https://github.com/acme/web/tree/main") == ()
+    assert mapping.text_refs("https://evil.example/acme.atlassian.net/browse/X-1x") == ()
+    assert mapping.text_refs("Encoding is UTF-8x, see ISO 9001") == ()
 
 
 def test_changed_task_gids_from_events_feed():
@@ -220,3 +224,74 @@ def test_changed_task_gids_from_events_feed():
         "garbage",
     ]
     assert mapping.changed_task_gids(events) == ["11", "12"]
+
+
+# ---------------------------------------------------------------------- link graph and accounts (issue 5)
+BLOCKER = "1200000000000077"
+
+
+def test_notes_that_say_blocked_by_make_blocked_by_and_their_own_event_ids():
+    t = task(dependencies=[{"gid": "1200000000000007", "resource_type": "task"}],
+             notes="Blocked by https://acme.atlassian.net/browse/LEG-4\nsee https://github.com/acme/web/issues/12",
+             html_notes="<body>Blocked by <a href=\"https://acme.atlassian.net/browse/LEG-4\">LEG-4</a>\n"
+                        "see https://github.com/acme/web/issues/12</body>")
+    snap = mapping.map_task(PROJECT, t)
+    assert snap.blocked_by == (ItemRef("asana", "1200000000000007"), ItemRef("jira", "LEG-4"))
+    assert snap.links == (ItemRef("asana", "1200000000000007"), ItemRef("jira", "LEG-4"), ItemRef("github", "acme/web#12"))
+    events = {e.id: e.link_type for e in mapping.notes_link_events(t)}
+    assert events == {f"notes:{TASK}:blocked_by:jira:LEG-4": "is blocked by",
+                      f"notes:{TASK}:mentions:github:acme/web#12": "mentions"}
+
+
+def test_bare_jira_keys_in_the_name_are_mentions_and_the_task_itself_is_no_link():
+    own = f"https://app.asana.com/0/{PROJECT}/{TASK}"
+    snap = mapping.map_task(PROJECT, task(name="LEG-4: NDA for ACME", notes=f"this task: {own}"))
+    assert snap.links == (ItemRef("jira", "LEG-4"),) and snap.blocked_by == ()
+
+
+def test_comment_saying_waiting_on_a_task_link_is_blocked_by_with_the_kind_in_its_id():
+    html = (f'<body>Still waiting on <a href="https://app.asana.com/0/{PROJECT}/{BLOCKER}" data-asana-gid="{BLOCKER}" '
+            f'data-asana-type="task">Sign-off</a>; related LEG-9</body>')
+    s = story("611", "comment_added", type_="comment", text="Still waiting on Sign-off; related LEG-9", html_text=html)
+    result = mapping.map_stories(REF, [s])
+    assert [(e.id, e.kind, e.link_type, e.target) for e in result.events[1:]] == [
+        (f"story:611:blocked_by:asana:{BLOCKER}", EventKind.LINKED, "is blocked by", ItemRef("asana", BLOCKER)),
+        ("story:611:mentions:jira:LEG-9", EventKind.LINKED, "mentions", ItemRef("jira", "LEG-9")),
+    ]
+    assert result.blocked_by == (ItemRef("asana", BLOCKER),)
+    snap = mapping.map_task(PROJECT, task(), extra_links=result.links, extra_blocked_by=result.blocked_by)
+    assert snap.blocked_by == (ItemRef("asana", BLOCKER),)
+    assert snap.links == (ItemRef("asana", BLOCKER), ItemRef("jira", "LEG-9"))
+
+
+def test_the_daemons_own_text_carrying_its_marker_states_no_link():
+    text = "Ada waits on LEG-4, blocked by https://github.com/acme/web/issues/12 · hb:0123456789ab"
+    s = story("621", "comment_added", type_="comment", text=text, html_text=f"<body>{text}</body>")
+    result = mapping.map_stories(REF, [s])
+    assert [e.kind for e in result.events] == [EventKind.COMMENTED] and result.links == ()
+    draft = task(notes=f"Please sign LEG-4 (hb:0123456789ab)")
+    assert mapping.map_task(PROJECT, draft).links == () and mapping.notes_link_events(draft) == []
+
+
+def test_an_attachment_is_a_mention_even_when_its_name_says_blocked_by():
+    atts = [{"gid": "1502", "resource_type": "attachment", "name": "Blocked by LEG-9", "created_at": "2025-03-03T10:00:00.000Z",
+             "view_url": "https://github.com/acme/web/pull/12"}]
+    events, links, _ = mapping.map_attachments(REF, atts)
+    assert [(e.id, e.link_type) for e in events] == [("attachment:1502:mentions:github:acme/web#12", "mentions")]
+    assert links == (ItemRef("github", "acme/web#12"),)
+
+
+def test_accounts_from_task_stories_and_mentions_with_lower_cased_email():
+    t = task(assignee={"gid": BEA, "name": "Bea Kim", "email": "Bea.Kim@Example.COM"},
+             created_by={"gid": ADA, "resource_type": "user"})
+    stories = [{**story("631", "assigned", assignee={"gid": BEA, "name": "Bea Kim"}), "created_by": user(ADA, "Ada")},
+               {**story("632", "comment_added", type_="comment", text="@Leo"),
+                "created_by": {"gid": ADA, "name": "Ada", "email": "ADA@example.com"},
+                "html_text": '<body><a href="https://app.asana.com/0/profile/1100000000000009" data-asana-type="user" '
+                             'data-asana-gid="1100000000000009">@Leo Legal</a> <a data-asana-gid="1200000000000001" '
+                             'data-asana-type="task">x</a></body>'},
+               "garbage", {"created_by": {"gid": "not-a-gid"}}]
+    got = {a.account.id: (a.display_name, a.email) for a in mapping.accounts_of(t, stories)}
+    assert got == {BEA: ("Bea Kim", "bea.kim@example.com"), ADA: ("Ada", "ada@example.com"),
+                   "1100000000000009": ("Leo Legal", None)}
+    assert all(a.account.tool == "asana" for a in mapping.accounts_of(t, stories))

@@ -56,7 +56,17 @@ from asana.rest import ApiException
 
 from bridge import errors
 from bridge.logging import detach_foreign_handlers
-from bridge.model import Account, Action, ActionKind, ActionResult, Event, ItemRef, ItemSnapshot, PollResult
+from bridge.model import (
+    Account,
+    AccountInfo,
+    Action,
+    ActionKind,
+    ActionResult,
+    Event,
+    ItemRef,
+    ItemSnapshot,
+    PollResult,
+)
 from connectors.asana import mapping
 from connectors.base import register
 
@@ -283,13 +293,18 @@ class AsanaConnector:
             poll=True,
         )
 
-    def _read_task(self, project: str, gid: str, task: dict) -> tuple[list[Event], ItemSnapshot | None, list[tuple[str, str]]]:
-        """Stories (and attachments when any) of one task → (events, snapshot, skipped). Raises _OutOfBudget."""
+    def _read_task(self, project: str | None, gid: str, task: dict, *, poll: bool = True
+                   ) -> tuple[list[Event], ItemSnapshot | None, list[tuple[str, str]], list[AccountInfo]]:
+        """Stories (and attachments when any) of one task → (events, snapshot, skipped, accounts).
+
+        ``poll=True``: an empty limiter raises ``_OutOfBudget``; otherwise ``RateLimited``.
+        """
         ref = ItemRef(self.tool, gid)
         stories = self._pages(
             f"GET /tasks/{gid}/stories",
             lambda o: self._stories.get_stories_for_task(gid, o, full_payload=True, _request_timeout=self.timeout),
             {"opt_fields": mapping.STORY_OPT_FIELDS},
+            poll=poll,
         )
         result = mapping.map_stories(ref, stories, project)
         events = list(result.events)
@@ -300,17 +315,68 @@ class AsanaConnector:
                 f"GET /attachments?parent={gid}",
                 lambda o: self._attachments.get_attachments_for_object(gid, o, full_payload=True, _request_timeout=self.timeout),
                 {"opt_fields": mapping.ATTACHMENT_OPT_FIELDS},
+                poll=poll,
             )
             a_events, a_links, a_skipped = mapping.map_attachments(ref, atts)
             events += a_events
             links += [x for x in a_links if x not in links]
             skipped += [(f"{gid} {w}", r) for w, r in a_skipped]
         events += mapping.notes_link_events(task)
+        accounts = mapping.accounts_of(task, stories)
         try:
-            snap = mapping.map_task(project, task, extra_links=links)
+            snap = mapping.map_task(project, task, extra_links=links, extra_blocked_by=result.blocked_by)
         except ValueError as exc:
-            return [], None, [(gid, str(exc))]
-        return events, snap, skipped
+            return [], None, [(gid, str(exc))], accounts
+        return events, snap, skipped, accounts
+
+    def _project_of(self, task: dict) -> str | None:
+        """The first watched project among the task's memberships (its section there is its status)."""
+        for m in task.get("memberships") or []:
+            proj = m.get("project") if isinstance(m, dict) else None
+            gid = str(proj.get("gid")) if isinstance(proj, dict) and proj.get("gid") is not None else None
+            if gid in self.projects:
+                return gid
+        return None
+
+    def fetch(self, ref: ItemRef) -> PollResult:
+        """Re-read one task now (the engine's live re-check before it acts).
+
+        Requests (each through the limiter): ``GET /tasks/{gid}`` with
+        :data:`~connectors.asana.mapping.TASK_OPT_FIELDS`, one ``GET /tasks/{gid}/stories``
+        page per 100 stories with :data:`~connectors.asana.mapping.STORY_OPT_FIELDS`, and
+        ``GET /attachments?parent=`` only when a story says an attachment was added: 2
+        requests for a task with fewer than 100 stories and no attachment. The mapping is
+        the one ``poll`` uses, with the task's first watched project as the status column
+        (its only membership otherwise), so event ids equal ``poll``'s for the same facts.
+
+        Returns:
+            PollResult with the task's snapshot, all its events and accounts; ``next_cursor``
+            ``None``. A task that is gone (404 on the task or its stories) gives empty
+            ``items`` and ``events``. A malformed task is listed in ``skipped``.
+
+        Raises:
+            RateLimited: the limiter has no budget for two requests (nothing sent), or 429.
+            AuthError, TransientError, PermanentError: like ``poll``. ``ValueError``: ``ref``
+            is not an Asana task gid.
+        """
+        gid = ref.key
+        if ref.tool != self.tool or not gid.isdigit():
+            raise ValueError(f"not an Asana task: {ref.tool}:{ref.key}")
+        started = self.requests
+        if self.limiter.wait_for(2) > 0:
+            raise errors.RateLimited(self.tool, f"fetch {gid}: requests_per_minute budget spent", self.limiter.wait_for(2))
+        try:
+            body = self._call(
+                f"GET /tasks/{gid}",
+                lambda: self._tasks.get_task(gid, {"opt_fields": mapping.TASK_OPT_FIELDS}, full_payload=True,
+                                             _request_timeout=self.timeout),
+            )
+            task = body.get("data") or {}
+            events, snap, skipped, accounts = self._read_task(self._project_of(task), gid, task, poll=False)
+        except errors.NotFound:
+            return PollResult(next_cursor=None, requests=self.requests - started)
+        return PollResult(events=events, items=[snap] if snap is not None else [], next_cursor=None,
+                          requests=self.requests - started, skipped=skipped, accounts=accounts)
 
     def poll(self, scope: str, cursor: dict | None, known: Callable[[list[str]], dict] | None = None) -> PollResult:
         """Read what changed in project ``scope`` since ``cursor``.
@@ -339,6 +405,7 @@ class AsanaConnector:
         events: list[Event] = []
         items: list[ItemSnapshot] = []
         skipped: list[tuple[str, str]] = []
+        accounts: list[AccountInfo] = []
         fetched: dict[str, dict] = {}  # task gid → TaskResponse read in this poll
         current: set[str] = set()  # listed tasks whose stored updated_at equals modified_at
         high = modified_since
@@ -390,9 +457,10 @@ class AsanaConnector:
                     except errors.NotFound:
                         pending.pop(0)
                         continue
-                ev, snap, sk = self._read_task(scope, gid, task)
+                ev, snap, sk, acc = self._read_task(scope, gid, task)
                 events.extend(ev)
                 skipped.extend(sk)
+                accounts.extend(acc)
                 if snap is not None:
                     items.append(snap)
                     if snap.updated_at is not None and not crawl:
@@ -439,7 +507,7 @@ class AsanaConnector:
                 since = _iso(mapping.parse_time(modified_since) - self.overlap)
             crawl = {"since": since, "offset": None, "high": None}
         except _OutOfBudget:
-            return self._result(scope, events, items, skipped, started, moved, sync, high, crawl, pending)
+            return self._result(scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts)
 
         try:
             while crawl is not None:
@@ -462,12 +530,12 @@ class AsanaConnector:
             drain()
         except _OutOfBudget:
             pass
-        return self._result(scope, events, items, skipped, started, True, sync, high, crawl, pending)
+        return self._result(scope, events, items, skipped, started, True, sync, high, crawl, pending, accounts)
 
-    def _result(self, scope, events, items, skipped, started, moved, sync, high, crawl, pending) -> PollResult:
+    def _result(self, scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts) -> PollResult:
         cursor = {"sync": sync, "modified_since": high, "crawl": crawl, "pending": list(pending)}
         return PollResult(events=events, items=items, next_cursor=cursor if moved or events or items else None,
-                          requests=self.requests - started, skipped=skipped)
+                          requests=self.requests - started, skipped=skipped, accounts=mapping.merge_accounts(accounts))
 
     # ------------------------------------------------------------------ writing
 

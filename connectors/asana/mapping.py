@@ -10,14 +10,32 @@ Pure functions over plain dicts as parsed from Asana REST API 1.0 responses. No 
 
 Event ids (``Event.id``; the store dedups on ``(tool, id)``):
 
-=================================  =================================================
-source                             id
-=================================  =================================================
-story (assigned, comment, ...)     ``story:<story gid>``
-cross-tool URL in a comment        ``story:<story gid>:mentions:<tool>:<key>``
-cross-tool URL in the notes        ``notes:<task gid>:mentions:<tool>:<key>``
-cross-tool URL of an attachment    ``attachment:<attachment gid>:mentions:<tool>:<key>``
-=================================  =================================================
+=====================================  =================================================
+source                                 id
+=====================================  =================================================
+story (assigned, comment, ...)         ``story:<story gid>``
+item reference in a comment            ``story:<story gid>:<kind>:<tool>:<key>``
+item reference in the name or notes    ``notes:<task gid>:<kind>:<tool>:<key>``
+item reference of an attachment        ``attachment:<attachment gid>:mentions:<tool>:<key>``
+=====================================  =================================================
+
+``<kind>`` is ``mentions`` or ``blocked_by`` (the reference's ``link_type``, ``"mentions"``
+or ``"is blocked by"``, from :func:`bridge.textrefs.find_refs`), so a mention that later
+becomes "blocked by" in edited notes is a new fact with its own time.
+
+Item references in text (task name, ``html_notes``, comment ``html_text``, attachment
+``view_url``/name) are read by :func:`bridge.textrefs.find_refs`, the finder all three
+tools share: tracker URLs of any tool (Asana task URLs too, so a task mention
+``<a data-asana-gid=… href=…>`` in rich text is a link) and, except in attachments, bare
+Jira keys (``LEG-4``). A reference to the task itself is ignored, and so is text carrying
+the daemon's marker (``hb:<12 hex>``): its own comments and drafts name items but state
+no fact.
+
+Accounts (:func:`accounts_of`): the users a task and its stories name, as
+``bridge.model.AccountInfo`` with ``name`` and ``email`` where the response carries them
+(``UserResponse.email``; compact users carry it only when asked for with dot-notation
+``opt_fields``, e.g. ``assignee.email``, which :data:`TASK_OPT_FIELDS` and
+:data:`STORY_OPT_FIELDS` do).
 
 All datetimes are aware UTC. Asana renders ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
 """
@@ -32,6 +50,7 @@ from typing import Any, Iterable
 
 from bridge.model import (
     Account,
+    AccountInfo,
     Event,
     EventKind,
     ItemKind,
@@ -40,34 +59,39 @@ from bridge.model import (
     StatusCategory,
     Tool,
 )
+from bridge.textrefs import BLOCKED_BY_TYPE, MENTIONS_TYPE, TextRef, find_refs
 from connectors.base import parse_iso_utc
 
 TOOL = Tool.ASANA.value
 
 #: ``opt_fields`` for ``GET /tasks`` and ``GET /tasks/{gid}`` (TaskResponse fields mapped below).
 TASK_OPT_FIELDS = (
-    "name,notes,completed,completed_at,created_at,created_by,modified_at,permalink_url,"
-    "assignee,assignee.name,memberships.project.name,memberships.section.name,parent,"
-    "dependencies,resource_subtype,due_on,due_at"
+    "name,notes,html_notes,completed,completed_at,created_at,created_by,created_by.name,"
+    "created_by.email,modified_at,permalink_url,assignee,assignee.name,assignee.email,"
+    "memberships.project.name,memberships.section.name,parent,dependencies,resource_subtype,"
+    "due_on,due_at"
 )
 #: ``opt_fields`` for ``GET /tasks/{gid}/stories``: the full StoryResponse fields this mapping reads.
 STORY_OPT_FIELDS = (
-    "created_at,created_by,created_by.name,resource_subtype,type,text,html_text,"
-    "assignee,assignee.name,old_section.name,new_section.name,dependency.name,"
+    "created_at,created_by,created_by.name,created_by.email,resource_subtype,type,text,html_text,"
+    "assignee,assignee.name,assignee.email,old_section.name,new_section.name,dependency.name,"
     "old_dates,new_dates,project.name"
 )
 #: ``opt_fields`` for ``GET /attachments?parent=``.
 ATTACHMENT_OPT_FIELDS = "name,created_at,view_url,resource_subtype"
 
-#: Link type of ``dependency_added``: the story's task waits on the dependency.
-BLOCKED_BY = "is blocked by"
-#: Link type of a cross-tool URL found in notes, comments or attachments.
-MENTIONS = "mentions"
+#: Link type of ``dependency_added`` and of text saying "blocked by"/"depends on"/"waiting on".
+BLOCKED_BY = BLOCKED_BY_TYPE
+#: Link type of any other item reference found in the name, notes, comments or attachments.
+MENTIONS = MENTIONS_TYPE
+#: The daemon's idempotency marker; text carrying it is the daemon's own (no links read from it).
+MARKER = re.compile(r"(?<![\w:])hb:[0-9a-f]{12}(?![0-9a-f])")
 
 __all__ = [
     "TASK_OPT_FIELDS", "STORY_OPT_FIELDS", "ATTACHMENT_OPT_FIELDS", "BLOCKED_BY", "MENTIONS",
-    "StoryMapping", "parse_time", "status_category", "map_task", "map_stories",
-    "map_attachments", "notes_links", "cross_tool_refs", "mentions", "changed_task_gids",
+    "MARKER", "StoryMapping", "parse_time", "status_category", "map_task", "map_stories",
+    "map_attachments", "notes_links", "notes_link_events", "task_text_refs", "text_refs",
+    "mentions", "accounts_of", "merge_accounts", "changed_task_gids",
 ]
 
 
@@ -147,36 +171,35 @@ def status_category(section: str | None, completed: bool, sections: Iterable[str
     return StatusCategory.IN_PROGRESS
 
 
-# ---------------------------------------------------------------------------- cross-tool links
-
-_JIRA_URL = re.compile(r"https?://[A-Za-z0-9-]+\.atlassian\.net/browse/([A-Z][A-Z0-9_]+-\d+)(?![\w-])")
-_GITHUB_URL = re.compile(
-    r"https?://github\.com/([A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]+)/(?:issues|pull)/(\d+)(?!\d)"
-)
+# ---------------------------------------------------------------------------- item references in text
 
 
-def cross_tool_refs(text: str | None) -> tuple[ItemRef, ...]:
-    """Jira and GitHub items named by URL in ``text``, deduplicated, in order.
+def _id_kind(link_type: str) -> str:
+    """The event-id token of a text reference's link type: ``mentions`` | ``blocked_by``."""
+    return "blocked_by" if link_type == BLOCKED_BY else "mentions"
 
-    ``https://<site>.atlassian.net/browse/KEY-1`` → ``ItemRef("jira", "KEY-1")``;
-    ``https://github.com/o/r/issues/N`` or ``.../pull/N`` → ``ItemRef("github", "o/r#N")``.
-    HTML entities are decoded first (``html_text`` and ``html_notes`` carry ``&amp;``).
+
+def text_refs(text: str | None, *, html: bool = False, own: ItemRef | None = None,
+              bare_jira_keys: bool = True) -> tuple[TextRef, ...]:
+    """Items named in ``text`` (:func:`bridge.textrefs.find_refs`), without ``own``.
+
+    ``html=True`` for Asana rich text (``html_notes``, ``html_text``: entities decoded, tags
+    dropped, ``href`` kept). Text carrying the daemon's :data:`MARKER` gives ``()``.
     Never raises.
     """
-    if not text or not isinstance(text, str):
+    if not isinstance(text, str) or MARKER.search(text):
         return ()
-    text = unescape(text)
-    found: list[tuple[int, ItemRef]] = []
-    for m in _JIRA_URL.finditer(text):
-        found.append((m.start(), ItemRef(Tool.JIRA.value, m.group(1))))
-    for m in _GITHUB_URL.finditer(text):
-        repo = m.group(1).removesuffix(".git")
-        found.append((m.start(), ItemRef(Tool.GITHUB.value, f"{repo}#{int(m.group(2))}")))
-    out: list[ItemRef] = []
-    for _, ref in sorted(found, key=lambda x: x[0]):
-        if ref not in out:
-            out.append(ref)
-    return tuple(out)
+    return tuple(r for r in find_refs(text, bare_jira_keys=bare_jira_keys, html=html) if r.ref != own)
+
+
+def _merge_refs(*groups: Iterable[TextRef]) -> tuple[TextRef, ...]:
+    """Concatenate in order, each item once; "is blocked by" wins over a mention."""
+    out: dict[ItemRef, str] = {}
+    for group in groups:
+        for r in group:
+            if out.get(r.ref) != BLOCKED_BY:
+                out[r.ref] = r.link_type
+    return tuple(TextRef(ref, kind) for ref, kind in out.items())
 
 
 # ---------------------------------------------------------------------------- mentions
@@ -208,6 +231,79 @@ def mentions(html_text: str | None) -> tuple[Account, ...]:
     return tuple(out)
 
 
+# ---------------------------------------------------------------------------- accounts
+
+_A_LABELLED = re.compile(r"<a\b([^>]*?)(?:/>|>(.*?)</a>)", re.IGNORECASE | re.DOTALL)
+
+
+def _user_info(obj: Any) -> AccountInfo | None:
+    """``AccountInfo`` of a user object (``UserCompact``, or with ``email`` when asked for); ``None`` if no gid."""
+    if not isinstance(obj, dict):
+        return None
+    gid = obj.get("gid")
+    if isinstance(gid, int) and not isinstance(gid, bool):
+        gid = str(gid)
+    if not isinstance(gid, str) or not gid.isdigit():
+        return None
+    name = obj.get("name") if isinstance(obj.get("name"), str) and obj.get("name") else None
+    email = obj.get("email") if isinstance(obj.get("email"), str) and "@" in obj.get("email") else None
+    return AccountInfo(Account(TOOL, gid), name, email.strip().lower() if email else None)
+
+
+def _mentioned_users(html_text: Any) -> list[AccountInfo]:
+    """Users mentioned in rich text, named by the link's label (Asana renders ``@Name``), no e-mail."""
+    out: list[AccountInfo] = []
+    if not isinstance(html_text, str):
+        return out
+    for m in _A_LABELLED.finditer(html_text):
+        attrs = {a.group(1).lower(): (a.group(2) if a.group(2) is not None else a.group(3)) for a in _ATTR.finditer(m.group(1))}
+        gid, kind = attrs.get("data-asana-gid"), attrs.get("data-asana-type")
+        if not gid or not gid.isdigit() or (kind is not None and kind != "user"):
+            continue
+        label = unescape(re.sub(r"<[^>]+>", "", m.group(2) or "")).strip().removeprefix("@").strip()
+        out.append(AccountInfo(Account(TOOL, gid), label or None, None))
+    return out
+
+
+def merge_accounts(infos: Iterable[AccountInfo | None]) -> list[AccountInfo]:
+    """One ``AccountInfo`` per account, in first-seen order; the first non-empty name and e-mail win."""
+    merged: dict[Account, AccountInfo] = {}
+    for info in infos:
+        if info is None:
+            continue
+        old = merged.get(info.account)
+        if old is None:
+            merged[info.account] = info
+        elif (old.display_name is None and info.display_name) or (old.email is None and info.email):
+            merged[info.account] = AccountInfo(info.account, old.display_name or info.display_name, old.email or info.email)
+    return list(merged.values())
+
+
+def accounts_of(task: dict | None = None, stories: Iterable[Any] = ()) -> list[AccountInfo]:
+    """The users a task and its stories name, merged (:func:`merge_accounts`).
+
+    From a ``TaskResponse``: ``assignee``, ``created_by`` and ``followers`` (when present:
+    :data:`TASK_OPT_FIELDS` does not ask for followers, so no poll reads them). From each
+    ``StoryResponse``: ``created_by``, ``assignee`` (assigned/unassigned stories) and the
+    users mentioned in ``html_text`` (``<a data-asana-gid>`` with ``data-asana-type`` user
+    or none; name from the link's ``@Name`` label, no e-mail). ``email`` is lower-cased and
+    only set when the object carries one (``UserResponse.email``, asked for with
+    ``assignee.email``/``created_by.email``). Malformed entries are ignored; never raises.
+    """
+    infos: list[AccountInfo | None] = []
+    if isinstance(task, dict):
+        infos += [_user_info(task.get("assignee")), _user_info(task.get("created_by"))]
+        followers = task.get("followers")
+        if isinstance(followers, list):
+            infos += [_user_info(f) for f in followers]
+    for story in stories or ():
+        if not isinstance(story, dict):
+            continue
+        infos += [_user_info(story.get("created_by")), _user_info(story.get("assignee"))]
+        infos += _mentioned_users(story.get("html_text"))
+    return merge_accounts(infos)
+
+
 # ---------------------------------------------------------------------------- tasks
 
 
@@ -234,9 +330,29 @@ def _membership_section(task: dict, project_gid: str | None) -> str | None:
     return section["name"]
 
 
+def task_text_refs(task: dict) -> tuple[TextRef, ...]:
+    """Items named in the task's ``name`` and notes (``html_notes`` when read, else ``notes``).
+
+    Bare Jira keys count (``"LEG-4: NDA for ACME"``); the task itself does not; notes
+    carrying the daemon's marker (its drafted subtasks) give nothing. Never raises.
+    """
+    if not isinstance(task, dict):
+        return ()
+    if any(isinstance(task.get(k), str) and MARKER.search(task[k]) for k in ("notes", "html_notes")):
+        return ()
+    gid = task.get("gid")
+    own = ItemRef(TOOL, str(gid)) if gid is not None else None
+    html = task.get("html_notes")
+    if isinstance(html, str) and html:
+        notes = text_refs(html, html=True, own=own)
+    else:
+        notes = text_refs(task.get("notes"), own=own)
+    return _merge_refs(text_refs(task.get("name"), own=own), notes)
+
+
 def notes_links(task: dict) -> tuple[ItemRef, ...]:
-    """Cross-tool items named by URL in the task's ``notes`` (and ``html_notes``)."""
-    return cross_tool_refs(" ".join(x for x in (task.get("notes"), task.get("html_notes")) if isinstance(x, str)))
+    """Items named in the task's name and notes (see :func:`task_text_refs`), in order."""
+    return tuple(r.ref for r in task_text_refs(task))
 
 
 def map_task(
@@ -244,33 +360,39 @@ def map_task(
     task: dict,
     extra_links: Iterable[ItemRef] = (),
     sections: Iterable[str] | None = None,
+    extra_blocked_by: Iterable[ItemRef] = (),
 ) -> ItemSnapshot:
     """Map one ``TaskResponse`` (read with :data:`TASK_OPT_FIELDS`) to an :class:`ItemSnapshot`.
 
     Args:
         project_gid: the watched project; the task's section in it is its ``status``.
         task: the task object (``data`` of ``GET /tasks/{gid}`` or an element of ``GET /tasks``).
-        extra_links: cross-tool items found elsewhere (comments, attachments), added to ``links``.
+        extra_links: items named elsewhere (comments, attachments), added to ``links``.
         sections: the project's section names in board order (optional; first = TODO).
+        extra_blocked_by: items comments say this task is blocked by, added to ``blocked_by``
+            (and to ``links``).
 
     Mapping: ``status`` = section name in the project (``""`` for a task in no section of it,
     e.g. a subtask); ``status_category`` by :func:`status_category`; ``assignees`` = the one
     ``assignee``; ``author`` = ``created_by``; ``url`` = ``permalink_url``; ``updated_at`` =
-    ``modified_at``; ``links`` = dependencies (``asana`` gids, "is blocked by"), then
-    Jira/GitHub URLs in the notes, then ``extra_links``; ``kind`` = task.
+    ``modified_at``; ``links`` = dependencies (``asana`` gids), then the items named in the
+    name and notes (:func:`task_text_refs`), then ``extra_blocked_by`` and ``extra_links``;
+    ``blocked_by`` = dependencies (Asana "Dependencies": the task waits on them), then the
+    name/notes references whose link type is "is blocked by", then ``extra_blocked_by``;
+    ``kind`` = task.
 
     Raises:
         ValueError: malformed task (no gid, no name, bad timestamps, bad assignee), naming the
             task and the field. The connector skips that task.
     """
     try:
-        return _map_task(project_gid, task, extra_links, sections)
+        return _map_task(project_gid, task, extra_links, sections, extra_blocked_by)
     except _Malformed as exc:
         gid = task.get("gid") if isinstance(task, dict) else None
         raise ValueError(f"malformed Asana task {gid}: {exc}") from None
 
 
-def _map_task(project_gid, task, extra_links, sections) -> ItemSnapshot:
+def _map_task(project_gid, task, extra_links, sections, extra_blocked_by=()) -> ItemSnapshot:
     if not isinstance(task, dict):
         raise _Malformed(f"task is {type(task).__name__}, not an object")
     gid = _gid(task, "task")
@@ -286,14 +408,18 @@ def _map_task(project_gid, task, extra_links, sections) -> ItemSnapshot:
     author = Account(TOOL, _gid(task["created_by"], "task.created_by")) if task.get("created_by") else None
     created = _time(task, "created_at", "task") if task.get("created_at") is not None else None
     updated = _time(task, "modified_at", "task") if task.get("modified_at") is not None else None
-    links: list[ItemRef] = []
     deps = task.get("dependencies") or []
     if not isinstance(deps, list):
         raise _Malformed("task.dependencies is not a list")
-    for i, d in enumerate(deps):
-        links.append(ItemRef(TOOL, _gid(d, f"task.dependencies[{i}]")))
-    for r in (*notes_links(task), *extra_links):
-        if r not in links:
+    native = [ItemRef(TOOL, _gid(d, f"task.dependencies[{i}]")) for i, d in enumerate(deps)]
+    refs = task_text_refs(task)
+    blocked: list[ItemRef] = []
+    for r in (*native, *(t.ref for t in refs if t.link_type == BLOCKED_BY), *extra_blocked_by):
+        if r not in blocked and r != ref:
+            blocked.append(r)
+    links: list[ItemRef] = []
+    for r in (*native, *(t.ref for t in refs), *extra_blocked_by, *extra_links):
+        if r not in links and r != ref:
             links.append(r)
     url = task.get("permalink_url")
     if not isinstance(url, str):
@@ -312,6 +438,7 @@ def _map_task(project_gid, task, extra_links, sections) -> ItemSnapshot:
         updated_at=updated,
         links=tuple(links),
         due=due,
+        blocked_by=tuple(blocked),
     )
 
 
@@ -330,11 +457,13 @@ def _due(task: dict) -> datetime | None:
 
 
 def notes_link_events(task: dict) -> list[Event]:
-    """LINKED ``mentions`` events for Jira/GitHub URLs in the task's notes.
+    """LINKED events for the items named in the task's name and notes (:func:`task_text_refs`).
 
-    Asana keeps no story per notes edit that says what changed, so these are stated as of
-    the task's ``modified_at`` when first seen, with no actor; ids are stable per (task,
-    target), so a later read does not repeat them. Never raises (a malformed task yields none).
+    ``link_type`` is the reference's (``"is blocked by"`` or ``"mentions"``). Asana's
+    ``notes_changed``/``name_changed`` stories do not say what changed, so these are stated as
+    of the task's ``modified_at`` when first seen, with no actor; ids
+    (``notes:<gid>:<kind>:<tool>:<key>``) are stable per (task, kind, target), so a later read
+    does not repeat them. Never raises (a malformed task yields none).
     """
     try:
         gid = _gid(task, "task")
@@ -343,8 +472,9 @@ def notes_link_events(task: dict) -> list[Event]:
         return []
     ref = ItemRef(TOOL, gid)
     return [
-        Event(TOOL, f"notes:{gid}:mentions:{t.tool}:{t.key}", ref, at, EventKind.LINKED, link_type=MENTIONS, target=t)
-        for t in notes_links(task)
+        Event(TOOL, f"notes:{gid}:{_id_kind(t.link_type)}:{t.ref.tool}:{t.ref.key}", ref, at, EventKind.LINKED,
+              link_type=t.link_type, target=t.ref)
+        for t in task_text_refs(task)
     ]
 
 
@@ -355,14 +485,16 @@ def notes_link_events(task: dict) -> list[Event]:
 class StoryMapping:
     """What :func:`map_stories` made of a task's stories.
 
-    ``events`` in story order; ``links`` = cross-tool items named in comments;
-    ``skipped`` = ``(index, resource_subtype, reason)``: reasons starting with
-    ``"malformed"`` are broken stories, the rest deliberately unmapped subtypes.
+    ``events`` in story order; ``links`` = items named in comments; ``blocked_by`` = the
+    subset a comment says the task is blocked by / depends on / waits on; ``skipped`` =
+    ``(index, resource_subtype, reason)``: reasons starting with ``"malformed"`` are broken
+    stories, the rest deliberately unmapped subtypes.
     """
 
     events: list[Event] = field(default_factory=list)
     links: tuple[ItemRef, ...] = ()
     skipped: list[tuple[int, str, str]] = field(default_factory=list)
+    blocked_by: tuple[ItemRef, ...] = ()
 
 
 #: Subtypes deliberately not mapped, with the reason.
@@ -372,8 +504,8 @@ SKIP_REASONS = {
     "added_to_project": "project membership: not a change of hands",
     "removed_from_project": "project membership: not a change of hands",
     "name_changed": "rename: the snapshot carries the title",
-    "notes_changed": "description edit: cross-tool URLs in the notes are read from the task",
-    "attachment_added": "attachment: cross-tool URLs are read from the attachment itself",
+    "notes_changed": "description edit: item references in the notes are read from the task",
+    "attachment_added": "attachment: item references are read from the attachment itself",
 }
 
 
@@ -387,8 +519,9 @@ def map_stories(ref: ItemRef, stories: list, project_gid: str | None = None) -> 
     - ``section_changed`` → STATUS_CHANGED from ``old_section.name`` to ``new_section.name``
       (a move in another project than ``project_gid`` is skipped);
     - ``marked_complete`` / ``marked_incomplete`` → CLOSED / REOPENED;
-    - ``comment_added`` → COMMENTED with ``text``, ``mentions`` from ``html_text``; Jira and
-      GitHub URLs in it add LINKED ``mentions`` events;
+    - ``comment_added`` → COMMENTED with ``text``, ``mentions`` from ``html_text``; items
+      named in it (:func:`text_refs` of ``html_text``, else ``text``) add LINKED events whose
+      ``link_type`` is the reference's ("is blocked by" or "mentions");
     - ``dependency_added`` / ``dependency_removed`` → LINKED / UNLINKED, ``link_type``
       "is blocked by", ``target`` = ``ItemRef("asana", dependency.gid)``;
     - ``due_date_changed`` → DUE_CHANGED, ``due`` = ``new_dates.due_at`` else
@@ -400,7 +533,7 @@ def map_stories(ref: ItemRef, stories: list, project_gid: str | None = None) -> 
     rest still map. Never raises for story content.
     """
     events: list[Event] = []
-    links: list[ItemRef] = []
+    found_refs: list[TextRef] = []
     skipped: list[tuple[int, str, str]] = []
     for index, story in enumerate(stories or []):
         sub = story.get("resource_subtype") if isinstance(story, dict) else None
@@ -408,17 +541,19 @@ def map_stories(ref: ItemRef, stories: list, project_gid: str | None = None) -> 
         try:
             mapped, found = _map_story(ref, story, sub, project_gid)
             events.extend(mapped)
-            links.extend(r for r in found if r not in links)
+            found_refs.extend(found)
         except _Skip as exc:
             skipped.append((index, sub, str(exc)))
         except _Malformed as exc:
             skipped.append((index, sub, f"malformed: {exc}"))
         except Exception as exc:  # noqa: BLE001 - one odd story must not sink the task
             skipped.append((index, sub, f"malformed: {type(exc).__name__}: {exc}"))
-    return StoryMapping(events=events, links=tuple(links), skipped=skipped)
+    merged = _merge_refs(found_refs)
+    return StoryMapping(events=events, links=tuple(r.ref for r in merged), skipped=skipped,
+                        blocked_by=tuple(r.ref for r in merged if r.link_type == BLOCKED_BY))
 
 
-def _map_story(ref: ItemRef, story: Any, sub: str, project_gid: str | None) -> tuple[list[Event], list[ItemRef]]:
+def _map_story(ref: ItemRef, story: Any, sub: str, project_gid: str | None) -> tuple[list[Event], list[TextRef]]:
     if not isinstance(story, dict):
         raise _Malformed(f"story is {type(story).__name__}, not an object")
     if not sub:
@@ -466,10 +601,16 @@ def _map_story(ref: ItemRef, story: Any, sub: str, project_gid: str | None) -> t
     if sub == "comment_added":
         text = _str(story, "text", "story", required=False)
         html = _str(story, "html_text", "story", required=False)
-        found = list(cross_tool_refs(" ".join(x for x in (text, html) if x)))
+        if text is not None and MARKER.search(text):
+            found: tuple[TextRef, ...] = ()  # the daemon's own comment: it names items, states no link
+        elif html:
+            found = text_refs(html, html=True, own=ref)
+        else:
+            found = text_refs(text, own=ref)
         out = [ev(EventKind.COMMENTED, text=text, mentions=mentions(html))]
-        out += [ev(EventKind.LINKED, f"{eid}:mentions:{t.tool}:{t.key}", link_type=MENTIONS, target=t) for t in found]
-        return out, found
+        out += [ev(EventKind.LINKED, f"{eid}:{_id_kind(t.link_type)}:{t.ref.tool}:{t.ref.key}", link_type=t.link_type,
+                   target=t.ref) for t in found]
+        return out, list(found)
     # dependency_added / dependency_removed
     dep = story.get("dependency")
     if dep is None:
@@ -491,12 +632,13 @@ MAPPED_SUBTYPES = _MAPPED
 
 
 def map_attachments(ref: ItemRef, attachments: list) -> tuple[list[Event], tuple[ItemRef, ...], list[tuple[str, str]]]:
-    """Cross-tool links from a task's attachments (``AttachmentResponse``, external URLs).
+    """Links from a task's attachments (``AttachmentResponse``, external URLs).
 
-    Returns ``(events, links, skipped)``: one LINKED ``mentions`` event per attachment whose
-    ``view_url`` (or name) names a Jira or GitHub item, at the attachment's ``created_at``,
-    with no actor (AttachmentResponse names none); ``skipped`` = ``(gid, reason)`` for
-    malformed attachments.
+    Returns ``(events, links, skipped)``: one LINKED ``mentions`` event per item whose URL
+    is an attachment's ``view_url`` or name (:func:`bridge.textrefs.find_refs`, URLs only:
+    file names such as ``ISO-9001.pdf`` are no Jira keys), at the attachment's
+    ``created_at``, with no actor (AttachmentResponse names none). An attachment is a
+    mention, never "blocked by". ``skipped`` = ``(gid, reason)`` for malformed attachments.
     """
     events: list[Event] = []
     links: list[ItemRef] = []
@@ -504,7 +646,8 @@ def map_attachments(ref: ItemRef, attachments: list) -> tuple[list[Event], tuple
     for i, att in enumerate(attachments or []):
         try:
             agid = _gid(att, "attachment")
-            targets = cross_tool_refs(" ".join(x for x in (att.get("view_url"), att.get("name")) if isinstance(x, str)))
+            text = "\n".join(x for x in (att.get("view_url"), att.get("name")) if isinstance(x, str))
+            targets = [r.ref for r in text_refs(text, own=ref, bare_jira_keys=False)]
             if not targets:
                 continue
             at = _time(att, "created_at", "attachment")
