@@ -70,7 +70,8 @@ __all__ = [
 ]
 
 #: Names a template may use, each written ``{name}``.
-PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to"})
+PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
+                          "cycle", "decider", "decision", "blocker"})
 
 #: Templates that exist unless ``[templates]`` overrides them.
 BUILTIN_TEMPLATES: dict[str, str] = {
@@ -81,7 +82,17 @@ BUILTIN_TEMPLATES: dict[str, str] = {
     ),
     "draft_title": "{need} needed: {title}",
     "draft": "{receiver}: I need your {need} of {item} ({url}) by {deadline} to move it to {next}.",
+    "standoff": (
+        "Standoff: {cycle}. Nobody can move until one of these waits ends. "
+        "Proposal: {decider} decides {decision} by {deadline}."
+    ),
+    "standoff_draft_title": "Decide: {decision}",
+    "standoff_draft": "{decider}: {cycle}. Please decide {decision} by {deadline}.",
+    "ownerless": "{receiver}: {item} waits on {blocker}, which nobody holds. Please find it an owner, or drop the dependency, by {deadline}.",
 }
+
+#: Step templates of a ``standoff`` rule when the step names none.
+STANDOFF_TEMPLATE_DEFAULTS = {"comment": "standoff", "draft": "standoff_draft"}
 
 #: Tools whose connector can be configured today (``[connectors.<tool>]``).
 AVAILABLE_CONNECTORS = tuple(t.value for t in Tool)
@@ -587,19 +598,45 @@ class Step(_Model):
 
 
 class Rule(_Model):
-    """``[[rules]]``: what to detect, on which tools, the deadline and the escalation steps."""
+    """``[[rules]]``: what to detect, on which tools, the deadline and the escalation steps.
+
+    ``detect = "handoff"`` needs ``on``, ``within``, ``need`` and ``next``; ``before_due``
+    (business time) brings the deadline forward so that much remains before the item's due
+    date. ``detect = "standoff"`` takes ``min_age`` (business time every wait-for edge must
+    have lasted, default ``1d``), ``blocked_statuses`` (statuses/sections meaning "waiting on
+    what I link to") and ``within`` (time the decider gets, default ``1d``).
+    """
 
     name: str = Field(pattern=r"^[a-z0-9-]+$")
-    detect: Literal["handoff"]
+    detect: Literal["handoff", "standoff"]
     tools: list[ToolName] | None = Field(
         default=None, min_length=1, json_schema_extra={"uniqueItems": True}, description="default: every configured tool"
     )
-    on: list[TriggerField] = Field(min_length=1)
-    within: DurationField
-    need: Text
-    next: Text
+    on: list[TriggerField] = Field(default_factory=list)
+    within: DurationField | None = None
+    need: Text | None = None
+    next: Text | None = None
+    before_due: DurationField | None = Field(default=None, description="handoff: business time kept free before the item's due date")
+    min_age: DurationField | None = Field(default=None, description="standoff: business time every edge must have lasted (default 1d)")
+    blocked_statuses: list[Text] = Field(default_factory=list, description="standoff: statuses that wait on the items they link to")
     dry_run: bool = False
     steps: list[Step] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _per_detector(self) -> "Rule":
+        # Keys that belong to the other detector, and missing handoff keys, are reported with
+        # their paths by _cross_problems; here the standoff defaults are filled in.
+        if self.detect == "standoff":
+            self.min_age = self.min_age or Duration.parse("1d")
+            self.within = self.within or Duration.parse("1d")
+            self.need = self.need or "decision"
+            self.next = self.next or "move again"
+            for step in self.steps:
+                if "template" not in step.model_fields_set and step.do in STANDOFF_TEMPLATE_DEFAULTS:
+                    step.template = STANDOFF_TEMPLATE_DEFAULTS[step.do]
+                if "title_template" not in step.model_fields_set and step.do == "draft":
+                    step.title_template = "standoff_draft_title"
+        return self
 
     @field_validator("name", mode="before")
     @classmethod
@@ -611,10 +648,8 @@ class Rule(_Model):
     @field_validator("detect", mode="before")
     @classmethod
     def _detect(cls, value: Any) -> Any:
-        if value == "standoff":
-            raise ValueError("detect = \"standoff\" is not available yet; only \"handoff\" is")
-        if value != "handoff":
-            raise ValueError("unknown detector, expected \"handoff\"")
+        if value not in ("handoff", "standoff"):
+            raise ValueError("unknown detector, expected \"handoff\" or \"standoff\"")
         return value
 
     @field_validator("tools")
@@ -1200,6 +1235,21 @@ def _cross_problems(data: dict) -> list[_Problem]:
             rule_tools = [t for t in tools if t in connectors]
         else:
             rule_tools = [t for t in connectors if t in AVAILABLE_CONNECTORS]
+        detect = rule.get("detect")
+        only = {"handoff": ("on", "before_due"), "standoff": ("min_age", "blocked_statuses")}
+        for key in only.get("standoff" if detect == "handoff" else "handoff" if detect == "standoff" else "", ()):
+            if key in rule:
+                problems.append(_Problem(("rules", r, key), f"only used by detect = \"{'handoff' if key in only['handoff'] else 'standoff'}\"", rule[key]))
+        if detect == "handoff":
+            for key in ("on", "within", "need", "next"):
+                if key not in rule:
+                    problems.append(_Problem(("rules", r, key), "required key is missing"))
+                elif key == "on" and rule[key] == []:
+                    problems.append(_Problem(("rules", r, key), "detect = \"handoff\" needs at least one trigger in on", []))
+        if detect == "standoff":
+            for s_, step in enumerate(rule.get("steps") if isinstance(rule.get("steps"), list) else []):
+                if isinstance(step, dict) and step.get("do") == "reassign":
+                    problems.append(_Problem(("rules", r, "steps", s_, "do"), "a standoff rule can comment, draft or label, not reassign", "reassign"))
         on = rule.get("on")
         for t, trig in enumerate(on if isinstance(on, list) else []):
             owner = trig.get("owner") if isinstance(trig, dict) else None
@@ -1235,7 +1285,7 @@ def _cross_problems(data: dict) -> list[_Problem]:
                         )
                     )
                 previous = (s, after)
-            if do == "reassign":
+            if do in ("reassign", "draft") and (do == "reassign" or step.get("to") is not None):
                 to = step.get("to")
                 if to is None:
                     problems.append(_Problem(where + ("to",), "do = \"reassign\" needs to = \"<person>\""))
@@ -1249,14 +1299,14 @@ def _cross_problems(data: dict) -> list[_Problem]:
                     for tool in rule_tools:
                         if tool not in accounts:
                             problems.append(
-                                _Problem(where + ("to",), f"person {to!r} has no {tool} account to reassign to", to)
+                                _Problem(where + ("to",), f"person {to!r} has no {tool} account to {do} to", to)
                             )
             if do == "label" and step.get("label") is None:
                 problems.append(_Problem(where + ("label",), "do = \"label\" needs label = \"<name>\""))
-            for field, allowed_for in (("to", "reassign"), ("label", "label"), ("title_template", "draft")):
-                if field in step and do in ("comment", "reassign", "label", "draft") and do != allowed_for:
+            for field, allowed_for in (("to", ("reassign", "draft")), ("label", ("label",)), ("title_template", ("draft",))):
+                if field in step and do in ("comment", "reassign", "label", "draft") and do not in allowed_for:
                     problems.append(
-                        _Problem(where + (field,), f"only used by do = \"{allowed_for}\", not \"{do}\"", step[field])
+                        _Problem(where + (field,), "only used by " + " or ".join(f'do = "{a}"' for a in allowed_for) + f', not "{do}"', step[field])
                     )
             if "template" in step and do == "label":
                 problems.append(_Problem(where + ("template",), "do = \"label\" writes no text", step["template"]))
@@ -1386,7 +1436,9 @@ def summarize(config: Config) -> str:
     for rule in config.rules:
         dry = " (dry run)" if config.dry_run_for(rule) else ""
         lines.append(
-            f"    {rule.name}: {rule.detect} on {', '.join(map(str, rule.on))} in {', '.join(rule.tools or [])}, "
-            f"within {rule.within}, {len(rule.steps)} steps{dry}"
+            (f"    {rule.name}: {rule.detect} on {', '.join(map(str, rule.on))} in {', '.join(rule.tools or [])}, "
+             f"within {rule.within}, {len(rule.steps)} steps{dry}") if rule.detect == "handoff" else
+            (f"    {rule.name}: standoff in {', '.join(rule.tools or [])}, min_age {rule.min_age}, "
+             f"{len(rule.steps)} steps{dry}")
         )
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -22,7 +22,10 @@ from sqlalchemy import UniqueConstraint, Index
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from bridge.model import (
+    BLOCKED_BY,
+    MENTION,
     Account,
+    AccountInfo,
     Event,
     EventKind,
     ItemKind,
@@ -102,6 +105,49 @@ class FindingRow(SQLModel, table=True):
     summary: str
     first_seen: datetime
     resolved_at: datetime | None = None
+
+
+class AccountRow(SQLModel, table=True):
+    """An account seen in a tool, with what the tool showed of it (for ``bridge.people``)."""
+
+    __tablename__ = "accounts"
+    tool: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    display_name: str | None = None
+    email: str | None = None
+    first_seen: datetime
+    last_seen: datetime
+
+
+class LinkRow(SQLModel, table=True):
+    """One edge of the link graph: ``src`` is linked to ``dst`` now.
+
+    ``kind``: ``blocked_by`` (src waits on dst) or ``mention`` (same work, no waiting).
+    ``began_at``: the first ``linked`` event on src naming dst, else when src was first seen
+    with the link. ``evidence``: that event's id, if any. Rows are rewritten from each new
+    snapshot of ``src`` (``ItemSnapshot.links`` / ``blocked_by``).
+    """
+
+    __tablename__ = "links"
+    __table_args__ = (Index("ix_links_dst", "dst_tool", "dst_key"),)
+    src_tool: str = Field(primary_key=True)
+    src_key: str = Field(primary_key=True)
+    dst_tool: str = Field(primary_key=True)
+    dst_key: str = Field(primary_key=True)
+    kind: str
+    began_at: datetime
+    evidence: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link graph edge as the rules read it (see ``LinkRow``)."""
+
+    src: ItemRef
+    dst: ItemRef
+    kind: str
+    began_at: datetime
+    evidence: str | None = None
 
 
 class OutboxRow(SQLModel, table=True):
@@ -209,6 +255,16 @@ def row_to_item(row: ItemRow) -> ItemSnapshot:
 
 # --------------------------------------------------------------------------- store
 
+
+def _chunks_by_tool(refs, size: int = 400) -> Iterator[tuple[str, list[str]]]:
+    """``(tool, keys)`` chunks of at most ``size`` keys, for indexed ``IN`` queries."""
+    by_tool: dict[str, list[str]] = {}
+    for r in sorted(refs):
+        by_tool.setdefault(r.tool, []).append(r.key)
+    for tool, keys in by_tool.items():
+        for i in range(0, len(keys), size):
+            yield tool, keys[i:i + size]
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -311,6 +367,10 @@ class Store:
                 else:
                     row.updated_at, row.data, row.seen_at = it.updated_at, data, now
                     s.add(row)
+            s.flush()
+            for it in result.items:
+                self._refresh_links(s, it, now)
+            self._save_accounts(s, result.accounts, now)
             if result.next_cursor is not None:
                 row = s.get(CursorRow, (connector, scope))
                 value = json.dumps(result.next_cursor, sort_keys=True)
@@ -320,6 +380,80 @@ class Store:
                     row.value, row.updated_at = value, now
                     s.add(row)
         return new
+
+    @staticmethod
+    def _refresh_links(s: Session, it: ItemSnapshot, now: datetime) -> None:
+        """Rewrite ``it``'s outgoing link rows from its snapshot, keeping each link's start."""
+        old = {(r.dst_tool, r.dst_key): r for r in s.exec(select(LinkRow).where(LinkRow.src_tool == it.ref.tool, LinkRow.src_key == it.ref.key))}
+        wanted = {(r.tool, r.key): (BLOCKED_BY if r in it.blocked_by else MENTION) for r in (*it.links, *it.blocked_by)}
+        if not wanted and not old:
+            return
+        first: dict[tuple[str, str], tuple[datetime, str]] = {}
+        q = select(EventRow.at, EventRow.event_id, EventRow.data).where(
+            EventRow.item_tool == it.ref.tool, EventRow.item_key == it.ref.key, EventRow.kind == EventKind.LINKED.value
+        ).order_by(EventRow.at, EventRow.pk)
+        for at, event_id, data in s.exec(q):
+            target = json.loads(data).get("target")
+            if target and tuple(target) not in first:
+                first[tuple(target)] = (_aware(at), event_id)
+        for dst, row in old.items():
+            if dst not in wanted:
+                s.delete(row)
+        fallback = it.created_at or now
+        for dst, kind in wanted.items():
+            began, evidence = first.get(dst, (fallback, None))
+            row = old.get(dst)
+            if row is None:
+                s.add(LinkRow(src_tool=it.ref.tool, src_key=it.ref.key, dst_tool=dst[0], dst_key=dst[1],
+                              kind=kind, began_at=began, evidence=evidence))
+            elif row.kind != kind or (evidence and row.evidence != evidence):
+                row.kind, row.began_at, row.evidence = kind, began, evidence
+                s.add(row)
+
+    @staticmethod
+    def _save_accounts(s: Session, accounts: list[AccountInfo], now: datetime) -> None:
+        seen: dict[tuple[str, str], AccountInfo] = {}
+        for info in accounts:
+            key = (info.account.tool, info.account.id)
+            prev = seen.get(key)
+            seen[key] = AccountInfo(info.account, info.display_name or (prev.display_name if prev else None),
+                                    info.email or (prev.email if prev else None))
+        for (tool, ident), info in seen.items():
+            row = s.get(AccountRow, (tool, ident))
+            email = info.email.lower() if info.email else None
+            if row is None:
+                s.add(AccountRow(tool=tool, id=ident, display_name=info.display_name, email=email, first_seen=now, last_seen=now))
+            else:
+                row.display_name = info.display_name or row.display_name
+                row.email = email or row.email
+                row.last_seen = now
+                s.add(row)
+
+    def accounts(self) -> list[AccountRow]:
+        """Every account seen in a poll, ordered by tool and id."""
+        with self.session() as s:
+            return list(s.exec(select(AccountRow).order_by(AccountRow.tool, AccountRow.id)))
+
+    def event_accounts(self) -> dict[str, int]:
+        """``"tool:id"`` of every event actor → number of events it acted in."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            q = select(EventRow.actor, func.count()).where(EventRow.actor.is_not(None)).group_by(EventRow.actor)
+            return {actor: n for actor, n in s.exec(q)}
+
+    def links(self, items: set[ItemRef] | None = None) -> list[Link]:
+        """Link graph edges (all, or those touching ``items`` as source or destination)."""
+        with self.session() as s:
+            rows = []
+            if items is None:
+                rows = list(s.exec(select(LinkRow)))
+            else:
+                for tool, keys in _chunks_by_tool(items):
+                    rows += list(s.exec(select(LinkRow).where(LinkRow.src_tool == tool, LinkRow.src_key.in_(keys))))
+                    rows += list(s.exec(select(LinkRow).where(LinkRow.dst_tool == tool, LinkRow.dst_key.in_(keys))))
+            return [Link(ItemRef(r.src_tool, r.src_key), ItemRef(r.dst_tool, r.dst_key), r.kind, _aware(r.began_at), r.evidence)
+                    for r in {(r.src_tool, r.src_key, r.dst_tool, r.dst_key): r for r in rows}.values()]
 
     def item_updated_at(self, tool: str, keys: list[str]) -> dict[str, datetime | None]:
         """Stored ``updated_at`` for each of ``keys`` that is known."""
@@ -341,9 +475,44 @@ class Store:
                 q = q.where(EventRow.item_tool == item.tool, EventRow.item_key == item.key)
             return [row_to_event(r) for r in s.exec(q.order_by(EventRow.at, EventRow.pk))]
 
+    def events_by_item(self, items: set[ItemRef] | None = None) -> Iterator[tuple[ItemRef, list[Event]]]:
+        """Each item's events, oldest first, one item at a time (all items, or ``items``).
+
+        Streams in index order (``ix_events_item``), so memory holds one item's events.
+        """
+        cols = EventRow.__table__.c
+        base = select(EventRow.__table__)
+        if items is None:
+            queries = [base.order_by(cols.item_tool, cols.item_key, cols.at, cols.pk)]
+        else:
+            queries = [base.where(cols.item_tool == tool, cols.item_key.in_(keys))
+                       .order_by(cols.item_tool, cols.item_key, cols.at, cols.pk)
+                       for tool, keys in _chunks_by_tool(items)]
+        with self.engine.connect() as conn:
+            for q in queries:
+                current, bucket = None, []
+                for row in conn.execute(q).yield_per(5000):
+                    ref = (row.item_tool, row.item_key)
+                    if ref != current:
+                        if bucket:
+                            yield ItemRef(*current), bucket
+                        current, bucket = ref, []
+                    bucket.append(row_to_event(row))
+                if bucket:
+                    yield ItemRef(*current), bucket
+
     def items(self) -> dict[ItemRef, ItemSnapshot]:
         with self.session() as s:
             return {ItemRef(r.tool, r.key): row_to_item(r) for r in s.exec(select(ItemRow))}
+
+    def items_for(self, refs: set[ItemRef]) -> dict[ItemRef, ItemSnapshot]:
+        """Snapshots of ``refs`` that are stored."""
+        out: dict[ItemRef, ItemSnapshot] = {}
+        with self.session() as s:
+            for tool, keys in _chunks_by_tool(refs):
+                for row in s.exec(select(ItemRow).where(ItemRow.tool == tool, ItemRow.key.in_(keys))):
+                    out[ItemRef(row.tool, row.key)] = row_to_item(row)
+        return out
 
     def item(self, ref: ItemRef) -> ItemSnapshot | None:
         with self.session() as s:

@@ -132,27 +132,172 @@ def _sends(
     return None
 
 
-def _acknowledges(ev: Event, h: Handoff, escalation_targets: set[Account]) -> bool:
-    if ev.actor is None or ev.kind not in ACK_KINDS:
-        return False
-    if ev.actor != h.receiver and ev.actor not in escalation_targets:
-        return False
-    if ev.kind == EventKind.ASSIGNED:
-        return ev.subject == ev.actor  # only assigning oneself acknowledges
-    return True
-
-
-def _ends(ev: Event, h: Handoff) -> tuple[str, str] | None:
+def _ends(ev: Event, h: Handoff, who) -> tuple[str, str] | None:
     if ev.kind == EventKind.CLOSED:
         return CLOSED, f"item closed by {ev.actor.id if ev.actor else 'someone'}"
-    if ev.kind == EventKind.REVIEW_REQUEST_REMOVED and h.trigger == "review_requested" and ev.subject == h.receiver:
+    if ev.kind == EventKind.REVIEW_REQUEST_REMOVED and h.trigger == "review_requested" and who(ev.subject) == who(h.receiver):
         return WITHDRAWN, "review request withdrawn"
-    if ev.kind == EventKind.UNASSIGNED and ev.subject == h.receiver and h.trigger != "review_requested":
+    if ev.kind == EventKind.UNASSIGNED and who(ev.subject) == who(h.receiver) and h.trigger != "review_requested":
         return WITHDRAWN, f"{h.receiver.id} unassigned"
     if (ev.kind == EventKind.STATUS_CHANGED and h.trigger.startswith("status:")
             and _status_key(ev.to_status) != _status_key(h.trigger[len("status:"):])):
         return WITHDRAWN, f"moved out of {h.trigger[len('status:'):]} to {ev.to_status}"
     return None
+
+
+Identity = Callable[[Account | None], str | None]
+
+
+def _account_identity(account: Account | None) -> str | None:
+    return str(account) if account is not None else None
+
+
+@dataclass(frozen=True)
+class ItemWalk:
+    """One rule's walk over one item's events, before ``now`` is applied.
+
+    ``done``: handoffs that ended (received, withdrawn, rehanded, closed). ``open``: handoffs
+    still waiting, each with its evidence (the sending event's id, then every later event's).
+    Independent of ``now``, so the engine keeps it until the item (or an item linked to it)
+    changes.
+    """
+
+    done: tuple[Handoff, ...] = ()
+    open: tuple[tuple[Handoff, tuple[str, ...]], ...] = ()
+
+
+def walk_item(
+    rule,
+    ref: ItemRef,
+    evs: list[Event],
+    snapshot: ItemSnapshot | None,
+    *,
+    bots: set[Account],
+    deadline_for: Callable[[Account, datetime], datetime],
+    escalation_targets: set[Account] = frozenset(),
+    status_owner: Callable[[str, str], Account | None] = lambda status, tool: None,
+    who: Identity = _account_identity,
+    linked_events: Iterable[Event] = (),
+    due_deadline_for: Callable[[Account, datetime], datetime] | None = None,
+) -> ItemWalk:
+    """Walk one item's events (oldest first) for one ``handoff`` rule.
+
+    Args:
+        who: account → identity; two accounts of one person (``bridge.people``) share it, so the
+            receiver's activity in any tool counts as theirs.
+        linked_events: events of items linked to this one as the same work (``mention`` links
+            of the link graph): the receiver's acknowledging activity there, after the send,
+            acknowledges here too.
+        due_deadline_for: ``(receiver, item due) -> latest moment`` that still leaves the
+            rule's ``before_due`` before the item's due date; the deadline is the earlier of
+            that and ``deadline_for``.
+
+    The other arguments are as for :func:`detect`.
+    """
+    triggers = {_status_key(t[len("status:"):]) if t.startswith("status:") else t for t in trigger_names(rule.on)}
+    target_ids = {who(a) for a in escalation_targets}
+    assignees: set[Account] = set()
+    seen_assignment = False
+    open_: dict[str, Handoff] = {}
+    done: list[Handoff] = []
+
+    def same_change(moved: Event) -> list[Account]:
+        return [e.subject for e in evs
+                if e.kind == EventKind.ASSIGNED and e.subject and e.actor == moved.actor
+                and abs(e.at - moved.at) <= SAME_CHANGE]
+
+    def close(h: Handoff, state: str, ev: Event, reason: str) -> None:
+        done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
+        open_.pop(who(h.receiver), None)
+
+    def acknowledges(ev: Event, h: Handoff) -> bool:
+        if ev.actor is None or ev.kind not in ACK_KINDS:
+            return False
+        actor = who(ev.actor)
+        if actor != who(h.receiver) and actor not in target_ids:
+            return False
+        if ev.kind == EventKind.ASSIGNED:
+            return who(ev.subject) == actor  # only assigning oneself acknowledges
+        return True
+
+    for ev in evs:
+        if ev.kind == EventKind.ASSIGNED and ev.subject:
+            assignees.add(ev.subject)
+            seen_assignment = True
+        elif ev.kind == EventKind.UNASSIGNED and ev.subject:
+            assignees.discard(ev.subject)
+            seen_assignment = True
+        if ev.kind == EventKind.LABELED and not seen_assignment and snapshot:
+            assignees = set(snapshot.assignees)
+
+        if ev.actor not in bots:
+            for h in list(open_.values()):
+                if acknowledges(ev, h):
+                    close(h, RECEIVED, ev, f"acknowledged by {ev.actor.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
+                    continue
+                end = _ends(ev, h, who)
+                if end:
+                    close(h, end[0], ev, end[1])
+
+        if ev.actor in bots:
+            continue
+        sent = _sends(ev, triggers, assignees, same_change, status_owner)
+        if not sent:
+            continue
+        trigger, receivers = sent
+        if trigger == "assigned":
+            wanted = {who(r) for r in receivers}
+            for h in list(open_.values()):
+                if h.trigger == "assigned" and who(h.receiver) not in wanted:
+                    close(h, REHANDED, ev, f"re-handed to {receivers[0].id}")
+        for receiver in receivers:
+            rid = who(receiver)
+            if rid == who(ev.actor) or receiver in bots or rid in open_:
+                continue
+            deadline = deadline_for(receiver, ev.at)
+            if due_deadline_for is not None and snapshot is not None and snapshot.due is not None:
+                deadline = min(deadline, max(ev.at, due_deadline_for(receiver, snapshot.due)))
+            open_[rid] = Handoff(
+                key=f"{rule.name}:{ref.tool}:{ref.key}:{receiver.id}:{ev.id}",
+                rule=rule.name,
+                item=ref,
+                sender=ev.actor,
+                receiver=receiver,
+                trigger=trigger,
+                sent_at=ev.at,
+                sent_event=ev.id,
+                deadline=deadline,
+            )
+
+    if open_:
+        for ev in sorted((e for e in linked_events if e.actor not in bots), key=lambda e: e.at):
+            for h in list(open_.values()):
+                if ev.at >= h.sent_at and acknowledges(ev, h):
+                    close(h, RECEIVED, ev, f"acknowledged on the linked item {ev.item} by {ev.actor.id} "
+                                           f"({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
+    still = tuple(
+        (h, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
+        for h in open_.values()
+    )
+    return ItemWalk(done=tuple(done), open=still)
+
+
+def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]:
+    """Apply ``now`` to a walk: open handoffs past their deadline become overdue findings.
+
+    Returns (every handoff with its state, sorted by sending time; one finding per overdue one).
+    """
+    handoffs = list(walk.done)
+    findings: list[Finding] = []
+    for h, evidence in walk.open:
+        if h.deadline <= now:
+            h = replace(h, state=OVERDUE, reason=f"no acknowledgement by {h.receiver.id} before the deadline")
+            findings.append(Finding(key=h.key, rule=h.rule, detect="handoff", item=h.item, receiver=h.receiver,
+                                    at=h.deadline, handoff=h, evidence=evidence))
+        else:
+            h = replace(h, state=SENT, reason="waiting; deadline not reached")
+        handoffs.append(h)
+    return sorted(handoffs, key=lambda h: h.sent_at), findings
 
 
 def detect(
@@ -165,6 +310,8 @@ def detect(
     now: datetime,
     escalation_targets: set[Account] = frozenset(),
     status_owner: Callable[[str, str], Account | None] = lambda status, tool: None,
+    who: Identity = _account_identity,
+    linked: Callable[[ItemRef], Iterable[ItemRef]] = lambda ref: (),
 ) -> tuple[list[Handoff], list[Finding]]:
     """Run one ``handoff`` rule over every item.
 
@@ -178,96 +325,23 @@ def detect(
         escalation_targets: accounts this rule reassigns to; their activity acknowledges.
         status_owner: ``(status name, tool) -> account`` of the status's named owner, used when
             a move to a handoff status sets no assignee in the same change.
+        who: account → identity (see :func:`walk_item`); by default each account is its own.
+        linked: item → the items linked to it as the same work (cross-link acknowledgement).
 
     Returns:
         (every handoff with its state, one finding per overdue handoff).
     """
-    triggers = {_status_key(t[len("status:"):]) if t.startswith("status:") else t for t in trigger_names(rule.on)}
     tools = set(rule.tools) if getattr(rule, "tools", None) else None
     handoffs: list[Handoff] = []
     findings: list[Finding] = []
     for ref, evs in events_by_item.items():
         if tools is not None and ref.tool not in tools:
             continue
-        snapshot = items.get(ref)
-        assignees: set[Account] = set()
-        seen_assignment = False
-        open_: dict[Account, Handoff] = {}
-        done: list[Handoff] = []
-
-        def same_change(moved: Event, evs=evs) -> list[Account]:
-            return [e.subject for e in evs
-                    if e.kind == EventKind.ASSIGNED and e.subject and e.actor == moved.actor
-                    and abs(e.at - moved.at) <= SAME_CHANGE]
-
-        def close(h: Handoff, state: str, ev: Event, reason: str) -> None:
-            done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
-            open_.pop(h.receiver, None)
-
-        for ev in evs:
-            if ev.kind == EventKind.ASSIGNED and ev.subject:
-                assignees.add(ev.subject)
-                seen_assignment = True
-            elif ev.kind == EventKind.UNASSIGNED and ev.subject:
-                assignees.discard(ev.subject)
-                seen_assignment = True
-            if ev.kind == EventKind.LABELED and not seen_assignment and snapshot:
-                assignees = set(snapshot.assignees)
-
-            for h in list(open_.values()):
-                if ev.actor in bots:
-                    continue
-                if _acknowledges(ev, h, escalation_targets):
-                    close(h, RECEIVED, ev, f"acknowledged by {ev.actor.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
-                    continue
-                end = _ends(ev, h)
-                if end:
-                    close(h, end[0], ev, end[1])
-
-            if ev.actor in bots:
-                continue
-            sent = _sends(ev, triggers, assignees, same_change, status_owner)
-            if not sent:
-                continue
-            trigger, receivers = sent
-            if trigger == "assigned":
-                for h in list(open_.values()):
-                    if h.trigger == "assigned" and h.receiver not in receivers:
-                        close(h, REHANDED, ev, f"re-handed to {receivers[0].id}")
-            for receiver in receivers:
-                if receiver == ev.actor or receiver in bots or receiver in open_:
-                    continue
-                key = f"{rule.name}:{ref.tool}:{ref.key}:{receiver.id}:{ev.id}"
-                open_[receiver] = Handoff(
-                    key=key,
-                    rule=rule.name,
-                    item=ref,
-                    sender=ev.actor,
-                    receiver=receiver,
-                    trigger=trigger,
-                    sent_at=ev.at,
-                    sent_event=ev.id,
-                    deadline=deadline_for(receiver, ev.at),
-                )
-
-        for h in open_.values():
-            if h.deadline <= now:
-                h = replace(h, state=OVERDUE, reason=f"no acknowledgement by {h.receiver.id} before the deadline")
-                later = tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event)
-                findings.append(
-                    Finding(
-                        key=h.key,
-                        rule=rule.name,
-                        detect="handoff",
-                        item=ref,
-                        receiver=h.receiver,
-                        at=h.deadline,
-                        handoff=h,
-                        evidence=(h.sent_event,) + later,
-                    )
-                )
-            else:
-                h = replace(h, state=SENT, reason="waiting; deadline not reached")
-            done.append(h)
-        handoffs.extend(sorted(done, key=lambda h: h.sent_at))
+        linked_events = [e for other in linked(ref) for e in events_by_item.get(other, ())]
+        walk = walk_item(rule, ref, evs, items.get(ref), bots=bots, deadline_for=deadline_for,
+                         escalation_targets=escalation_targets, status_owner=status_owner, who=who,
+                         linked_events=linked_events)
+        hs, fs = settle(walk, now)
+        handoffs.extend(hs)
+        findings.extend(fs)
     return handoffs, findings

@@ -161,10 +161,10 @@ def test_unknown_key_suggests_the_right_one():
     assert line.startswith("config.toml:1: deamon: unknown key, did you mean 'daemon'?")
 
 
-def test_unknown_rule_kind_and_standoff_not_available():
-    line = one_problem(BASE.replace('detect = "handoff"', 'detect = "standoff"'))
-    assert line.startswith("config.toml:14: rules[0].detect: ")
-    assert "not available yet" in line and "(got 'standoff')" in line
+def test_unknown_rule_kind_and_keys_of_the_other_detector():
+    on, reassign = problems_of(BASE.replace('detect = "handoff"', 'detect = "standoff"'))
+    assert "rules[0].on: only used by detect = \"handoff\"" in on, on
+    assert "rules[0].steps[1].do: a standoff rule can comment, draft or label, not reassign" in reassign
     line = one_problem(BASE.replace('detect = "handoff"', 'detect = "telepathy"'))
     assert "rules[0].detect: unknown detector" in line and "(got 'telepathy')" in line
 
@@ -258,7 +258,7 @@ def test_triggers():
     line = one_problem(BASE.replace('on = ["review_requested"]', 'on = ["opened"]'))
     assert "rules[0].on[0]: unknown trigger" in line and "(got 'opened')" in line
     line = one_problem(BASE.replace('on = ["review_requested"]', "on = []"))
-    assert "rules[0].on: needs at least 1 item(s) (got [])" in line
+    assert "rules[0].on: detect = \"handoff\" needs at least one trigger in on (got [])" in line
 
 
 def test_connector_values():

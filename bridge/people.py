@@ -1,0 +1,145 @@
+"""One person, many accounts: the people directory.
+
+A person is one human with accounts in several tools (DESIGN.md "Vocabulary"). An account
+belongs to a person when ``[people.<name>].accounts`` names it, or, failing that, when the
+tool shows the account's e-mail and it equals the person's ``email`` (case-insensitive).
+Asana shows e-mails, Jira often does, GitHub mostly does not; a git commit carries its
+author's e-mail, which GitHub connectors report as the pseudo-account ``email:<address>``.
+
+Rules compare people, not accounts, through :meth:`Directory.identity`, so a comment by the
+receiver on the linked Jira issue acknowledges the review request on the pull request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable
+
+from bridge.model import Account, AccountInfo
+
+EMAIL_TOOL = "email"  # pseudo-tool of accounts known only by e-mail (git commit authors)
+
+
+@dataclass(frozen=True)
+class SeenAccount:
+    """An account the store has seen: what the tool showed, and how often it acted."""
+
+    account: Account
+    display_name: str | None = None
+    email: str | None = None
+    last_seen: datetime | None = None
+    events: int = 0
+
+
+@dataclass
+class PeopleReport:
+    """What ``handoff-bridge people`` prints.
+
+    ``mapped``: person → ``[(account, how)]`` where ``how`` is ``"config"`` or ``"e-mail"``.
+    ``unmapped``: accounts seen that no person owns. ``never_matched``: ``(person, reason)``
+    for config entries none of whose accounts (nor e-mail) ever appeared.
+    """
+
+    mapped: dict[str, list[tuple[Account, str]]] = field(default_factory=dict)
+    unmapped: list[SeenAccount] = field(default_factory=list)
+    never_matched: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Directory:
+    """Accounts → people, from config first, then by e-mail.
+
+    Args:
+        config: the validated ``bridge.config.Config`` (``people``, ``person_for``).
+        seen: accounts seen in the tools (``AccountInfo`` or ``SeenAccount``), for e-mail matching.
+    """
+
+    def __init__(self, config, seen: Iterable[AccountInfo | SeenAccount] = ()):
+        self.config = config
+        self._by_email: dict[str, str] = {
+            p.email.lower(): name for name, p in config.people.items() if p.email
+        }
+        self._matched: dict[Account, str] = {}
+        self._email_accounts: dict[str, dict[str, Account]] = {}  # person → tool → account found by e-mail
+        self.learn(seen)
+
+    def learn(self, seen: Iterable[AccountInfo | SeenAccount]) -> None:
+        """Take in more accounts seen (a new poll's ``PollResult.accounts``)."""
+        for info in seen:
+            acct = info.account
+            if self.config.person_for(acct) is not None or acct in self._matched:
+                continue
+            email = (info.email or (acct.id if acct.tool == EMAIL_TOOL else "") or "").lower()
+            name = self._by_email.get(email)
+            if name is not None:
+                self._matched[acct] = name
+                self._email_accounts.setdefault(name, {}).setdefault(acct.tool, acct)
+
+    def person(self, account: Account | None) -> str | None:
+        """The ``[people.*]`` name owning ``account``, or ``None``."""
+        if account is None:
+            return None
+        found = self.config.person_for(account)
+        if found is not None:
+            return found[0]
+        if account.tool == EMAIL_TOOL:
+            return self._by_email.get(account.id.lower())
+        return self._matched.get(account)
+
+    def identity(self, account: Account | None) -> str | None:
+        """A key equal for every account of one human: ``person:<name>``, else ``<tool>:<id>``."""
+        if account is None:
+            return None
+        name = self.person(account)
+        return f"person:{name}" if name else str(account)
+
+    def account(self, person: str, tool: str) -> Account | None:
+        """``person``'s account in ``tool``: from config, else one matched by e-mail, else ``None``."""
+        acct = self.config.person_account(person, tool)
+        if acct is not None:
+            return acct
+        return self._email_accounts.get(person, {}).get(tool)
+
+    def account_for_identity(self, identity: str, tool: str) -> Account | None:
+        """The account in ``tool`` of an ``identity`` (see :meth:`identity`), if it has one."""
+        if identity.startswith("person:"):
+            return self.account(identity[len("person:"):], tool)
+        acct_tool, _, ident = identity.partition(":")
+        return Account(acct_tool, ident) if acct_tool == tool else None
+
+    def name(self, identity: str | None) -> str:
+        """A human-readable name: the person's ``display_name`` or config name, else the account id."""
+        if not identity:
+            return "nobody"
+        if identity.startswith("person:"):
+            key = identity[len("person:"):]
+            person = self.config.people.get(key)
+            return (person.display_name if person and person.display_name else key)
+        return identity.partition(":")[2] or identity
+
+    def report(self, seen: Iterable[SeenAccount]) -> PeopleReport:
+        """Who is mapped (and how), which seen accounts nobody owns, which entries never matched."""
+        seen = list(seen)
+        self.learn(seen)
+        out = PeopleReport(mapped={name: [] for name in self.config.people})
+        seen_accounts = {s.account for s in seen}
+        for name, person in self.config.people.items():
+            for tool, ident in sorted(person.accounts.items()):
+                acct = Account(tool, ident)
+                if any(self.config.person_for(s) == self.config.person_for(acct) and s.tool == tool for s in seen_accounts):
+                    out.mapped[name].append((acct, "config"))
+            for tool, acct in sorted(self._email_accounts.get(name, {}).items()):
+                out.mapped[name].append((acct, "e-mail"))
+        for s in sorted(seen, key=lambda s: (s.account.tool, s.account.id)):
+            if self.person(s.account) is None:
+                out.unmapped.append(s)
+        for name, person in self.config.people.items():
+            if out.mapped[name]:
+                continue
+            configured = ", ".join(f"{t}:{i}" for t, i in sorted(person.accounts.items())) or "no accounts"
+            why = f"none of its accounts ({configured}) was seen"
+            if person.email:
+                why += f", and no account showed the e-mail {person.email}"
+            out.never_matched.append((name, why))
+        out.mapped = {k: v for k, v in out.mapped.items() if v}
+        return out

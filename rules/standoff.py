@@ -1,0 +1,297 @@
+"""The ``standoff`` detector: people waiting on each other, across tools.
+
+Pure: a function of (wait-for edges, identities, schedules, now). No I/O.
+
+**Wait-for edges** (DESIGN.md "Vocabulary"), each with its evidence and the moment it began:
+
+- ``review``: a pull request's author waits on a requested reviewer (open review request:
+  not yet reviewed, removed, or closed).
+- ``changes``: a reviewer who requested changes waits on the author (until the author
+  commits, comments or asks for review again).
+- ``blocked_by``: the holder of a blocked item waits on the holder of its blocker (a native
+  blocked-by link or dependency, or text saying "blocked by"/"depends on"; see
+  ``bridge.textrefs``), while the blocker is not done.
+- ``handoff``: the sender of a pending handoff waits on its receiver (``rules.handoff``).
+- ``status``: an item whose status (Jira status, Asana section) is one of the rule's
+  ``blocked_statuses`` waits on every not-done item it names (its links).
+
+The **holder** of an item is its first assignee; for a pull request without one, its author.
+An edge whose blocker nobody holds is **ownerless**.
+
+A **standoff** is a cycle of length 2 or more in the graph over people (an edge joins the
+identities of waiter and holder, so one human's accounts in three tools are one node) in
+which every edge has lasted at least the rule's ``min_age`` in the waiter's business time.
+An ownerless edge that has lasted ``min_age`` is reported on its own (``ownerless``): nobody
+can answer that wait.
+
+Which edge to break: the one whose holder has the next decision. Edges are ranked by what
+the holder is asked for: a review first (a decision), then a handoff's acknowledgement, an
+answer to requested changes, and last a blocker's completion (work, not a decision); among
+equals the oldest wait. Its holder decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterable
+
+import networkx as nx
+
+from bridge.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory
+
+REVIEW, CHANGES, BLOCKED_BY, HANDOFF, STATUS = "review", "changes", "blocked_by", "handoff", "status"
+#: Lower breaks first: a review is a decision, a blocker's completion is work.
+BREAK_RANK = {REVIEW: 0, HANDOFF: 1, CHANGES: 2, STATUS: 3, BLOCKED_BY: 4}
+#: Longest cycle looked for (people). Longer chains are rarely one conversation to untangle.
+MAX_CYCLE = 6
+
+
+@dataclass(frozen=True)
+class WaitEdge:
+    """"``waiter`` waits on ``holder``": on ``item`` (where the wait shows), for ``on`` to move.
+
+    ``holder`` is ``None`` when nobody holds ``on`` (ownerless). ``began`` is aware UTC.
+    ``evidence``: ids of the events that prove it (a link without a ``linked`` event has none).
+    """
+
+    kind: str
+    waiter: Account
+    holder: Account | None
+    item: ItemRef
+    on: ItemRef
+    began: datetime
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        origin = self.evidence[0] if self.evidence else self.began.isoformat()
+        return f"{self.kind}:{self.item.tool}:{self.item.key}>{self.on.tool}:{self.on.key}:{self.waiter}>{self.holder}:{origin}"
+
+
+@dataclass(frozen=True)
+class StandoffFinding:
+    """A standoff (``detect="standoff"``) or an ownerless wait (``detect="ownerless"``).
+
+    ``edges``: the cycle in order (each edge's holder is the next edge's waiter), or the
+    single ownerless edge. ``breaks``: the edge proposed to break; ``receiver`` is its holder
+    (who decides; for ``ownerless``, the waiter, who must find an owner). ``items``: every item
+    of the cycle, each commented on once. ``at``: when the last edge reached ``min_age``.
+    ``sentence``: the whole cycle in one sentence, with people's names.
+    """
+
+    key: str
+    rule: str
+    detect: str
+    item: ItemRef
+    receiver: Account
+    at: datetime
+    edges: tuple[WaitEdge, ...]
+    breaks: WaitEdge
+    items: tuple[ItemRef, ...]
+    sentence: str
+    evidence: tuple[str, ...] = ()
+    handoff: None = None
+
+    @property
+    def summary(self) -> str:
+        return self.sentence
+
+
+def holder(item: ItemSnapshot | None) -> Account | None:
+    """Who holds ``item``: its first assignee; for a pull request without one, its author."""
+    if item is None:
+        return None
+    if item.assignees:
+        return item.assignees[0]
+    if item.kind == ItemKind.PULL_REQUEST:
+        return item.author
+    return None
+
+
+def is_open(item: ItemSnapshot | None) -> bool:
+    return item is not None and item.status_category != StatusCategory.DONE
+
+
+def review_edges(ref: ItemRef, evs: list[Event], item: ItemSnapshot | None, *, bots: set[Account],
+                 who: Callable[[Account | None], str | None]) -> list[WaitEdge]:
+    """``review`` and ``changes`` edges of one pull request from its events (oldest first).
+
+    An open review request is answered by any review from the reviewer, or withdrawn. Changes
+    requested are answered by the author's commit, comment or new review request.
+    """
+    if item is None or item.kind != ItemKind.PULL_REQUEST or not is_open(item) or item.author is None:
+        return []
+    author = item.author
+    requested: dict[Account, Event] = {}
+    changes: dict[Account, Event] = {}
+    for ev in evs:
+        if ev.actor in bots:
+            continue
+        if ev.kind == EventKind.REVIEW_REQUESTED and ev.subject:
+            requested.setdefault(ev.subject, ev)
+            if who(ev.actor) == who(author):
+                changes.pop(ev.subject, None)
+        elif ev.kind == EventKind.REVIEW_REQUEST_REMOVED and ev.subject:
+            requested.pop(ev.subject, None)
+        elif ev.kind == EventKind.REVIEWED and ev.actor:
+            requested.pop(ev.actor, None)
+            if ev.review_state == "changes_requested":
+                changes[ev.actor] = ev
+            elif ev.review_state in ("approved", "dismissed"):
+                changes.pop(ev.actor, None)
+        elif ev.kind in (EventKind.COMMITTED, EventKind.COMMENTED) and who(ev.actor) == who(author):
+            changes.clear()
+        elif ev.kind == EventKind.CLOSED:
+            requested.clear()
+            changes.clear()
+    out = [WaitEdge(REVIEW, author, r, ref, ref, ev.at, (ev.id,)) for r, ev in requested.items() if who(r) != who(author)]
+    out += [WaitEdge(CHANGES, r, author, ref, ref, ev.at, (ev.id,)) for r, ev in changes.items() if who(r) != who(author)]
+    return out
+
+
+def link_edges(ref: ItemRef, item: ItemSnapshot | None, links: Iterable, items: Callable[[ItemRef], ItemSnapshot | None],
+               *, blocked_statuses: set[str]) -> list[WaitEdge]:
+    """``blocked_by`` and ``status`` edges of one item from its outgoing links (``bridge.store.Link``).
+
+    ``items`` looks up the current snapshot of a linked item. Nothing when the item is done or
+    nobody holds it (nobody is waiting); an edge with ``holder=None`` when the blocker is open
+    and nobody holds it.
+    """
+    if not is_open(item):
+        return []
+    waiter = holder(item)
+    if waiter is None:
+        return []
+    waiting_status = item.status.strip().casefold() in blocked_statuses
+    out = []
+    for link in links:
+        if link.kind != BLOCKED_BY and not waiting_status:
+            continue
+        other = items(link.dst)
+        if other is None or not is_open(other):
+            continue
+        kind = BLOCKED_BY if link.kind == BLOCKED_BY else STATUS
+        out.append(WaitEdge(kind, waiter, holder(other), ref, link.dst, link.began_at,
+                            (link.evidence,) if link.evidence else ()))
+    return out
+
+
+def handoff_edges(handoffs: Iterable) -> list[WaitEdge]:
+    """``handoff`` edges: the sender of each pending (sent or overdue) handoff waits on its receiver."""
+    return [WaitEdge(HANDOFF, h.sender, h.receiver, h.item, h.item, h.sent_at, (h.sent_event,))
+            for h in handoffs if h.sender is not None and h.state in ("sent", "overdue")]
+
+
+def _what(edge: WaitEdge) -> str:
+    if edge.kind == REVIEW:
+        return f"a review of {edge.on.key}"
+    if edge.kind == CHANGES:
+        return f"an answer to the changes requested on {edge.on.key}"
+    if edge.kind == HANDOFF:
+        return f"an acknowledgement of {edge.item.key}"
+    return f"{edge.on.key} ({edge.on.tool}) to move"
+
+
+def decision(edge: WaitEdge) -> str:
+    """What the holder of ``edge`` is asked to decide, in a few words."""
+    if edge.kind == REVIEW:
+        return f"review {edge.on.key} as it stands"
+    if edge.kind == CHANGES:
+        return f"answer the changes requested on {edge.on.key}"
+    if edge.kind == HANDOFF:
+        return f"take or hand back {edge.item.key}"
+    return f"whether {edge.item.key} can go ahead before {edge.on.key} is done"
+
+
+def sentence(edges: Iterable[WaitEdge], name: Callable[[Account | None], str]) -> str:
+    """``"ana waits on ben for a review of acme/web#12, and ben waits on ana for ..."``."""
+    parts = [f"{name(e.waiter)} waits on {name(e.holder)} for {_what(e)}" for e in edges]
+    return ", and ".join(parts)
+
+
+def detect(
+    rule,
+    edges: Iterable[WaitEdge],
+    *,
+    who: Callable[[Account | None], str | None],
+    aged_at: Callable[[WaitEdge], datetime],
+    now: datetime,
+    name: Callable[[Account | None], str] = lambda a: a.id if a else "nobody",
+) -> list[StandoffFinding]:
+    """Find standoffs (cycles) and ownerless waits among ``edges`` that have lasted ``min_age``.
+
+    Args:
+        rule: a validated ``standoff`` rule (``name``).
+        edges: every current wait-for edge.
+        who: account → identity (one node per human; see ``bridge.people.Directory.identity``).
+        aged_at: edge → the moment it reaches the rule's ``min_age`` in the waiter's business time.
+        now: aware UTC.
+        name: account → a person's name, for the sentence.
+
+    Returns:
+        Findings, standoffs first, each cycle once (the same cycle gives the same key in every
+        cycle of the daemon while its edges stand).
+    """
+    graph = nx.DiGraph()
+    ownerless: list[tuple[WaitEdge, datetime]] = []
+    for edge in edges:
+        aged = aged_at(edge)
+        if aged > now:
+            continue
+        if edge.holder is None:
+            if edge.kind in (BLOCKED_BY, STATUS):
+                ownerless.append((edge, aged))
+            continue
+        a, b = who(edge.waiter), who(edge.holder)
+        if a == b:
+            continue
+        if not graph.has_edge(a, b):
+            graph.add_edge(a, b, edges=[])
+        graph[a][b]["edges"].append((edge, aged))
+
+    findings: list[StandoffFinding] = []
+    for component in nx.strongly_connected_components(graph):
+        if len(component) < 2:
+            continue
+        sub = graph.subgraph(component)
+        for cycle in sorted(nx.simple_cycles(sub, length_bound=MAX_CYCLE), key=lambda c: (len(c), sorted(c))):
+            start = cycle.index(min(cycle))
+            cycle = cycle[start:] + cycle[:start]
+            hops = []
+            for a, b in zip(cycle, cycle[1:] + cycle[:1]):
+                edge, aged = min(sub[a][b]["edges"], key=lambda x: (x[0].began, x[0].key))
+                hops.append((edge, aged))
+            chain = tuple(e for e, _ in hops)
+            breaks = min(chain, key=lambda e: (BREAK_RANK[e.kind], e.began, e.key))
+            items = tuple(dict.fromkeys(r for e in chain for r in (e.item, e.on)))
+            digest = hashlib.sha256("|".join(sorted(e.key for e in chain)).encode()).hexdigest()[:16]
+            findings.append(StandoffFinding(
+                key=f"{rule.name}:standoff:{digest}",
+                rule=rule.name,
+                detect="standoff",
+                item=breaks.item,
+                receiver=breaks.holder,
+                at=max(aged for _, aged in hops),
+                edges=chain,
+                breaks=breaks,
+                items=items,
+                sentence=sentence(chain, name),
+                evidence=tuple(dict.fromkeys(i for e in chain for i in e.evidence)),
+            ))
+    for edge, aged in sorted(ownerless, key=lambda x: x[0].key):
+        findings.append(StandoffFinding(
+            key=f"{rule.name}:ownerless:{hashlib.sha256(edge.key.encode()).hexdigest()[:16]}",
+            rule=rule.name,
+            detect="ownerless",
+            item=edge.item,
+            receiver=edge.waiter,
+            at=aged,
+            edges=(edge,),
+            breaks=edge,
+            items=(edge.item,),
+            sentence=f"{name(edge.waiter)} waits on {edge.on.key} ({edge.on.tool}), which nobody holds",
+            evidence=edge.evidence,
+        ))
+    return findings
