@@ -307,3 +307,109 @@ def test_dependencies_and_cross_tool_urls_are_links(emu, clock):
     assert (b, "mentions", ItemRef("github", "acme/web#12")) in links
     assert ItemRef("jira", "WEB-17") in store.items[a].links
     assert ItemRef("github", "acme/web#12") in store.items[b].links
+
+
+# ---------------------------------------------------------------------- issue 5: fetch, accounts, blocked_by
+def test_fetch_rereads_one_task_with_the_same_event_ids_as_poll(emu, clock):
+    blocker = emu.create_task(P1, ADA, "Sign-off", at=T0 - timedelta(hours=2))
+    t = emu.create_task(P1, ADA, "LEG-4: NDA for ACME", notes="Blocked by https://acme.atlassian.net/browse/LEG-4",
+                        assignee=BEA, section="Doing", due_on="2025-03-07", at=T0 - timedelta(hours=1))
+    conn, store = connector(emu, clock), Store()
+    poll(conn, store)
+    clock.advance(timedelta(minutes=5))
+    emu.add_dependency(t, BEA, blocker)
+    emu.comment(t, BEA, "waiting on https://github.com/acme/web/pull/12 too")
+    emu.move_to_section(t, BEA, "Legal review")
+    emu.add_attachment_url(t, BEA, "https://github.com/acme/api/issues/3", "API issue")
+    polled = poll(conn, store, emu=emu)
+    stored_ids = {e.id for e in store.events.values() if e.item.key == t}
+
+    emu.reset_requests()
+    fetched = conn.fetch(ItemRef("asana", t))
+    assert fetched.next_cursor is None
+    assert {e.id for e in fetched.events} == stored_ids, "fetch states the same facts under the same ids"
+    # Story and attachment facts are equal in every field; a notes link is stated as of the
+    # task's modified_at when read (Asana keeps no story saying what an edit changed), so only
+    # its id is stable, and the store keeps the first.
+    same = {e.id: e for e in store.events.values() if e.item.key == t and not e.id.startswith("notes:")}
+    assert {e.id: e for e in fetched.events if not e.id.startswith("notes:")} == same
+    [snap] = fetched.items
+    assert snap == store.items[t] == next(i for i in polled.items if i.ref.key == t)
+    assert snap.status == "Legal review" and snap.assignees == (Account("asana", BEA),)
+    assert snap.blocked_by == (ItemRef("asana", blocker), ItemRef("jira", "LEG-4"), ItemRef("github", "acme/web#12"))
+    assert ItemRef("github", "acme/api#3") in snap.links and ItemRef("github", "acme/api#3") not in snap.blocked_by
+    # Task + stories + attachments (a story says one was added), each counted at the emulator.
+    assert paths(emu) == [("GET", f"/tasks/{t}", 200), ("GET", f"/tasks/{t}/stories", 200), ("GET", "/attachments", 200)]
+    assert fetched.requests == 3
+    assert {a.account.id: a.email for a in fetched.accounts} == {BEA: "bea@example.com", ADA: "ada@example.com"}
+
+
+def test_fetch_of_a_plain_task_costs_two_requests_and_of_a_gone_task_gives_no_items(emu, clock):
+    t = emu.create_task(P1, ADA, "Contract")
+    conn = connector(emu, clock)
+    r = conn.fetch(ItemRef("asana", t))
+    assert r.requests == 2 == len(emu.requests) and [i.ref.key for i in r.items] == [t]
+    emu.reset_requests()
+    gone = conn.fetch(ItemRef("asana", "1299999999999999"))
+    assert gone.items == [] and gone.events == [] and gone.next_cursor is None
+    assert gone.requests == 1 and [s for _, _, s in emu.requests] == [404]
+    with pytest.raises(ValueError):
+        conn.fetch(ItemRef("jira", "LEG-4"))
+
+
+def test_fetch_translates_errors_and_spends_the_limiter(emu, clock):
+    t = emu.create_task(P1, ADA, "Contract")
+    conn = connector(emu, clock)
+    emu.faults.add("GET", rf"/tasks/{t}/stories", "status", status=503)
+    with pytest.raises(errors.TransientError):
+        conn.fetch(ItemRef("asana", t))
+    emu.faults.add("GET", rf"/tasks/{t}$", "status", status=429, retry_after=7)
+    with pytest.raises(errors.RateLimited) as info:
+        conn.fetch(ItemRef("asana", t))
+    assert info.value.retry_after == 7
+    with pytest.raises(errors.AuthError) as auth:
+        connector(emu, clock, token="2/1200/revoked-secret-value").fetch(ItemRef("asana", t))
+    assert "revoked-secret-value" not in str(auth.value)
+    small = connector(emu, clock, rpm=3)
+    small.fetch(ItemRef("asana", t))  # 2 of 3 tokens
+    emu.reset_requests()
+    with pytest.raises(errors.RateLimited) as dry:
+        small.fetch(ItemRef("asana", t))
+    assert emu.requests == [] and dry.value.retry_after > 0, "nothing sent without budget for both reads"
+    clock.advance(timedelta(minutes=1))
+    assert small.fetch(ItemRef("asana", t)).requests == 2
+
+
+def test_poll_reports_accounts_with_emails_at_no_extra_request(emu, clock):
+    emu.add_user(LEO, "Leo Legal", "Leo.Legal@Example.com")
+    t = emu.create_task(P1, ADA, "Contract", assignee=BEA, at=T0 - timedelta(hours=1))
+    conn, store = connector(emu, clock), Store()
+    first = poll(conn, store, emu=emu)
+    assert {a.account.id: (a.display_name, a.email) for a in first.accounts} == {
+        BEA: ("Bea", "bea@example.com"), ADA: ("Ada", "ada@example.com")}
+    clock.advance(timedelta(minutes=1))
+    emu.comment(t, BEA, html_text=f'<body><a data-asana-gid="{LEO}"/> please sign</body>')
+    emu.reset_requests()
+    r = poll(conn, store, emu=emu)
+    assert r.requests == 3, "events + task list + stories, as before"
+    assert ("Leo Legal", "leo.legal@example.com") not in {(a.display_name, a.email) for a in r.accounts}
+    assert {a.account.id: a.display_name for a in r.accounts}[LEO] == "Leo Legal", "a mention is seen, by its label"
+    clock.advance(timedelta(minutes=1))
+    emu.reset_requests()
+    idle = poll(conn, store, emu=emu)
+    assert idle.accounts == [] and idle.requests == 1
+
+
+def test_comment_saying_blocked_by_makes_blocked_by_and_a_plain_link_does_not(emu, clock):
+    a = emu.create_task(P1, ADA, "A", at=T0 - timedelta(hours=1))
+    b = emu.create_task(P1, ADA, "B", at=T0 - timedelta(hours=1))
+    conn, store = connector(emu, clock), Store()
+    poll(conn, store)
+    clock.advance(timedelta(minutes=1))
+    emu.comment(a, BEA, f"blocked by {emu.task(b)['permalink_url']}")
+    emu.comment(b, ADA, f"see {emu.task(a)['permalink_url']}")
+    poll(conn, store, emu=emu)
+    assert store.items[a].blocked_by == (ItemRef("asana", b),)
+    assert store.items[b].blocked_by == () and store.items[b].links == (ItemRef("asana", a),)
+    linked = {(e.item.key, e.link_type) for e in store.events.values() if e.kind == EventKind.LINKED}
+    assert linked == {(a, "is blocked by"), (b, "mentions")}
