@@ -19,6 +19,12 @@ Reading (cost follows the change; DESIGN.md "Connectors"):
   (``GET /rest/api/2/issue/{key}/comment``), and ``GET /issue/{key}/remotelink`` when a new
   ``RemoteIssueLink`` history appears.
 - cursor: ``{"updated": ISO-8601 UTC of the newest updated seen, "tz": bot time zone}``.
+- accounts (``PollResult.accounts``) come from the user objects already embedded in the
+  issues, histories and comments read: no request of their own.
+- ``fetch(ref)`` (the live re-check of one issue): ``GET /rest/api/{3|2}/issue/{key}
+  ?expand=changelog`` with the search's fields, plus ``/changelog/bulkfetch`` when more
+  than the 100 embedded histories exist (Cloud), comment pages when the ``comment`` field
+  is truncated, and ``/issue/{key}/remotelink`` when the issue ever had a remote link.
 
 Writing (wiki markup through REST v2; DESIGN.md "Actions"): comment ``POST
 /rest/api/2/issue/{key}/comment``; reassign ``PUT /rest/api/2/issue/{key}/assignee``
@@ -38,7 +44,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable, Iterable
@@ -48,7 +53,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from bridge import errors
-from bridge.model import Account, Action, ActionKind, ActionResult, PollResult
+from bridge.model import Account, Action, ActionKind, ActionResult, ItemRef, PollResult
 from connectors.base import register
 from connectors.jira import mapping
 
@@ -275,7 +280,10 @@ class JiraConnector:
 
         Returns:
             PollResult with the events and snapshots of the issues returned, the next
-            cursor (``None`` when nothing came back), ``requests`` made, ``skipped`` parts.
+            cursor (``None`` when nothing came back), ``requests`` made, ``skipped`` parts,
+            and the ``accounts`` those issues show (``AccountInfo``, one per account).
+            A snapshot's remote-link targets are present only when its remote links were
+            read, i.e. when a ``RemoteIssueLink`` history newer than the stored issue shows.
 
         Raises:
             AuthError, RateLimited, TransientError, NotFound, PermanentError.
@@ -288,7 +296,7 @@ class JiraConnector:
             newest = mapping.parse_time(cursor["updated"])
             since = jql_minute(newest - self.overlap, tz)
         jql = scoped_jql(scope, since)
-        events, items, skipped = [], [], []
+        events, items, skipped, accounts = [], [], [], []
         for page in self._search_pages(jql):
             raws = [r for r in page if isinstance(r, dict)]
             keys = [r.get("key") for r in raws if isinstance(r.get("key"), str)]
@@ -297,22 +305,27 @@ class JiraConnector:
             for raw in raws:
                 key = raw.get("key", "?")
                 try:
-                    m = mapping.map_issue(raw, histories=full.get(key), comments=self._all_comments(raw),
-                                          site=self.base_url)
+                    comments = self._all_comments(raw)
+                    m = mapping.map_issue(raw, histories=full.get(key), comments=comments, site=self.base_url)
                 except (ValueError, KeyError, TypeError) as exc:
                     skipped.append((str(key), f"malformed issue: {exc}"))
                     continue
                 if key in stored and stored[key] == m.item.updated_at:
                     continue  # re-read by the overlap, unchanged since stored
-                m = self._with_remote_links(raw, m, stored.get(key))
+                remote = self._remote_links(raw, full.get(key), stored.get(key))
+                if remote is not None:
+                    m = mapping.map_issue(raw, histories=full.get(key), comments=comments,
+                                          site=self.base_url, remote_links=remote)
                 events.extend(m.events)
                 items.append(m.item)
                 skipped.extend(m.skipped)
+                accounts.extend(m.accounts)
                 if m.item.updated_at and (newest is None or m.item.updated_at > newest):
                     newest = m.item.updated_at
         next_cursor = {"updated": _iso(newest), "tz": tz} if items and newest else None
         return PollResult(events=events, items=items, next_cursor=next_cursor,
-                          requests=self.requests - before, skipped=skipped)
+                          requests=self.requests - before, skipped=skipped,
+                          accounts=mapping.merge_accounts(accounts))
 
     def _full_changelogs(self, raws: list[dict], stored: dict) -> dict[str, list]:
         """Every history of the issues whose embedded changelog is truncated and may hide
@@ -375,27 +388,64 @@ class JiraConnector:
             if not page or len(out) >= int(body.get("total") or 0):
                 return out
 
-    def _with_remote_links(self, raw: dict, m: "mapping.IssueMapping", seen: datetime | None) -> "mapping.IssueMapping":
-        """Fetch remote links when a ``RemoteIssueLink`` history newer than ``seen`` appears."""
-        created: dict[str, datetime] = {}
-        fresh = False
-        cl = raw.get("changelog") if isinstance(raw.get("changelog"), dict) else {}
-        for h in cl.get("histories") or []:
-            for it in (h.get("items") or []) if isinstance(h, dict) else []:
-                if isinstance(it, dict) and it.get("field") == "RemoteIssueLink" and it.get("to"):
-                    try:
-                        at = mapping.parse_time(h.get("created"))
-                    except ValueError:
-                        continue
-                    created[str(it["to"])] = at
-                    fresh = fresh or seen is None or at > seen
-        if not fresh:
-            return m
-        links = self._call("GET", f"/rest/api/2/issue/{m.item.ref.key}/remotelink") or []
-        evs, sk = mapping.map_remote_links(m.item.ref, str(raw.get("id")), links, m.item.updated_at, created)
-        extra = [e.target for e in evs if e.target]
-        item = replace(m.item, links=tuple(dict.fromkeys(m.item.links + tuple(extra))))
-        return mapping.IssueMapping(item=item, events=sorted(m.events + evs, key=lambda e: e.at), skipped=m.skipped + sk)
+    def _remote_links(self, raw: dict, histories: list | None, seen: datetime | None) -> list | None:
+        """``GET /rest/api/2/issue/{key}/remotelink`` when the changelog (``histories``, else
+        the embedded one) shows a remote link added after ``seen`` (``None``: any ever);
+        else ``None`` without a request."""
+        if histories is None:
+            cl = raw.get("changelog") if isinstance(raw.get("changelog"), dict) else {}
+            histories = cl.get("histories") or []
+        added = mapping.remote_links_added(histories)
+        if not any(seen is None or at > seen for at, _ in added.values()):
+            return None
+        links = self._call("GET", f"/rest/api/2/issue/{raw['key']}/remotelink")
+        return links if isinstance(links, list) else []
+
+    def fetch(self, ref: ItemRef) -> PollResult:
+        """Re-read one issue now: its snapshot and all its events, for the live re-check
+        before acting (``connectors.base.Connector.fetch``).
+
+        Requests: ``GET /rest/api/{3|2}/issue/{key}?expand=changelog&fields=<FIELDS>`` (the
+        same fields and body format as the poll's search: ADF on Cloud, wiki on Data
+        Center); then only if needed: ``POST /rest/api/3/changelog/bulkfetch`` when the
+        embedded changelog is truncated (Cloud embeds 100 histories here; spec
+        ``getIssue``/``getBulkChangelogs``), ``GET /issue/{key}/comment`` pages when the
+        embedded ``comment`` field is truncated, and ``GET /issue/{key}/remotelink`` when
+        the changelog shows a ``RemoteIssueLink`` ever added. 1 request for a typical issue.
+
+        Returns:
+            PollResult with one item (or none: 404, the issue is deleted or invisible to
+            the bot, or malformed and listed in ``skipped``), every event of the issue with
+            the ids ``poll`` gives the same facts, the accounts it shows, ``next_cursor``
+            ``None``, ``requests`` made. A moved issue comes back under its new key.
+
+        Raises:
+            AuthError, RateLimited, TransientError, PermanentError (``NotFound`` is the
+            empty result instead).
+        """
+        before = self.requests
+        if ref.tool != self.tool:
+            raise errors.PermanentError(self.tool, f"fetch: {ref.tool}:{ref.key} is not a Jira issue")
+        try:
+            raw = self._call("GET", f"/rest/api/{self._v}/issue/{ref.key}",
+                             params={"expand": "changelog", "fields": ",".join(FIELDS)})
+        except errors.NotFound:
+            return PollResult(requests=self.requests - before)
+        if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
+            return PollResult(requests=self.requests - before,
+                              skipped=[(ref.key, "malformed issue: no key in the answer")])
+        key = raw["key"]
+        try:
+            histories = self._full_changelogs([raw], {}).get(key)
+            remote = self._remote_links(raw, histories, None)
+            m = mapping.map_issue(raw, histories=histories, comments=self._all_comments(raw),
+                                  site=self.base_url, remote_links=remote)
+        except errors.NotFound:
+            return PollResult(requests=self.requests - before)
+        except (ValueError, KeyError, TypeError) as exc:
+            return PollResult(requests=self.requests - before, skipped=[(str(key), f"malformed issue: {exc}")])
+        return PollResult(events=m.events, items=[m.item], next_cursor=None, requests=self.requests - before,
+                          skipped=m.skipped, accounts=m.accounts)
 
     # ------------------------------------------------------------------ markup
 

@@ -350,10 +350,15 @@ class JiraEmulator(LoopbackServer):
     history per write, holding items ``{field, fieldtype: "jira", fieldId, from,
     fromString, to, toString}``; ``status`` (from/to status ids, strings names),
     ``assignee`` (from/to accountIds, strings display names), ``labels`` (from/to null,
-    strings space-separated), ``resolution`` (ids and names), ``duedate``, ``Link``
-    (no fieldId; to = other key, toString ``"This issue is blocked by WEB-2"``, recorded on
-    both issues) and ``RemoteIssueLink``. Creating an issue and commenting record no
-    history. Every write sets ``updated``.
+    strings space-separated), ``resolution`` (ids and names), ``duedate``, ``summary`` and
+    ``description`` (from/to null, strings the old and new text), ``Link`` (no fieldId; to =
+    other key, toString ``"This issue is blocked by WEB-2"``, recorded on both issues; a
+    removal has from/fromString instead) and ``RemoteIssueLink``. Creating an issue and
+    commenting record no history. Every write sets ``updated``.
+
+    User objects (``User`` schema) carry ``emailAddress`` when the user record has an
+    e-mail (``add_user(email=)``), as Jira Cloud does for users whose privacy settings
+    show it; without one the key is absent, as for hidden e-mails.
     """
 
     def __init__(self, clock: Callable[[], datetime] | None = None, *,
@@ -624,6 +629,68 @@ class JiraEmulator(LoopbackServer):
                                      "fromString": None, "to": a.key,
                                      "toString": f"This issue {row[2]} {a.key}"}], when)
             return dict(link)
+
+    def unlink(self, key: str, actor: str, link_type: str, other_key: str,
+               at: datetime | None = None) -> dict:
+        """Remove the link read as ``key <link_type> other_key`` (same phrases as :meth:`link`),
+        as ``DELETE /issueLink/{id}`` does: a ``Link`` history on both issues with ``from`` =
+        the other key, ``fromString`` the old sentence, ``to``/``toString`` null. Returns the
+        removed ``{id, type, inward, outward}``.
+
+        Raises:
+            JiraError: 404 when no such link stands.
+        """
+        row, rev = self._link_type(link_type)
+        inward, outward = (other_key, key) if rev else (key, other_key)
+        with self._lock:
+            self._need_issue(key)
+            self._need_issue(other_key)
+            lid = next((i for i, ln in self._links.items()
+                        if ln["type"] == row[1] and ln["inward"] == inward and ln["outward"] == outward), None)
+            if lid is None:
+                raise JiraError(404, f"No link '{key} {link_type} {other_key}' found.")
+            return self._delete_link(lid, actor, self._when(at))
+
+    def _delete_link(self, lid: int, actor: str, when: datetime) -> dict:
+        with self._lock:
+            link = self._links.pop(lid)
+            row = next(r for r in LINK_TYPES if r[1] == link["type"])
+            a, b = self._issues[link["inward"]], self._issues[link["outward"]]
+            for issue in (a, b):
+                if lid in issue.link_ids:
+                    issue.link_ids.remove(lid)
+            self._record(a, actor, [{"field": "Link", "fieldtype": "jira", "from": b.key,
+                                     "fromString": f"This issue {row[3]} {b.key}", "to": None,
+                                     "toString": None}], when)
+            self._record(b, actor, [{"field": "Link", "fieldtype": "jira", "from": a.key,
+                                     "fromString": f"This issue {row[2]} {a.key}", "to": None,
+                                     "toString": None}], when)
+            return dict(link)
+
+    def edit(self, key: str, actor: str, summary: str | None = None,
+             description: str | None = None, at: datetime | None = None) -> None:
+        """Change the summary and/or description (wiki text; ``""`` clears it) in ONE history,
+        as Jira's edit screen does: items ``summary``/``description`` with ``from``/``to``
+        null and ``fromString``/``toString`` the old and new text. Unchanged fields record
+        nothing; ``updated`` moves either way."""
+        with self._lock:
+            issue = self._need_issue(key)
+            self._edit(issue, actor, summary, description, self._when(at))
+
+    def _edit(self, issue: _Issue, actor: str, summary: str | None, description: str | None,
+              when: datetime) -> None:
+        items = []
+        if summary is not None and summary != issue.summary:
+            items.append({"field": "summary", "fieldtype": "jira", "fieldId": "summary",
+                          "from": None, "fromString": issue.summary, "to": None,
+                          "toString": summary})
+            issue.summary = summary
+        if description is not None and (description or None) != issue.description:
+            items.append({"field": "description", "fieldtype": "jira", "fieldId": "description",
+                          "from": None, "fromString": issue.description, "to": None,
+                          "toString": description or None})
+            issue.description = description or None
+        self._record(issue, actor, items, when)
 
     def add_label(self, key: str, actor: str, label: str, at: datetime | None = None) -> None:
         """Add ``label`` (no history if already present)."""
@@ -1351,15 +1418,21 @@ class JiraEmulator(LoopbackServer):
             with emu._lock:
                 issue = emu._need_issue(key)
                 f, upd = data.get("fields") or {}, data.get("update") or {}
-                unsupported = (set(f) | set(upd)) - {"labels", "duedate", "summary"}
+                unsupported = (set(f) | set(upd)) - {"labels", "duedate", "summary", "description"}
                 if unsupported:
                     raise JiraError(400, [], {n: f"Field '{n}' cannot be set. It is not on the "
                                                  "appropriate screen, or unknown."
                                               for n in sorted(unsupported)})
                 when = emu._when(None)
-                if "summary" in f:
-                    issue.summary = str(f["summary"])
-                    issue.updated = when
+                if "summary" in f or "description" in f:
+                    desc = f.get("description")
+                    if "description" in f and v(ver) == "3" and desc is not None and not isinstance(desc, dict):
+                        raise JiraError(400, [], {"description": "Operation value must be an "
+                                                                 "Atlassian Document (see the "
+                                                                 "Atlassian Document Format)"})
+                    emu._edit(issue, aid, str(f["summary"]) if "summary" in f else None,
+                              (adf_to_text(desc) if desc is not None else "") if "description" in f else None,
+                              when)
                 labels = list(issue.labels)
                 if "labels" in f:
                     labels = list(f["labels"] or [])
@@ -1521,6 +1594,16 @@ class JiraEmulator(LoopbackServer):
                 if isinstance(data.get("comment"), dict) and data["comment"].get("body"):
                     emu.comment(inward, aid, adf_to_text(data["comment"]["body"]))
             return Response(status=201)
+
+        @app.delete(API + "/issueLink/<link_id>")
+        def delete_link(ver: str, link_id: str) -> Response:
+            aid = emu._need_account()
+            with emu._lock:
+                lid = int(link_id) if link_id.isdigit() else -1
+                if lid not in emu._links:
+                    raise JiraError(404, f"No issue link with id '{link_id}' exists.")
+                emu._delete_link(lid, aid, emu._when(None))
+            return Response(status=204)
 
         def remote_json(issue: _Issue, rl: dict, ver: str, root: str) -> dict:
             out: dict[str, Any] = {

@@ -28,10 +28,27 @@ changelog item                       ``<issue id>:<history id>:<item index>``
   second fact of the same item       ``…:<item index>:unassigned`` (assignee A → B),
                                      ``…:<item index>:+<label>`` / ``:-<label>`` (labels)
 comment                              ``comment:<comment id>``
-URL in a comment                     ``comment:<comment id>:mentions:<tool>:<key>``
-URL in the description               ``description:<issue id>:mentions:<tool>:<key>``
+item named in a comment              ``comment:<comment id>:mentions:<tool>:<key>``
+item named in the description        ``description:<issue id>:mentions:<tool>:<key>``
 remote link                          ``remotelink:<issue id>:<remote link id>``
 ===================================  ==================================================
+
+The ``mentions`` in the text ids is a fixed tag ("the text names"), kept whatever the
+event's ``link_type`` says, so ids stay stable when wording changes.
+
+Links (``ItemSnapshot.links``/``blocked_by``, ``linked`` events): native issue links
+(``fields.issuelinks``: an entry with ``inwardIssue`` reads with the type's ``inward``
+phrase, e.g. "is blocked by", per the spec's ``IssueLink``), items named in the description
+and comments (``bridge.textrefs.find_refs`` with bare Jira keys: tracker URLs of the three
+tools and ``KEY-1``; the issue's own key left out; ``link_type`` ``"is blocked by"`` or
+``"mentions"``), and remote links (``"remote link"``, or ``"is blocked by"`` when the
+link's title says so). Changelog ``Link`` items give ``linked``/``unlinked`` events with
+the phrase as ``link_type``.
+
+Accounts (``IssueMapping.accounts``): every ``User`` object the issue carries (assignee,
+reporter, creator, changelog and comment authors) with ``displayName`` and
+``emailAddress`` (lower-cased; absent or null when the user's privacy settings hide it,
+spec ``User``), plus accounts named by changelog ``assignee`` items and mentions.
 
 Status categories: ``statusCategory.key`` ``new`` → TODO, ``indeterminate`` →
 IN_PROGRESS (IN_REVIEW when the status name says "review"), ``done`` → DONE; a status
@@ -45,7 +62,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from bridge.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory, Tool
+from bridge.model import (BLOCKED_BY, Account, AccountInfo, Event, EventKind, ItemKind, ItemRef, ItemSnapshot,
+                          StatusCategory, Tool, link_kind)
+from bridge.textrefs import BLOCKED_BY_TYPE, TextRef, find_refs
 
 TOOL = Tool.JIRA.value
 
@@ -56,7 +75,12 @@ __all__ = [
     "status_category",
     "body_text",
     "mentions",
-    "cross_tool_refs",
+    "ref_text",
+    "text_refs",
+    "says_blocked",
+    "merge_accounts",
+    "native_links",
+    "remote_links_added",
     "map_issue",
     "map_histories",
     "map_comments",
@@ -68,9 +92,9 @@ _TS = re.compile(r"^(.*[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)([+-]\d\d)(\d\d)$")
 _BLOCKED = re.compile(r"\b(block(ed)?|waiting|on hold|impeded)\b", re.I)
 _WIKI_MENTION = re.compile(r"(?<!\\)\[~(?:accountid:)?([^\]\s\\|]+)\]")
 _LINK_PHRASE = re.compile(r"^This issue (.+?) ([A-Z][A-Z0-9_]+-\d+)$")
-_GITHUB = re.compile(r"https?://github\.com/([\w.-]+)/([\w.-]+)/(?:issues|pull)/(\d+)")
-_ASANA_0 = re.compile(r"https?://app\.asana\.com/0/(\d+)/(\d+)")
-_ASANA_1 = re.compile(r"https?://app\.asana\.com/1/\d+/(?:[a-z_]+/\d+/)*task/(\d+)")
+_CURRENT_LINK_IDS = ("comment:", "description:", "remotelink:")
+_SAYS_BLOCKED = re.compile(
+    r"\b(?:blocked\s+(?:by|on)|depends\s+on|depending\s+on|waiting\s+(?:on|for)|waits\s+(?:on|for))\b", re.I)
 
 
 class Malformed(ValueError):
@@ -79,11 +103,13 @@ class Malformed(ValueError):
 
 @dataclass
 class IssueMapping:
-    """The snapshot and events of one issue, plus ``(vendor id, reason)`` for parts skipped."""
+    """The snapshot and events of one issue, ``(vendor id, reason)`` for parts skipped, and
+    the accounts the issue shows (``AccountInfo``, one per account)."""
 
     item: ItemSnapshot
     events: list[Event] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    accounts: list[AccountInfo] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- basics
@@ -145,36 +171,59 @@ def status_category(name: str, category_key: str | None) -> StatusCategory:
 # ---------------------------------------------------------------------------- text
 
 
-def _adf_walk(node: Any, out: list[str], found: list[Account], urls: list[str]) -> None:
+def _adf_walk(node: Any, out: list[str], found: list[Account], urls: list[str], rich: list[str]) -> None:
+    """Flatten ADF: ``out`` gets the plain text, ``rich`` the same text with each link
+    mark's ``href`` written just before its anchor text (so "blocked by <a>the PR</a>"
+    still reads "blocked by https://…")."""
     if isinstance(node, list):
         for n in node:
-            _adf_walk(n, out, found, urls)
+            _adf_walk(n, out, found, urls, rich)
         return
     if not isinstance(node, dict):
         return
     kind = node.get("type")
     attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
     if kind == "text":
-        out.append(str(node.get("text", "")))
+        text = str(node.get("text", ""))
         for mark in node.get("marks") or []:
             if isinstance(mark, dict) and mark.get("type") == "link":
                 href = (mark.get("attrs") or {}).get("href")
                 if isinstance(href, str):
                     urls.append(href)
+                    if href != text:
+                        rich.append(href + " ")
+        out.append(text)
+        rich.append(text)
     elif kind == "hardBreak":
         out.append("\n")
+        rich.append("\n")
     elif kind == "mention":
         if isinstance(attrs.get("id"), str) and attrs["id"]:
             found.append(Account(TOOL, attrs["id"]))
-        out.append(str(attrs.get("text") or f"@{attrs.get('id', '')}"))
+        shown = str(attrs.get("text") or f"@{attrs.get('id', '')}")
+        out.append(shown)
+        rich.append(shown)
     elif kind in ("inlineCard", "blockCard", "embedCard"):
         if isinstance(attrs.get("url"), str):
             urls.append(attrs["url"])
             out.append(attrs["url"])
+            rich.append(attrs["url"])
     else:
-        _adf_walk(node.get("content", []), out, found, urls)
+        _adf_walk(node.get("content", []), out, found, urls, rich)
         if kind in ("paragraph", "heading", "listItem", "codeBlock", "blockquote"):
             out.append("\n")
+            rich.append("\n")
+
+
+def _adf_mention_names(node: Any, names: dict[str, str]) -> None:
+    if isinstance(node, list):
+        for n in node:
+            _adf_mention_names(n, names)
+    elif isinstance(node, dict):
+        attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+        if node.get("type") == "mention" and isinstance(attrs.get("id"), str) and isinstance(attrs.get("text"), str):
+            names.setdefault(attrs["id"], attrs["text"].lstrip("@").strip())
+        _adf_mention_names(node.get("content", []), names)
 
 
 def _dedup(accounts: Iterable[Account]) -> tuple[Account, ...]:
@@ -195,8 +244,21 @@ def body_text(body: Any) -> tuple[str, tuple[Account, ...], list[str]]:
     out: list[str] = []
     found: list[Account] = []
     urls: list[str] = []
-    _adf_walk(body, out, found, urls)
+    _adf_walk(body, out, found, urls, [])
     return "".join(out).strip(), _dedup(found), urls
+
+
+def ref_text(body: Any) -> str:
+    """The text to search for item references: wiki markup as is (``[title|url]`` keeps its
+    URL), ADF flattened with every link mark's ``href`` placed before its anchor text.
+    Never raises; ``None`` gives ``""``."""
+    if body is None:
+        return ""
+    if isinstance(body, str):
+        return body
+    rich: list[str] = []
+    _adf_walk(body, [], [], [], rich)
+    return "".join(rich).strip()
 
 
 def mentions(text: str | None) -> tuple[Account, ...]:
@@ -207,23 +269,68 @@ def mentions(text: str | None) -> tuple[Account, ...]:
     return _dedup(Account(TOOL, m.group(1)) for m in _WIKI_MENTION.finditer(text))
 
 
-def cross_tool_refs(text: str | None, extra_urls: Iterable[str] = ()) -> list[ItemRef]:
-    """Items of other tools named by URL in ``text`` (and in ``extra_urls``), in order.
-
-    GitHub ``https://github.com/<o>/<r>/issues|pull/<n>`` → ``ItemRef("github", "o/r#n")``;
-    Asana ``https://app.asana.com/0/<project>/<task>`` and ``…/1/<ws>/…/task/<gid>`` →
-    ``ItemRef("asana", "<task gid>")``.
+def text_refs(text: str | None, *, own: str | None = None) -> list[TextRef]:
+    """Items named in ``text`` (wiki markup or :func:`ref_text` of ADF), via
+    ``bridge.textrefs.find_refs`` with ``bare_jira_keys=True``: tracker URLs of any tool,
+    ``…/browse/KEY-1`` and bare ``KEY-1`` (Jira itself links bare keys of its own site).
+    ``own``: the issue's own key, left out. Each ``TextRef.link_type`` is ``"is blocked by"``
+    (the words just before say blocked by / depends on / waiting on) or ``"mentions"``.
     """
-    found: list[ItemRef] = []
-    for chunk in [text or "", *extra_urls]:
-        if not isinstance(chunk, str):
-            continue
-        hits: list[tuple[int, ItemRef]] = []
-        hits += [(m.start(), ItemRef(Tool.GITHUB.value, f"{m.group(1)}/{m.group(2)}#{m.group(3)}")) for m in _GITHUB.finditer(chunk)]
-        hits += [(m.start(), ItemRef(Tool.ASANA.value, m.group(2))) for m in _ASANA_0.finditer(chunk) if m.group(2) != "0"]
-        hits += [(m.start(), ItemRef(Tool.ASANA.value, m.group(1))) for m in _ASANA_1.finditer(chunk)]
-        found += [ref for _, ref in sorted(hits)]
-    return list(dict.fromkeys(found))
+    return [r for r in find_refs(text, bare_jira_keys=True)
+            if not (own and r.ref == ItemRef(TOOL, own))]
+
+
+def says_blocked(text: str | None) -> bool:
+    """Whether a remote link's title says the issue waits on it ("Blocked by …",
+    "depends on …", "waiting on/for …"): same words as ``bridge.textrefs``."""
+    return bool(_SAYS_BLOCKED.search(text or ""))
+
+
+class _Accounts:
+    """Accounts seen in one issue, merged: the first non-empty display name and e-mail win,
+    and names from ``User`` objects are taken before names from changelog strings or
+    mention texts (which were the name at that time)."""
+
+    def __init__(self) -> None:
+        self.full: dict[str, list] = {}
+        self.weak: dict[str, list] = {}
+
+    def user(self, u: Any) -> None:
+        uid = user_id(u)
+        if uid:
+            email = u.get("emailAddress")
+            self._add(self.full, uid, u.get("displayName"), email)
+
+    def named(self, uid: Any, name: Any) -> None:
+        if isinstance(uid, str) and uid:
+            self._add(self.weak, uid, name, None)
+
+    @staticmethod
+    def _add(into: dict, uid: str, name: Any, email: Any) -> None:
+        row = into.setdefault(uid, [None, None])
+        if row[0] is None and isinstance(name, str) and name.strip():
+            row[0] = name.strip()
+        if row[1] is None and isinstance(email, str) and email.strip():
+            row[1] = email.strip().lower()
+
+    def infos(self) -> list[AccountInfo]:
+        return merge_accounts(
+            [AccountInfo(Account(TOOL, uid), n, e) for uid, (n, e) in self.full.items()]
+            + [AccountInfo(Account(TOOL, uid), n, e) for uid, (n, e) in self.weak.items()])
+
+
+def merge_accounts(infos: Iterable[AccountInfo]) -> list[AccountInfo]:
+    """One ``AccountInfo`` per account, in first-seen order; for each field the first
+    non-empty value wins (so put the better sources first)."""
+    out: dict[Account, AccountInfo] = {}
+    for info in infos:
+        have = out.get(info.account)
+        if have is None:
+            out[info.account] = info
+        elif (have.display_name is None and info.display_name) or (have.email is None and info.email):
+            out[info.account] = AccountInfo(info.account, have.display_name or info.display_name,
+                                            have.email or info.email)
+    return list(out.values())
 
 
 # ---------------------------------------------------------------------------- histories
@@ -335,8 +442,9 @@ def _due(value: Any) -> datetime | None:
 
 
 def map_comments(ref: ItemRef, comments: Iterable[Any]) -> tuple[list[Event], list[tuple[str, str]]]:
-    """``commented`` events (text, mentions) of ``Comment`` objects, plus a ``linked``
-    event (``link_type="mentions"``) per GitHub/Asana item URL in a comment.
+    """``commented`` events (text, mentions) of ``Comment`` objects, plus one ``linked``
+    event per item a comment names (:func:`text_refs`: tracker URLs and Jira keys, not the
+    issue's own), with ``link_type`` ``"is blocked by"`` or ``"mentions"``.
 
     Returns (events, skipped) with ``("<key> comment <id>", reason)`` per malformed comment.
     """
@@ -351,34 +459,57 @@ def map_comments(ref: ItemRef, comments: Iterable[Any]) -> tuple[list[Event], li
             skipped.append((f"{ref.key} comment {cid if cid is not None else f'#{n}'}", f"malformed comment: {exc}"))
             continue
         actor = _account(c.get("author"))
-        text, who, urls = body_text(c.get("body"))
+        text, who, _ = body_text(c.get("body"))
         events.append(Event(TOOL, f"comment:{cid}", ref, at, EventKind.COMMENTED, actor=actor, text=text, mentions=who))
-        for target in cross_tool_refs(text, urls):
-            events.append(Event(TOOL, f"comment:{cid}:mentions:{target.tool}:{target.key}", ref, at,
-                                EventKind.LINKED, actor=actor, link_type="mentions", target=target))
+        for r in text_refs(ref_text(c.get("body")), own=ref.key):
+            events.append(Event(TOOL, f"comment:{cid}:mentions:{r.ref.tool}:{r.ref.key}", ref, at,
+                                EventKind.LINKED, actor=actor, link_type=r.link_type, target=r.ref))
     return events, skipped
 
 
-def map_remote_links(ref: ItemRef, issue_id: str, links: Iterable[Any], at: datetime,
-                     created: dict[str, datetime] | None = None) -> tuple[list[Event], list[tuple[str, str]]]:
-    """``linked`` events (``link_type="remote link"``) for ``RemoteIssueLink`` objects whose
-    ``object.url`` names a GitHub or Asana item; other URLs are ignored.
+def remote_links_added(histories: Iterable[Any]) -> dict[str, tuple[datetime, Account | None]]:
+    """Remote link id → (time, author) of the ``RemoteIssueLink`` changelog item that added
+    it (``to`` = the remote link id). Malformed histories are left out."""
+    out: dict[str, tuple[datetime, Account | None]] = {}
+    for h in histories:
+        if not isinstance(h, dict):
+            continue
+        for it in h.get("items") or []:
+            if isinstance(it, dict) and it.get("field") == "RemoteIssueLink" and it.get("to"):
+                try:
+                    out[str(it["to"])] = (parse_time(h.get("created")), _account(h.get("author")))
+                except ValueError:
+                    continue
+    return out
 
-    ``created`` maps remote link id → the time of its ``RemoteIssueLink`` changelog item;
-    links without one are dated ``at``.
+
+def map_remote_links(ref: ItemRef, issue_id: str, links: Iterable[Any], at: datetime,
+                     created: dict[str, Any] | None = None) -> tuple[list[Event], list[tuple[str, str]]]:
+    """One ``linked`` event per ``RemoteIssueLink`` (``GET /issue/{key}/remotelink``) whose
+    ``object.url`` names an item (:func:`text_refs`; the issue itself and other URLs are
+    ignored). ``link_type`` is ``"is blocked by"`` when ``object.title`` says so
+    (:func:`says_blocked`), else ``"remote link"`` (a mention).
+
+    ``created`` maps remote link id → the time, or ``(time, author)``, of its
+    ``RemoteIssueLink`` changelog item (:func:`remote_links_added`); links without one are
+    dated ``at`` with no actor. Id: ``remotelink:<issue id>:<remote link id>``.
     """
     events: list[Event] = []
     skipped: list[tuple[str, str]] = []
     for n, rl in enumerate(links):
         try:
             rid = str(_req(rl, "id", "remote link"))
-            url = _req(_req(rl, "object", "remote link"), "url", "remote link object")
+            obj = _req(rl, "object", "remote link")
+            url = _req(obj, "url", "remote link object")
         except Malformed as exc:
             skipped.append((f"{ref.key} remote link #{n}", f"malformed remote link: {exc}"))
             continue
-        for target in cross_tool_refs(str(url)):
-            events.append(Event(TOOL, f"remotelink:{issue_id}:{rid}", ref, (created or {}).get(rid, at),
-                                EventKind.LINKED, link_type="remote link", target=target))
+        when: Any = (created or {}).get(rid, at)
+        when, actor = when if isinstance(when, tuple) else (when, None)
+        for r in text_refs(str(url), own=ref.key):
+            link_type = BLOCKED_BY_TYPE if says_blocked(str(obj.get("title") or "")) else "remote link"
+            events.append(Event(TOOL, f"remotelink:{issue_id}:{rid}", ref, when,
+                                EventKind.LINKED, actor=actor, link_type=link_type, target=r.ref))
             break
     return events, skipped
 
@@ -393,14 +524,68 @@ def site_of(self_url: str | None) -> str:
     return self_url.split("/rest/", 1)[0]
 
 
+def native_links(raw_links: Any, key: str) -> tuple[list[tuple[ItemRef, str]], list[tuple[str, str]]]:
+    """``fields.issuelinks`` (``IssueLink`` schema) as ``(other issue, phrase)`` read from
+    this issue: an entry with ``inwardIssue`` reads with the type's ``inward`` phrase ("this
+    issue *is blocked by* X"), one with ``outwardIssue`` with its ``outward`` phrase ("this
+    issue *blocks* X"), as the spec's IssueLink field descriptions say. Returns (links,
+    skipped)."""
+    out: list[tuple[ItemRef, str]] = []
+    skipped: list[tuple[str, str]] = []
+    for n, ln in enumerate(raw_links or []):
+        if not isinstance(ln, dict):
+            skipped.append((f"{key} issuelink #{n}", "malformed issue link: not an object"))
+            continue
+        t = ln.get("type") if isinstance(ln.get("type"), dict) else {}
+        side, phrase_key = ("inwardIssue", "inward") if isinstance(ln.get("inwardIssue"), dict) else ("outwardIssue", "outward")
+        other = ln.get(side)
+        if not isinstance(other, dict) or not isinstance(other.get("key"), str):
+            skipped.append((f"{key} issuelink #{n}", "malformed issue link: no inwardIssue/outwardIssue key"))
+            continue
+        out.append((ItemRef(TOOL, other["key"]), str(t.get(phrase_key) or t.get("name") or "")))
+    return out, skipped
+
+
+def _description_refs(key: str, issue_id: str, ref: ItemRef, description: Any, histories: list,
+                      created: datetime, reporter: Account | None) -> list[Event]:
+    """``linked`` events for the items the current description names, each dated by the
+    ``description`` changelog item that brought it in (the last one whose ``toString``
+    names it and whose ``fromString`` does not), else by the issue's creation."""
+    refs = text_refs(ref_text(description), own=key)
+    if not refs:
+        return []
+    since: dict[ItemRef, tuple[datetime, Account | None]] = {}
+    for h in histories:
+        if not isinstance(h, dict):
+            continue
+        for it in h.get("items") or []:
+            if not isinstance(it, dict) or (it.get("fieldId") or it.get("field")) != "description":
+                continue
+            try:
+                at = parse_time(h.get("created"))
+            except ValueError:
+                continue
+            before = {r.ref for r in text_refs(it.get("fromString"), own=key)}
+            for r in text_refs(it.get("toString"), own=key):
+                if r.ref not in before:
+                    since[r.ref] = (at, _account(h.get("author")))
+    out = []
+    for r in refs:
+        at, actor = since.get(r.ref, (created, reporter))
+        out.append(Event(TOOL, f"description:{issue_id}:mentions:{r.ref.tool}:{r.ref.key}", ref, at,
+                         EventKind.LINKED, actor=actor, link_type=r.link_type, target=r.ref))
+    return out
+
+
 def map_issue(
     raw: Any,
     *,
     histories: list | None = None,
     comments: list | None = None,
     site: str | None = None,
+    remote_links: list | None = None,
 ) -> IssueMapping:
-    """Map one ``IssueBean`` to its snapshot and events.
+    """Map one ``IssueBean`` to its snapshot, events and the accounts it shows.
 
     Args:
         raw: the issue as served by search (``expand=changelog``) or ``GET /issue/{key}``.
@@ -408,6 +593,19 @@ def map_issue(
             the rest was fetched; default: the embedded ``changelog.histories``.
         comments: every comment when the embedded ``comment`` field was truncated.
         site: browse root for ``url`` (default: taken from the issue's ``self`` link).
+        remote_links: the issue's ``RemoteIssueLink`` list when it was read (``None``: not
+            read; their targets are then missing from ``links``/``blocked_by``).
+
+    Snapshot ``links``: every item linked now: native ``issuelinks``, items named in the
+    description, in any comment, and in remote links. ``blocked_by``: native links read
+    "is blocked by" (any type whose phrase ``bridge.model.link_kind`` calls ``blocked_by``),
+    text saying "blocked by"/"depends on"/"waiting on" before a reference in the
+    description or a comment, and remote links whose title says so.
+
+    ``accounts``: assignee, reporter, creator, changelog authors and the accounts its
+    ``assignee`` items name (``toString``/``fromString`` display names), comment authors,
+    and mentioned accounts (ADF ``mention`` text as display name); ``emailAddress``
+    lower-cased where the ``User`` object carries it (spec ``User``/``UserDetails``).
 
     Events come out oldest first (Jira embeds histories newest first).
 
@@ -456,21 +654,45 @@ def map_issue(
     cev, sk = map_comments(ref, comments)
     events += cev
     skipped += sk
+    events += _description_refs(key, issue_id, ref, f.get("description"), ordered, created, reporter)
+    if remote_links is not None:
+        rev, sk = map_remote_links(ref, issue_id, remote_links, updated, remote_links_added(ordered))
+        events += rev
+        skipped += sk
 
-    desc, _, desc_urls = body_text(f.get("description"))
-    for target in cross_tool_refs(desc, desc_urls):
-        events.append(Event(TOOL, f"description:{issue_id}:mentions:{target.tool}:{target.key}", ref, created,
-                            EventKind.LINKED, actor=reporter, link_type="mentions", target=target))
-
-    links: list[ItemRef] = []
-    for n, ln in enumerate(f.get("issuelinks") or []):
-        other = (ln.get("outwardIssue") or ln.get("inwardIssue")) if isinstance(ln, dict) else None
-        if isinstance(other, dict) and isinstance(other.get("key"), str):
-            links.append(ItemRef(TOOL, other["key"]))
-        else:
-            skipped.append((f"{key} issuelink #{n}", "malformed issue link: no inwardIssue/outwardIssue key"))
-    links += [e.target for e in events if e.kind == EventKind.LINKED and e.target and e.target.tool != TOOL]
+    natives, sk = native_links(f.get("issuelinks"), key)
+    skipped += sk
+    links: list[ItemRef] = [other for other, _ in natives]
+    blocked: list[ItemRef] = [other for other, phrase in natives if link_kind(phrase) == BLOCKED_BY]
+    for e in events:  # text and remote links stand now; changelog Link events may be undone since
+        if e.kind == EventKind.LINKED and e.target and e.id.startswith(_CURRENT_LINK_IDS):
+            links.append(e.target)
+            if link_kind(e.link_type) == BLOCKED_BY:
+                blocked.append(e.target)
     events.sort(key=lambda e: e.at)
+
+    seen = _Accounts()
+    for name in ("assignee", "reporter", "creator"):
+        seen.user(f.get(name))
+    for h in ordered:
+        if isinstance(h, dict):
+            seen.user(h.get("author"))
+    for c in comments:
+        if isinstance(c, dict):
+            seen.user(c.get("author"))
+            seen.user(c.get("updateAuthor"))
+    for h in ordered:
+        for it in (h.get("items") or []) if isinstance(h, dict) else []:
+            if isinstance(it, dict) and (it.get("fieldId") or it.get("field")) == "assignee":
+                seen.named(it.get("from"), it.get("fromString"))
+                seen.named(it.get("to"), it.get("toString"))
+    names: dict[str, str] = {}
+    for body in [f.get("description")] + [c.get("body") for c in comments if isinstance(c, dict)]:
+        _adf_mention_names(body, names)
+    for e in events:
+        for a in e.mentions:
+            seen.named(a.id, names.get(a.id))
+
     root = site if site is not None else site_of(raw.get("self"))
     item = ItemSnapshot(
         ref=ref,
@@ -486,8 +708,9 @@ def map_issue(
         updated_at=updated,
         links=tuple(dict.fromkeys(links)),
         due=_due(f.get("duedate")),
+        blocked_by=tuple(dict.fromkeys(blocked)),
     )
-    return IssueMapping(item=item, events=events, skipped=skipped)
+    return IssueMapping(item=item, events=events, skipped=skipped, accounts=seen.infos())
 
 
 def _int(v: Any) -> int:
