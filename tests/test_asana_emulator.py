@@ -559,3 +559,28 @@ def test_generated_gids_never_collide_with_chosen_ones():
         e.create_task("1200000000000001", "1200000000000003", "x", gid=sections[0])
     task = e.create_task("1200000000000001", "1200000000000003", "y")
     assert task not in sections and e.task(task)["name"] == "y"
+
+
+def test_nested_opt_fields_reveal_user_email_on_tasks_and_stories(emu, clock):
+    """Dot-notation ``opt_fields`` (``assignee.email``) select fields of the referenced
+    ``UserResponse``, which its compact form (``UserCompact``) does not carry."""
+    t = emu.create_task(PROJECT, ADA, "Contract", assignee=BEA)
+    emu.comment(t, BEA, "on it", at=clock.advance(timedelta(minutes=1)))
+    tasks, stories = asana.TasksApi(client(emu)), asana.StoriesApi(client(emu))
+    got = tasks.get_task(t, {"opt_fields": "assignee.name,assignee.email,created_by.email,followers.email"})
+    assert got["assignee"] == {"gid": BEA, "name": "Bea Kim", "email": "bea.kim@example.com"}
+    assert got["created_by"] == {"gid": ADA, "email": "ada@example.com"}
+    assert got["followers"] == [{"gid": ADA, "email": "ada@example.com"}, {"gid": BEA, "email": "bea.kim@example.com"}]
+    plain = tasks.get_task(t, {"opt_fields": "assignee"})
+    assert "email" not in plain["assignee"], "without the dotted field the reference stays compact"
+    full = {s["resource_subtype"]: s for s in stories.get_stories_for_task(
+        t, {"opt_fields": "resource_subtype,created_by.name,created_by.email,assignee.email"})}
+    assert full["comment_added"]["created_by"] == {"gid": BEA, "name": "Bea Kim", "email": "bea.kim@example.com"}
+    assert full["assigned"]["assignee"] == {"gid": BEA, "email": "bea.kim@example.com"}
+    status, _, body = raw(emu, "GET", f"/tasks/{t}/stories",
+                          params={"opt_fields": "created_by.email,assignee.email", "limit": 10})
+    validate_response(body, "/tasks/{task_gid}/stories", "get", 200)
+    status, _, body = raw(emu, "GET", f"/tasks/{t}", params={"opt_fields": "assignee.email,followers.email"})
+    validate_response(body, "/tasks/{task_gid}", "get", 200)
+    status, _, body = raw(emu, "GET", f"/tasks/{t}", params={"opt_fields": "assignee..email"})
+    assert status == 400

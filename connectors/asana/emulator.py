@@ -335,6 +335,12 @@ class AsanaEmulator(LoopbackServer):
         with self._lock:
             self._set_name(self._need_task(task), actor, name, self._when(at))
 
+    def set_notes(self, task: str, actor: str, notes: str, at: datetime | None = None) -> None:
+        """Replace the plain-text description: ``notes_changed`` story ("changed the description");
+        ``html_notes`` becomes the escaped text in ``<body>``."""
+        with self._lock:
+            self._set_notes(self._need_task(task), actor, notes, None, self._when(at))
+
     def add_attachment_url(self, task: str, actor: str, url: str, name: str,
                            at: datetime | None = None) -> dict:
         """Attach an external link; return it as ``AttachmentResponse`` (``attachment_added`` story)."""

@@ -6,13 +6,27 @@ A stage is the demo's handle on one tool (``bridge.demo.Stage``). Items are task
     [asana]
     projects = [{ gid = "1300000000000001", name = "Deals", sections = ["To do", "Doing", "Legal review", "Done"] }]
     bot = "1100000000000001"          # optional: the daemon's own user gid
+    poll_every = "5m"                 # optional (default "1m"): [connectors.asana] poll_every
 
 People's accounts are ``accounts = { asana = "<user gid>" }``; a person without one gets a
-gid derived from their name. Act keys: ``actor``, ``item`` (task gid), and per act
-``project``/``title``/``notes``/``assignee``/``section`` (create_task), ``assignee``
-(assign), ``section`` (move), ``body`` (comment, plain text), ``depends_on`` (task gid,
-add/remove_dependency), ``due_on`` (set_due), ``url``/``name`` (attach_url).
-``expire_sync_tokens`` invalidates every events token (the next poll gets a 412).
+gid derived from their name. A person's ``email`` (``[people.<name>] email = "..."``) is
+their Asana user's e-mail (``UserResponse.email``, what ``assignee.email`` reveals);
+without one the emulator makes ``<display name>@example.com``.
+
+Acts and their keys (every act but ``expire_sync_tokens`` has ``actor`` and ``item``, a
+task gid):
+
+- ``create_task``: ``title``, ``notes`` (plain text), ``assignee`` (person), ``section``
+  (name; default the first), ``due_on`` (``YYYY-MM-DD``), ``project`` (gid; default the
+  first), all optional and combinable.
+- ``edit``: ``title`` and/or ``notes`` (at least one): renames (``name_changed`` story with
+  ``old_name``/``new_name``) and/or replaces the description (``notes_changed`` story);
+  ``modified_at`` becomes the act's time.
+- ``assign`` (``assignee``), ``unassign``, ``move`` (``section``), ``comment`` (``body``,
+  plain text), ``complete``, ``uncomplete``, ``add_dependency``/``remove_dependency``
+  (``depends_on``, the blocking task's gid), ``set_due`` (``due_on``; absent clears),
+  ``attach_url`` (``url``, optional ``name``).
+- ``expire_sync_tokens``: invalidates every events sync token (the next poll gets a 412).
 """
 
 from __future__ import annotations
@@ -46,7 +60,7 @@ class AsanaStage(EmulatorStage):
 
     tool = "asana"
     ACTS = frozenset({
-        "create_task", "assign", "unassign", "move", "comment", "complete", "uncomplete",
+        "create_task", "edit", "assign", "unassign", "move", "comment", "complete", "uncomplete",
         "add_dependency", "remove_dependency", "set_due", "attach_url", "expire_sync_tokens",
     })
     ROLES = ("actor", "assignee")
@@ -58,6 +72,7 @@ class AsanaStage(EmulatorStage):
         self.people = people
         self.bot_name = bot
         self.bot = str(settings.get("bot", BOT_GID))
+        self.poll_every = str(settings.get("poll_every", "1m"))
 
     def account(self, person: str) -> str:
         return str(self.people[person].get("accounts", {}).get("asana") or _gid_for(person))
@@ -73,18 +88,22 @@ class AsanaStage(EmulatorStage):
         self.emu.add_user(self.bot, self.bot_name)
         self.emu.add_token(TOKEN, self.bot)
         for name, p in self.people.items():
-            self.emu.add_user(self.account(name), p.get("display_name", name))
+            self.emu.add_user(self.account(name), p.get("display_name", name), email=p.get("email") or None)
         for p in self.projects:
             kwargs = {"sections": p["sections"]} if p.get("sections") else {}
             self.emu.create_project(str(p["gid"]), p.get("name", str(p["gid"])), **kwargs)
 
     def connector_config(self) -> tuple[dict, dict[str, str]]:
-        """``[connectors.asana]`` for the emulator, and the environment holding its token."""
+        """``[connectors.asana]`` for the emulator, and the environment holding its token.
+
+        ``poll_every`` is the ``[asana]`` table's (default ``"1m"``); the demo polls this tool
+        at that pace.
+        """
         section = {
             "base_url": self.emu.url + API_PREFIX,
             "token": {"env": "HB_DEMO_ASANA_TOKEN"},
             "projects": [str(p["gid"]) for p in self.projects],
-            "poll_every": "1m",
+            "poll_every": self.poll_every,
             "timeout": "5s",
             "requests_per_minute": 10000,
         }
@@ -103,6 +122,13 @@ class AsanaStage(EmulatorStage):
             e.create_task(project, actor, act.get("title", "untitled"), notes=act.get("notes", ""),
                           assignee=self.account(act["assignee"]) if act.get("assignee") else None,
                           section=act.get("section"), due_on=act.get("due_on"), gid=item, at=at)
+        elif do == "edit":
+            if act.get("title") is None and act.get("notes") is None:
+                raise ValueError("edit needs title and/or notes")
+            if act.get("title") is not None:
+                e.set_name(item, actor, str(act["title"]), at=at)
+            if act.get("notes") is not None:
+                e.set_notes(item, actor, str(act["notes"]), at=at)
         elif do == "assign":
             e.assign(item, actor, self.account(act["assignee"]), at=at)
         elif do == "unassign":
@@ -153,7 +179,11 @@ def narrate(act: dict) -> str:
     return {
         "create_task": f"{who} creates task {item} \"{act.get('title', '')}\""
                        + (f" in \"{act['section']}\"" if act.get("section") else "")
-                       + (f", assigned to {act['assignee']}" if act.get("assignee") else ""),
+                       + (f", assigned to {act['assignee']}" if act.get("assignee") else "")
+                       + (f", due {act['due_on']}" if act.get("due_on") else ""),
+        "edit": f"{who} edits {item}: "
+                + "; ".join(([f"title \"{act['title']}\""] if act.get("title") is not None else [])
+                            + ([f"notes \"{act['notes']}\""] if act.get("notes") is not None else [])),
         "assign": f"{who} assigns {item} to {act.get('assignee')}",
         "unassign": f"{who} unassigns {item}",
         "move": f"{who} moves {item} to \"{act.get('section')}\"",
