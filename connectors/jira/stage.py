@@ -2,9 +2,26 @@
 
 Settings (the scenario's ``[jira]`` table): ``projects = ["WEB"]``, ``deployment = "cloud"``
 (or ``"datacenter"``), optional ``bot`` (the daemon's accountId; default the scenario's
-``bot``), optional ``bot_time_zone`` (IANA, default ``UTC``: the zone JQL dates are read in).
-People's accounts are ``accounts.jira`` (an accountId such as ``5b10a2844c20165700ede21g``).
+``bot``), optional ``bot_time_zone`` (IANA, default ``UTC``: the zone JQL dates are read in),
+optional ``poll_every`` (a duration such as ``"15m"``, default ``"1m"``: how often the demo
+polls this tool; passed to the connector section as ``poll_every``).
+People's accounts are ``accounts.jira`` (an accountId such as ``5b10a2844c20165700ede21g``);
+a person's ``email`` (``[people.<name>] email``) becomes the user's ``emailAddress``.
 Items are ``WEB-17``; an act's ``item`` that does not exist yet is created by ``create_issue``.
+
+Acts (``do``) and their keys besides ``at``, ``actor``, ``item`` (and ``say``):
+
+- ``create_issue``: ``title``, ``body`` (description, wiki text), ``assignee``, ``status``,
+  ``labels``;
+- ``edit``: ``title`` and/or ``body`` (new summary / description; ``body = ""`` clears it),
+  one changelog history with ``summary``/``description`` items, as Jira's edit does;
+- ``transition``: ``status``, optional ``assignee``; ``assign``: ``assignee``; ``unassign``;
+- ``comment``: ``body``; ``label``/``unlabel``: ``label``;
+- ``link``: ``other``, ``link`` (default ``"is blocked by"``; also ``"blocks"``,
+  ``"relates to"``, ``"Blocks"``...); ``unlink``: ``other``, ``link`` (same default), removes
+  that link (a ``Link`` history with ``from`` on both issues);
+- ``resolve``: ``resolution``; ``reopen``: ``status``;
+- ``remote_link``: ``url``, ``title``.
 """
 
 from __future__ import annotations
@@ -26,7 +43,7 @@ class JiraStage(EmulatorStage):
     tool = "jira"
     ACTS = frozenset({
         "create_issue", "transition", "assign", "unassign", "comment", "link", "label", "unlabel",
-        "resolve", "reopen", "remote_link",
+        "resolve", "reopen", "remote_link", "edit", "unlink",
     })
     ROLES = ("actor", "assignee")
     ITEM = re.compile(r"^[A-Z][A-Z0-9_]+-\d+$")
@@ -39,6 +56,7 @@ class JiraStage(EmulatorStage):
         self.bot = settings.get("bot", bot)
         self.bot_tz = settings.get("bot_time_zone", "UTC")
         self.email = f"{self.bot}@bots.example"
+        self.poll_every = settings.get("poll_every", "1m")
 
     def account(self, person: str | None) -> str | None:
         if person is None:
@@ -58,7 +76,8 @@ class JiraStage(EmulatorStage):
         for key in self.projects:
             self.emu.create_project(key)
         for name, p in self.people.items():
-            self.emu.add_user(self.account(name), p.get("display_name", name), time_zone=p.get("timezone", "UTC"))
+            self.emu.add_user(self.account(name), p.get("display_name", name), email=p.get("email"),
+                              time_zone=p.get("timezone", "UTC"))
 
     def connector_config(self) -> tuple[dict, dict[str, str]]:
         """``[connectors.jira]`` for the emulator, and the environment holding its token."""
@@ -67,7 +86,7 @@ class JiraStage(EmulatorStage):
             "deployment": self.deployment,
             "token": {"env": "HB_DEMO_JIRA_TOKEN"},
             "jql": [f"project = {p}" for p in self.projects],
-            "poll_every": "1m",
+            "poll_every": self.poll_every,
             "overlap": "2m",
             "timeout": "5s",
         }
@@ -104,6 +123,12 @@ class JiraStage(EmulatorStage):
             e.reopen(key, actor, act.get("status", "To Do"), at=at)
         elif do == "remote_link":
             e.add_remote_link(key, actor, act["url"], act.get("title", act["url"]), at=at)
+        elif do == "edit":
+            if "title" not in act and "body" not in act:
+                raise ValueError(f"jira act 'edit' on {key} needs 'title' and/or 'body'")
+            e.edit(key, actor, summary=act.get("title"), description=act.get("body"), at=at)
+        elif do == "unlink":
+            e.unlink(key, actor, act.get("link", "is blocked by"), act["other"], at=at)
         return act.get("say") or narrate(act)
 
     def written(self) -> list[dict]:
@@ -146,6 +171,9 @@ def narrate(act: dict) -> str:
         "resolve": f"{who} resolves {item}",
         "reopen": f"{who} reopens {item}",
         "remote_link": f"{who} adds a web link to {item}: {act.get('url')}",
+        "edit": f"{who} edits {item}" + "".join(
+            f" ({k} now \"{act[k]}\")" for k in ("title", "body") if k in act),
+        "unlink": f"{who} removes the link {item} {act.get('link', 'is blocked by')} {act.get('other')}",
     }[do]
 
 
