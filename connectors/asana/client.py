@@ -15,6 +15,12 @@ Reading (cost follows the change, not the backlog; DESIGN.md "Connectors"):
 - 412 (first poll, or a token older than Asana keeps): the body's fresh ``sync`` is kept
   and the project is re-crawled with ``GET /tasks?project=&modified_since=<last seen
   modified_at - overlap>&limit=100`` (everything on the first poll), so no change is lost.
+- accounts (``PollResult.accounts``) cost nothing extra: the task and story reads ask for
+  ``assignee.email``/``created_by.email`` with Asana's dot-notation ``opt_fields``
+  ("Input/output options"; ``UserCompact`` has no ``email``, ``UserResponse`` has).
+- ``fetch(ref)``, the engine's live re-check of one task: ``GET /tasks/{gid}`` + its stories
+  (+ attachments when a story says one was added) = 2 requests for a task with fewer than
+  100 stories, 3 with an attachment; never part of a poll cycle.
 
 Cursor (stored by the engine in the same transaction as the events)::
 
@@ -390,8 +396,9 @@ class AsanaConnector:
         Returns:
             PollResult: events and snapshots of every task fully read, the next cursor
             (always given: each events call hands out a new sync token), the request count,
-            and malformed tasks/stories in ``skipped``. When the limiter runs dry the result
-            holds what was read so far and the cursor continues from there.
+            malformed tasks/stories in ``skipped``, and the users those tasks and stories
+            name in ``accounts`` (``mapping.accounts_of``). When the limiter runs dry the
+            result holds what was read so far and the cursor continues from there.
 
         Raises:
             AuthError, RateLimited, TransientError, NotFound, PermanentError: the cursor stays.
