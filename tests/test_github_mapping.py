@@ -14,8 +14,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bridge.model import Account, EventKind, ItemKind, ItemRef, StatusCategory
+from bridge.model import Account, AccountInfo, EventKind, ItemKind, ItemRef, StatusCategory
 from connectors.github.mapping import (
+    accounts_seen,
+    commit_author,
+    map_links,
+    pull_head,
     MAPPED_TYPES,
     SKIP_REASONS,
     TimelineMapping,
@@ -135,7 +139,9 @@ def _expect(ref: ItemRef, raw: dict) -> list[dict]:
     """Expected event fields for one raw entry, read from the raw fields."""
     kind = raw["event"]
     if kind == "committed":
-        return [dict(kind=EventKind.COMMITTED, id=f"commit:{ref.key}@{raw['sha']}", actor=None,
+        # The git author's e-mail is the actor (a pseudo-account; no login in a commit).
+        return [dict(kind=EventKind.COMMITTED, id=f"commit:{ref.key}@{raw['sha']}",
+                     actor=Account("email", raw["author"]["email"].lower()),
                      at=parse_time(raw["author"]["date"]), text=raw["message"])]
     if kind == "commented":
         return [dict(kind=EventKind.COMMENTED, id=f"comment:{raw['id']}", actor=gh(raw["user"]["login"]),
@@ -209,7 +215,9 @@ def test_recorded_pr_timeline_yields_the_expected_kinds_in_order():
     closed = next(e for e in result.events if e.kind is EventKind.CLOSED)
     merged_raw = next(r for r in entries if r["event"] == "merged")
     assert closed.at == parse_time(merged_raw["created_at"]), "merge and close share one instant"
-    assert all(e.actor is None for e in result.events if e.kind is EventKind.COMMITTED)
+    # Commits carry no login: their actor is the git author's e-mail, visible in the file.
+    assert {e.actor for e in result.events if e.kind is EventKind.COMMITTED} == {
+        Account("email", "vincent@vincent-jacques.net")}
 
 
 def test_recorded_issue_timeline_specifics():
@@ -594,3 +602,96 @@ def test_malformed_issue_raises_value_error_naming_the_field(change, fragment):
 def test_non_object_issue_raises_value_error():
     with pytest.raises(ValueError, match="not an object"):
         map_issue("acme/web", ["not", "an", "issue"])
+
+
+# ---------------------------------------------------------------------------- issue 5: commits, branches, links
+
+
+@pytest.mark.parametrize(
+    ("email", "actor", "info_email"),
+    [
+        ("Ana.Souza@Example.COM", Account("email", "ana.souza@example.com"), "ana.souza@example.com"),
+        ("1234567+ana-s@users.noreply.github.com", gh("ana-s"), None),
+        ("ana-s@users.noreply.github.com", gh("ana-s"), None),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_commit_author_is_an_email_pseudo_account_or_the_noreply_login(email, actor, info_email):
+    entry = {"event": "committed", "sha": "abc", "message": "m",
+             "author": {"name": "Ana Souza", "email": email, "date": "2026-03-02T09:00:00Z"}}
+    got_actor, info = commit_author(entry)
+    assert got_actor == actor
+    assert (info.email, info.display_name) == (info_email, "Ana Souza") if actor else info is None
+    [event] = map_timeline(item_ref("acme/web", 1), [entry]).events
+    assert event.actor == actor
+
+
+def test_pull_head_reads_number_ref_and_time_or_nothing():
+    assert pull_head({"number": 3, "head": {"ref": "feature/WEB-1"}, "updated_at": "2026-03-02T09:00:00Z"}) == (
+        3, "feature/WEB-1", datetime(2026, 3, 2, 9, tzinfo=timezone.utc))
+    assert pull_head({"number": 3, "head": {"ref": "x"}})[2] is None
+    for bad in (None, [], {"number": 3}, {"number": True, "head": {"ref": "x"}}, {"number": 3, "head": {"ref": ""}}):
+        assert pull_head(bad) is None
+
+
+def _snapshot(**kw):
+    raw = {"number": 12, "title": "t", "state": "open", "html_url": "https://github.com/acme/web/pull/12",
+           "created_at": "2026-03-02T09:00:00Z", "updated_at": "2026-03-02T10:00:00Z",
+           "pull_request": {"url": "u"}, **kw}
+    return map_issue("acme/web", raw)
+
+
+def test_map_links_ignores_the_item_itself_and_dates_description_links_by_first_read():
+    item = _snapshot(title="OPS-4: see https://github.com/acme/web/pull/12")
+    linked, events = map_links(item, body=None, head_ref=None, events=[], first_read=True)
+    assert linked.links == (ItemRef("jira", "OPS-4"),)
+    [event] = events
+    assert (event.kind, event.at, event.link_type) == (EventKind.LINKED, item.created_at, "mentions")
+    _, again = map_links(item, body=None, head_ref=None, events=[], first_read=False)
+    assert [e.id for e in again] == [event.id] and again[0].at == item.updated_at
+
+
+def test_map_links_native_links_stand_in_time_order_and_text_blocked_by_adds():
+    ref = item_ref("acme/web", 12)
+    t = "2026-03-02T09:0{}:00Z"
+    blocker = {"number": 2, "repository": {"full_name": "acme/api"}}
+    user = {"login": "ana"}
+    entries = [
+        {"event": "blocked_by_added", "id": 1, "actor": user, "created_at": t.format(1), "blocked_by": blocker},
+        {"event": "blocked_by_removed", "id": 2, "actor": user, "created_at": t.format(2), "blocked_by": blocker},
+        {"event": "blocked_by_added", "id": 3, "actor": user, "created_at": t.format(3), "blocked_by": blocker},
+        {"event": "blocking_added", "id": 4, "actor": user, "created_at": t.format(4),
+         "blocking": {"number": 5, "repository": {"full_name": "acme/web"}}},
+        {"event": "commented", "id": 9, "user": user, "created_at": t.format(5),
+         "body": "waiting on https://acme.atlassian.net/browse/OPS-4 and OPS-5"},
+    ]
+    events = map_timeline(ref, entries).events
+    linked, text_events = map_links(_snapshot(), body=None, head_ref=None, events=events, first_read=False)
+    assert linked.links == (ItemRef("github", "acme/api#2"), ItemRef("github", "acme/web#5"), ItemRef("jira", "OPS-4"))
+    assert linked.blocked_by == (ItemRef("github", "acme/api#2"), ItemRef("jira", "OPS-4"))
+    assert [(e.id, e.actor) for e in text_events] == [("text:acme/web#12:comment:9:blocked_by:jira:OPS-4", gh("ana"))]
+
+
+def test_map_links_skips_text_carrying_the_daemons_marker():
+    item = _snapshot(title="Request for OPS-4")
+    body = "Blocked by OPS-9\n\n<sub>handoff-bridge · rule x · hb:0123456789ab</sub>"
+    linked, events = map_links(item, body=body, head_ref="hb/12", events=[], first_read=True)
+    assert linked.links == (ItemRef("jira", "OPS-4"),) and linked.blocked_by == ()
+    assert [e.id for e in events] == ["text:acme/web#12:title:mention:jira:OPS-4"]
+
+
+def test_accounts_seen_take_names_and_emails_from_user_objects_only_for_accounts_in_facts():
+    ref = item_ref("acme/web", 12)
+    entries = [
+        {"event": "commented", "id": 9, "created_at": "2026-03-02T09:00:00Z", "body": "hi @zed",
+         "user": {"login": "ana", "name": "Ana Souza", "email": "Ana@Example.com", "type": "User"}},
+    ]
+    events = map_timeline(ref, entries).events
+    item = _snapshot(user={"login": "ben"}, assignees=[{"login": "cara"}])
+    got = accounts_seen([item], events, [{"user": {"login": "ben"}}, *entries])
+    assert got == [
+        AccountInfo(gh("ana"), display_name="Ana Souza", email="ana@example.com"),
+        AccountInfo(gh("ben")),
+        AccountInfo(gh("cara")),
+    ], "a mention (@zed) is no account seen"
