@@ -518,3 +518,97 @@ def test_scenarios_may_choose_numbers(github_emulator):
     with pytest.raises(ValueError):
         emu.open_issue(REPO, "ana", "clash", number=12)
     assert emu.numbers(REPO) == [12, 13]
+
+
+# ---------------------------------------------------------------- issue 5: pulls list, edits, dependencies
+def _spec_example(path: str, method: str = "GET", status: str = "200"):
+    data = json.loads((openapi.SPECS / "recorded" / "github"
+                       / "spec-examples.api.github.com.2026-03-10.json").read_text())
+    [op] = [o for o in data["operations"] if o["path"] == path and o["method"] == method]
+    return op["responses"][status]["examples"]["application/json#default"]
+
+
+def test_pulls_list_through_pygithub_sorted_paged_and_valid(world):
+    emu, g, pr, issue = world
+    soon = datetime.now(timezone.utc) + timedelta(minutes=1)
+    second = emu.open_issue(REPO, "ben", "Second PR", pull_request=True, head_ref="WEB-7-fix", at=soon)
+    emu.comment(REPO, pr, "ana", "bump", at=soon + timedelta(minutes=1))  # pr: updated last
+    pulls = list(g.get_repo(REPO).get_pulls(state="all", sort="updated", direction="desc"))
+    assert [(p.number, p.head.ref) for p in pulls] == [(pr, "fast-login"), (second, "WEB-7-fix")]
+    assert [p.number for p in g.get_repo(REPO).get_pulls(state="all", sort="created")] == [second, pr]
+    status, headers, body = raw(g, "GET", f"/repos/{REPO}/pulls",
+                                {"state": "all", "sort": "updated", "direction": "desc", "per_page": 1})
+    assert status == 200 and len(body) == 1 and 'rel="next"' in headers["link"]
+    assert headers["link"].startswith(f"<{emu.url}/repositories/")
+    openapi.validate_response(body, "/repos/{owner}/{repo}/pulls", "get", 200)
+    assert not keys_missing(_spec_example("/repos/{owner}/{repo}/pulls")[0], body[0])
+    # Issues are no pull requests; state filters; the list's head ref is GET /pulls/{n}'s.
+    assert issue not in [p["number"] for p in raw(g, "GET", f"/repos/{REPO}/pulls", {"state": "all"})[2]]
+    emu.close(REPO, second, "ben")
+    assert [p["number"] for p in raw(g, "GET", f"/repos/{REPO}/pulls")[2]] == [pr]
+    assert raw(g, "GET", f"/repos/{REPO}/pulls/{second}")[2]["head"]["ref"] == "WEB-7-fix"
+    status, _, body = raw(g, "GET", f"/repos/{REPO}/pulls", {"state": "merged"})
+    assert status == 422 and body["message"] == "Validation Failed"
+
+
+def test_edit_renames_with_a_timeline_event_and_bumps_updated_at():
+    clock = SteppingClock(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
+    emu = GitHubEmulator(clock=clock).start()
+    try:
+        emu.add_token(TOKEN, "ana")
+        n = emu.open_issue(REPO, "ana", "Old title", body="old body")
+        clock.advance(timedelta(minutes=5))
+        emu.edit(REPO, n, "ana", body="new body")
+        assert emu.issue(REPO, n)["updated_at"] == "2026-03-02T09:05:00Z"
+        assert [e.get("event") for e in emu.timeline(REPO, n)] == [], "a body edit leaves no timeline entry"
+        clock.advance(timedelta(minutes=5))
+        emu.edit(REPO, n, "ana", title="New title")
+        g = client(emu)
+        it = g.get_repo(REPO).get_issue(n)
+        assert (it.title, it.body, it.updated_at.minute) == ("New title", "new body", 10)
+        _, _, body = raw(g, "GET", f"/repos/{REPO}/issues/{n}/timeline")
+        [renamed] = body
+        assert renamed["rename"] == {"from": "Old title", "to": "New title"}
+        openapi.validate(renamed, openapi.component_pointer("renamed-issue-event"))
+        it.edit(title="Via PATCH")  # the REST edit records the rename too
+        assert emu.timeline(REPO, n)[-1]["rename"] == {"from": "New title", "to": "Via PATCH"}
+    finally:
+        emu.stop()
+
+
+def test_dependencies_add_events_on_both_sides_and_count_open_blockers(world):
+    emu, g, pr, issue = world
+    emu.add_blocked_by(REPO, issue, "ben", REPO, pr)
+    emu.add_blocked_by(REPO, issue, "ben", REPO, pr)  # no-op
+    _, _, blocked = raw(g, "GET", f"/repos/{REPO}/issues/{issue}")
+    assert blocked["issue_dependencies_summary"] == {"blocked_by": 1, "total_blocked_by": 1,
+                                                     "blocking": 0, "total_blocking": 0}
+    openapi.validate_response(blocked, "/repos/{owner}/{repo}/issues/{issue_number}", "get", 200)
+    _, _, timeline = raw(g, "GET", f"/repos/{REPO}/issues/{issue}/timeline")
+    added = [e for e in timeline if e["event"] == "blocked_by_added"]
+    assert len(added) == 1 and added[0]["blocked_by"]["number"] == pr
+    openapi.validate(added[0], openapi.component_pointer("blocked-by-added-issue-event"))
+    _, _, timeline = raw(g, "GET", f"/repos/{REPO}/issues/{pr}/timeline")
+    [blocking] = [e for e in timeline if e["event"] == "blocking_added"]
+    openapi.validate(blocking, openapi.component_pointer("blocking-added-issue-event"))
+    assert raw(g, "GET", f"/repos/{REPO}/issues/{pr}")[2]["issue_dependencies_summary"]["blocking"] == 1
+    emu.close(REPO, pr, "ana")  # a closed blocker no longer blocks
+    assert raw(g, "GET", f"/repos/{REPO}/issues/{issue}")[2]["issue_dependencies_summary"]["blocked_by"] == 0
+    emu.remove_blocked_by(REPO, issue, "ben", REPO, pr)
+    _, _, timeline = raw(g, "GET", f"/repos/{REPO}/issues/{issue}/timeline")
+    removed = [e for e in timeline if e["event"] == "blocked_by_removed"]
+    assert len(removed) == 1
+    openapi.validate(removed[0], openapi.component_pointer("blocked-by-removed-issue-event"))
+    assert raw(g, "GET", f"/repos/{REPO}/issues/{issue}")[2]["issue_dependencies_summary"]["total_blocked_by"] == 0
+
+
+def test_commit_author_may_be_given(world):
+    emu, g, pr, _ = world
+    emu.commit(REPO, pr, "ben", "Tidy", email="ben@work.example", name="Ben O.")
+    _, _, timeline = raw(g, "GET", f"/repos/{REPO}/issues/{pr}/timeline")
+    commits = [e for e in timeline if e["event"] == "committed"]
+    assert [(c["author"]["name"], c["author"]["email"]) for c in commits] == [
+        ("Ana Lima", "ana@example.com"), ("Ben O.", "ben@work.example")]
+    openapi.validate(commits[-1], openapi.component_pointer("timeline-committed-event"))
+    emu.commit(REPO, pr, "cara", "No e-mail on the account")
+    assert emu.timeline(REPO, pr)[-1]["author"]["email"] == "cara@users.noreply.github.com"

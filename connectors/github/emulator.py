@@ -141,6 +141,7 @@ class _Issue:
     comment_ids: list[int] = field(default_factory=list)
     timeline: list[dict] = field(default_factory=list)  # {"at", "seq", "item"|"comment_id"}
     commits: list[str] = field(default_factory=list)
+    blocked_by: list[tuple[str, int]] = field(default_factory=list)  # native dependencies
     raw: dict | None = None  # recorded issue JSON, served as-is (plus overlays)
     raw_comments: int = 0
     dirty: set = field(default_factory=set)
@@ -350,12 +351,15 @@ class GitHubEmulator(LoopbackServer):
             self._set_state(self._issue(repo, number), actor, "open", at)
 
     def commit(self, repo: str, number: int, actor: str, message: str,
-               at: datetime | None = None) -> str:
+               at: datetime | None = None, email: str | None = None,
+               name: str | None = None) -> str:
         """Push a commit authored by ``actor`` to PR ``number``; return its sha.
 
         The timeline ``committed`` item has no ``id``/``created_at``/``actor``, as in the
         real API (recorded PullRequest.testGetIssueTimeline.txt); its date is in
-        ``author.date``.
+        ``author.date``. The git author is ``name``/``email`` when given, else the account's
+        name and e-mail, else the login and its no-reply address
+        ``<login>@users.noreply.github.com``.
         """
         with self._lock:
             issue = self._pr(repo, number)
@@ -365,8 +369,9 @@ class GitHubEmulator(LoopbackServer):
             sha = _sha(repo, number, message, when, next(self._seq))
             tree = _sha("tree", sha)
             u = self._users[actor]
-            person = {"name": u["name"] or actor,
-                      "email": u["email"] or f"{actor}@users.noreply.github.com", "date": when}
+            person = {"name": name or u["name"] or actor,
+                      "email": email or u["email"] or f"{actor}@users.noreply.github.com",
+                      "date": when}
             item = {
                 "sha": sha, "node_id": _node_id("Commit", int(sha[:8], 16)),
                 "url": f"{API_ROOT}/repos/{repo}/git/commits/{sha}",
@@ -383,6 +388,47 @@ class GitHubEmulator(LoopbackServer):
             issue.commits.append(sha)
             self._append(issue, when, item)
             return sha
+
+    def edit(self, repo: str, number: int, actor: str, title: str | None = None,
+             body: str | None = None, at: datetime | None = None) -> None:
+        """Edit the title and/or body of an issue or PR as ``actor``; bumps ``updated_at``.
+
+        A new title adds a timeline ``renamed`` event (``rename: {from, to}``), as GitHub
+        does; a body edit adds no timeline entry (GitHub records none).
+        """
+        with self._lock:
+            self._edit(self._issue(repo, number), actor, title, body, at)
+
+    def add_blocked_by(self, repo: str, number: int, actor: str, blocker_repo: str,
+                       blocker_number: int, at: datetime | None = None) -> None:
+        """Mark ``repo#number`` blocked by ``blocker_repo#blocker_number`` (issue dependencies).
+
+        Adds ``blocked_by_added`` to the blocked item's timeline and ``blocking_added`` to
+        the blocker's, and counts it in ``issue_dependencies_summary`` (``blocked_by`` counts
+        open blockers only, as GitHub does). No-op if already blocked by it.
+        """
+        with self._lock:
+            issue = self._issue(repo, number)
+            blocker = self._issue(blocker_repo, blocker_number)
+            key = (blocker.repo, blocker.number)
+            if key in issue.blocked_by:
+                return
+            issue.blocked_by.append(key)
+            self._event(issue, actor, "blocked_by_added", at, blocked_by=self._issue_ref_json(blocker))
+            self._event(blocker, actor, "blocking_added", at, blocking=self._issue_ref_json(issue))
+
+    def remove_blocked_by(self, repo: str, number: int, actor: str, blocker_repo: str,
+                          blocker_number: int, at: datetime | None = None) -> None:
+        """Undo :meth:`add_blocked_by` (``blocked_by_removed`` / ``blocking_removed``)."""
+        with self._lock:
+            issue = self._issue(repo, number)
+            blocker = self._issue(blocker_repo, blocker_number)
+            key = (blocker.repo, blocker.number)
+            if key not in issue.blocked_by:
+                return
+            issue.blocked_by.remove(key)
+            self._event(issue, actor, "blocked_by_removed", at, blocked_by=self._issue_ref_json(blocker))
+            self._event(blocker, actor, "blocking_removed", at, blocking=self._issue_ref_json(issue))
 
     def load_recorded(self, repo: str, number: int, issue_json: dict,
                       timeline_json: list) -> None:
@@ -578,6 +624,33 @@ class GitHubEmulator(LoopbackServer):
             issue.state_reason = None if issue.is_pr else "reopened"
             self._event(issue, actor, "reopened", when, state_reason=None)
 
+    def _edit(self, issue: _Issue, actor: str, title: str | None, body: str | None,
+              at: Any) -> None:
+        when = self._when(at)
+        if title is not None and title != issue.title:
+            old, issue.title = issue.title, title
+            if issue.raw is not None:
+                issue.raw["title"] = title
+            self._event(issue, actor, "renamed", when, rename={"from": old, "to": title})
+        if body is not None and body != issue.body:
+            issue.body = body
+            if issue.raw is not None:
+                issue.raw["body"] = body
+        self._touch(issue, when)
+
+    def _issue_ref_json(self, issue: _Issue) -> dict:
+        """Issue Reference (``nullable-issue-reference``) embedded in dependency events."""
+        return {"number": issue.number, "title": issue.title, "state": issue.state,
+                "state_reason": issue.state_reason, "repository": self._repo_json(issue.repo),
+                "issue_type": None}
+
+    def _dependencies_json(self, issue: _Issue) -> dict:
+        blocking = [i for i in self._issues.values() if (issue.repo, issue.number) in i.blocked_by]
+        return {"blocked_by": sum(1 for k in issue.blocked_by if self._issues[k].state == "open"),
+                "total_blocked_by": len(issue.blocked_by),
+                "blocking": sum(1 for i in blocking if i.state == "open"),
+                "total_blocking": len(blocking)}
+
     def _head_sha(self, issue: _Issue) -> str:
         return issue.commits[-1] if issue.commits else _sha("base", issue.repo, issue.number)
 
@@ -704,8 +777,7 @@ class GitHubEmulator(LoopbackServer):
             "author_association": self._association(issue.repo, issue.user),
             "type": None, "active_lock_reason": None,
             "sub_issues_summary": {"total": 0, "completed": 0, "percent_completed": 0},
-            "issue_dependencies_summary": {"blocked_by": 0, "total_blocked_by": 0,
-                                           "blocking": 0, "total_blocking": 0},
+            "issue_dependencies_summary": self._dependencies_json(issue),
         }
         if issue.is_pr:
             pr = f"{API_ROOT}/repos/{issue.repo}/pulls/{issue.number}"
@@ -770,6 +842,18 @@ class GitHubEmulator(LoopbackServer):
             "maintainer_can_modify": False, "commits": len(issue.commits),
             "additions": 0, "deletions": 0, "changed_files": 0,
         }
+
+    #: ``pull-request`` keys that ``pull-request-simple`` (the list) does not carry.
+    _PULL_ONLY = ("merged", "mergeable", "rebaseable", "mergeable_state", "merged_by",
+                  "comments", "review_comments", "maintainer_can_modify", "commits",
+                  "additions", "deletions", "changed_files")
+
+    def _pull_simple_json(self, issue: _Issue) -> dict:
+        """Pull-request-simple object (an element of GET /repos/{o}/{r}/pulls), API 2022-11-28."""
+        out = self._pull_json(issue)
+        for key in self._PULL_ONLY:
+            out.pop(key, None)
+        return out
 
     def _timeline_json(self, issue: _Issue) -> list[dict]:
         entries = sorted(issue.timeline, key=lambda e: (e["at"], e["seq"]))
@@ -1113,7 +1197,7 @@ class GitHubEmulator(LoopbackServer):
                     if not data["title"]:
                         raise GitHubError(422, "Validation Failed", [
                             {"resource": "Issue", "code": "missing_field", "field": "title"}])
-                    issue.title = str(data["title"])
+                    emu._edit(issue, login, str(data["title"]), None, None)
                 if "body" in data:
                     issue.body = data["body"]
                 wanted = None
@@ -1215,6 +1299,45 @@ class GitHubEmulator(LoopbackServer):
                     emu._add_label(issue, login, lb["name"] if isinstance(lb, dict) else str(lb),
                                    None)
                 return emu._json_response([emu._label_json(issue.repo, n) for n in issue.labels])
+
+        @both("/pulls", methods=["GET"])
+        def list_pulls(**kw: Any) -> Response:
+            """GitHub REST "List pull requests": ``pull-request-simple`` items, ``Link`` pages."""
+            with emu._lock:
+                repo = repo_of(kw)
+                rid = emu._repos[repo]["id"]
+                a = request.args
+                state = a.get("state", "open")
+                if state not in ("open", "closed", "all"):
+                    raise GitHubError(422, "Validation Failed", [
+                        {"resource": "PullRequest", "code": "invalid", "field": "state"}])
+                # Recorded items have no pull-request state to render (GET /pulls/{n} is a
+                # 404 for them too).
+                pulls = [i for i in emu._issues.values()
+                         if i.repo == repo and i.is_pr and i.raw is None]
+                if state != "all":
+                    pulls = [i for i in pulls if i.state == state]
+                if a.get("head"):
+                    owner_ref = a["head"]
+                    owner = emu._repos[repo]["owner"]
+                    pulls = [i for i in pulls if f"{owner}:{i.head_ref}" == owner_ref]
+                if a.get("base") and a["base"] != "main":
+                    pulls = []
+                sort = a.get("sort", "created")
+                keys = {"created": lambda i: (_parse_ts(i.created_at), i.number),
+                        "updated": lambda i: (_parse_ts(i.updated_at), i.number),
+                        "popularity": lambda i: (len(i.comment_ids), i.number),
+                        "long-running": lambda i: (_parse_ts(i.created_at), i.number)}
+                if sort not in keys:
+                    raise GitHubError(422, "Validation Failed", [
+                        {"resource": "PullRequest", "code": "invalid", "field": "sort"}])
+                # "Default: desc when sort is created or sort is not specified, otherwise asc."
+                direction = a.get("direction", "desc" if sort == "created" else "asc")
+                if direction not in ("asc", "desc"):
+                    raise GitHubError(422, "Validation Failed", [
+                        {"resource": "PullRequest", "code": "invalid", "field": "direction"}])
+                pulls.sort(key=keys[sort], reverse=direction == "desc")
+                return emu._paginate(pulls, f"/repositories/{rid}/pulls", emu._pull_simple_json)
 
         @both("/pulls/<int:number>", methods=["GET"])
         def get_pull(number: int, **kw: Any) -> Response:
