@@ -8,6 +8,18 @@ Reading (cost follows the change, not the backlog; DESIGN.md "Connectors"):
   goes through ``Requester.requestJson``, which returns the 304 without raising.
 - per changed item (its ``updated_at`` differs from the stored one): its timeline,
   ``GET /repos/{o}/{r}/issues/{n}/timeline`` (GitHub REST "Timeline events"), every page.
+- branch names of pull requests (for Jira keys in them; neither the issues list nor the
+  timeline carries ``head.ref``): learnt once per pull request per process. A cycle in
+  which a repository has changed pull requests whose branch is not known yet costs one
+  ``GET /repos/{o}/{r}/pulls?state=all&sort=updated&direction=desc`` page (GitHub REST
+  "List pull requests"; more pages only while more than ``per_page`` such pull requests
+  changed), plus ``GET .../pulls/{n}`` for any the pages missed. Idle cycles and changes
+  to known pull requests or issues cost nothing extra.
+- ``fetch(ref)`` (the engine's live re-check of one item): ``GET .../issues/{n}`` + its
+  timeline pages (+ ``GET .../pulls/{n}`` once for a pull request whose branch is unknown).
+- links: ``ItemSnapshot.links``/``blocked_by`` and ``linked`` events come from native
+  dependencies in the timeline and from item references in titles, bodies, branch names
+  and comments (``mapping.map_links``); they cost no request of their own.
 - cursor: ``{"since": newest updated_at seen, "query_since": the since sent, "etag": ...}``
   (ISO-8601 UTC). Each poll re-reads from ``query_since`` (at most ``since - overlap``). The
   window moves only when its answer no longer fits one page, so after a change the next idle
@@ -37,7 +49,7 @@ from github import Auth, Github, GithubException
 from urllib3.util.retry import Retry
 
 from bridge import errors
-from bridge.model import Account, Action, ActionKind, ActionResult, PollResult
+from bridge.model import Account, Action, ActionKind, ActionResult, ItemKind, ItemRef, ItemSnapshot, PollResult
 from connectors.base import register
 from connectors.github import mapping
 
@@ -121,6 +133,7 @@ class GitHubConnector:
             seconds_between_writes=seconds_between_writes or None,
         )
         self._me: Account | None = None
+        self._branches: dict[str, str | None] = {}  # "owner/repo#n" -> head ref (see _learn_branches)
 
     @classmethod
     def from_config(cls, name: str, cfg, token: str, clock=None) -> "GitHubConnector":
@@ -149,6 +162,8 @@ class GitHubConnector:
             raise errors.RateLimited(self.tool, f"{what}: rate limited ({status})", self._retry_after(h))
         if status == 404:
             raise errors.NotFound(self.tool, f"{what}: not found (404); check the repository name and the token's access")
+        if status == 410:
+            raise errors.NotFound(self.tool, f"{what}: gone (410); the issue was deleted")
         if status >= 500:
             raise errors.TransientError(self.tool, f"{what}: server error {status}; will retry next cycle")
         raise errors.PermanentError(self.tool, f"{what}: refused ({status})")
@@ -241,35 +256,163 @@ class GitHubConnector:
             issues.extend(more)
             requests_made += n
 
-        items, skipped = [], []
+        items, skipped, raw_of = [], [], {}
         for raw in issues:
             try:
-                items.append(mapping.map_issue(scope, raw))
+                item = mapping.map_issue(scope, raw)
             except (ValueError, KeyError, TypeError) as exc:
                 skipped.append((str(raw.get("number") if isinstance(raw, dict) else "?"), f"malformed issue: {exc}"))
+                continue
+            items.append(item)
+            raw_of[item.ref.key] = raw
         stored = known([it.ref.key for it in items]) if known else {}
         changed = [it for it in items if stored.get(it.ref.key) != it.updated_at]
+        requests_made += self._learn_branches(scope, [it for it in changed if it.kind == ItemKind.PULL_REQUEST])
 
-        events = []
+        events, snapshots, seen_raw = [], [], []
         for it in changed:
             _, number = parse_key(it.ref.key)
             entries, n = self._get_pages(f"/repos/{scope}/issues/{number}/timeline", {"per_page": self.per_page})
             requests_made += n
-            result = mapping.map_timeline(it.ref, entries)
-            events.extend(result.events)
-            # Event types we deliberately ignore are not errors; broken entries are.
-            skipped.extend(
-                (f"{it.ref.key} timeline[{index}]", reason)
-                for index, _type, reason in result.skipped
-                if reason.startswith("malformed")
+            snapshot, item_events, item_skipped = self._map_item(
+                it, raw_of[it.ref.key], entries, first_read=stored.get(it.ref.key) is None
             )
+            snapshots.append(snapshot)
+            events.extend(item_events)
+            skipped.extend(item_skipped)
+            seen_raw += [raw_of[it.ref.key], *entries]
         newest = max((it.updated_at for it in items if it.updated_at), default=since)
         if not (one_page and query_since):
             # Move the window only when it no longer fits one page: while it does, the next
             # request is the same URL, so GitHub can answer 304 as soon as nothing changed.
             query_since = _iso(newest - self.overlap) if newest else None
         next_cursor = {"since": _iso(newest) if newest else None, "query_since": query_since, "etag": hdrs.get("etag")}
-        return PollResult(events=events, items=changed, next_cursor=next_cursor, requests=requests_made, skipped=skipped)
+        return PollResult(
+            events=events,
+            items=snapshots,
+            next_cursor=next_cursor,
+            requests=requests_made,
+            skipped=skipped,
+            accounts=mapping.accounts_seen(snapshots, events, seen_raw),
+        )
+
+    def _map_item(self, item: ItemSnapshot, raw: dict, entries: list, *, first_read: bool):
+        """Timeline events, text links and the linked snapshot of one item (shared by poll and fetch)."""
+        result = mapping.map_timeline(item.ref, entries)
+        snapshot, link_events = mapping.map_links(
+            item,
+            body=raw.get("body") if isinstance(raw, dict) else None,
+            head_ref=self._branches.get(item.ref.key) if item.kind == ItemKind.PULL_REQUEST else None,
+            events=result.events,
+            first_read=first_read,
+        )
+        # Event types we deliberately ignore are not errors; broken entries are.
+        skipped = [
+            (f"{item.ref.key} timeline[{index}]", reason)
+            for index, _type, reason in result.skipped
+            if reason.startswith("malformed")
+        ]
+        return snapshot, result.events + link_events, skipped
+
+    def _learn_branches(self, scope: str, pulls: list[ItemSnapshot], *, listed: bool = True) -> int:
+        """Learn the head ref (branch name) of every pull request in ``pulls`` not yet known.
+
+        A branch name never changes for a pull request (short of renaming the branch), so it
+        is read once per process and kept. Cost: nothing when every branch is known; else
+        ``GET /repos/{o}/{r}/pulls?state=all&sort=updated&direction=desc`` pages (GitHub
+        REST "List pull requests") until every wanted pull request was seen or the pages
+        reach older updates than the oldest wanted one (one page while at most ``per_page``
+        pull requests changed), then ``GET /repos/{o}/{r}/pulls/{n}`` for any still missing.
+        With ``listed=False`` (one item, for ``fetch``) only the latter. A pull request
+        GitHub does not show (404) is remembered without a branch.
+
+        Returns:
+            Requests made.
+        """
+        wanted = {parse_key(p.ref.key)[1]: p.updated_at for p in pulls if p.ref.key not in self._branches}
+        if not wanted:
+            return 0
+        dated = [u for u in wanted.values() if u is not None]
+        oldest = min(dated) - self.overlap if dated else None
+        params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": self.per_page}
+        next_url: str | None = f"/repos/{scope}/pulls" if listed else None
+        n = 0
+        while next_url and wanted:
+            _, hdrs, body = self._get(next_url, params if n == 0 else None)
+            n += 1
+            last_updated = None
+            for pull in body or []:
+                head = mapping.pull_head(pull)
+                if head is None:
+                    continue
+                number, ref, last_updated = head
+                self._branches[f"{scope}#{number}"] = ref
+                wanted.pop(number, None)
+            if oldest is None or last_updated is None or last_updated < oldest:
+                break
+            m = _LINK_NEXT.search(hdrs.get("link", ""))
+            next_url = m.group(1) if m else None
+        for number in sorted(wanted):
+            n += 1
+            try:
+                _, _, body = self._get(f"/repos/{scope}/pulls/{number}")
+            except errors.NotFound:
+                body = None
+            head = mapping.pull_head(body)
+            self._branches[f"{scope}#{number}"] = head[1] if head else None
+        return n
+
+    def fetch(self, ref: ItemRef) -> PollResult:
+        """Re-read one issue or pull request now: its snapshot and every event of its timeline.
+
+        The live re-check before the engine acts on a standoff. Events and their ids are
+        exactly those :meth:`poll` gives for the same facts (same mapping, same text links),
+        so storing the result adds only what is new; ``accounts`` as in ``poll``.
+
+        Cost: ``GET /repos/{o}/{r}/issues/{n}`` + the timeline pages (one while it holds at
+        most ``per_page`` entries) + for a pull request whose branch this process has not
+        learnt yet ``GET /repos/{o}/{r}/pulls/{n}``: 2 requests usually, 3 at most for a
+        short timeline.
+
+        Returns:
+            ``PollResult`` with one item (``items == []`` when GitHub answers 404 or 410:
+            deleted or not visible to the token; also when the issue was transferred to
+            another repository; a malformed issue is listed in ``skipped``),
+            ``next_cursor`` ``None``.
+
+        Raises:
+            ValueError: ``ref`` is not a GitHub item key.
+            AuthError, RateLimited, TransientError, PermanentError.
+        """
+        repo, number = parse_key(ref.key)
+        requests_made = 1
+        try:
+            _, _, raw = self._get(f"/repos/{repo}/issues/{number}")
+        except errors.NotFound:  # 404, or 410 for a deleted issue
+            return PollResult(requests=requests_made)
+        try:
+            item = mapping.map_issue(repo, raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            return PollResult(requests=requests_made, skipped=[(ref.key, f"malformed issue: {exc}")])
+        if item.ref != ItemRef(self.tool, ref.key):
+            # GitHub followed a transfer to another repository: this item is gone from here.
+            return PollResult(requests=requests_made)
+        if item.kind == ItemKind.PULL_REQUEST:
+            requests_made += self._learn_branches(repo, [item], listed=False)
+        try:
+            entries, n = self._get_pages(f"/repos/{repo}/issues/{number}/timeline", {"per_page": self.per_page})
+        except errors.NotFound:  # deleted between the two reads
+            return PollResult(requests=requests_made + 1)
+        requests_made += n
+        snapshot, events, skipped = self._map_item(item, raw, entries, first_read=False)
+        return PollResult(
+            events=events,
+            items=[snapshot],
+            next_cursor=None,
+            requests=requests_made,
+            skipped=skipped,
+            accounts=mapping.accounts_seen([snapshot], events, [raw, *entries]),
+        )
 
     # ------------------------------------------------------------------ writing
 
