@@ -24,15 +24,34 @@ class GitHubStage(EmulatorStage):
 
     Args:
         clock: the scenario's stepping clock (aware UTC).
-        settings: the scenario's ``[github]`` table: ``repositories`` (``owner/name`` list).
-        people: the scenario's ``[people.*]`` tables (``accounts.github`` is the login).
+        settings: the scenario's ``[github]`` table: ``repositories`` (``owner/name`` list)
+            and optionally ``poll_every`` (a duration such as ``"15m"``, default ``"1m"``:
+            how often the daemon polls this tool, passed on as the connector's
+            ``poll_every``).
+        people: the scenario's ``[people.*]`` tables (``accounts.github`` is the login;
+            ``email``, when given, is the git author e-mail of that person's commits).
         bot: the daemon's login.
+
+    Acts (``do``) and their keys, besides ``at``, ``actor``, ``item`` (``owner/name#N``) and
+    ``say``:
+
+    - ``open_issue`` / ``open_pull_request``: ``title``, ``body``, ``assignees`` (people);
+      ``open_pull_request`` also ``branch`` (head ref, default ``hb/<N>``).
+    - ``edit``: ``title`` and/or ``body``, the new text (a new title adds ``renamed``).
+    - ``request_review`` / ``remove_review_request``: ``reviewer``.
+    - ``review``: ``state`` (APPROVED | CHANGES_REQUESTED | COMMENTED), ``body``.
+    - ``comment``: ``body``. ``assign`` / ``unassign``: ``assignee``.
+    - ``label`` / ``unlabel``: ``label``. ``close``, ``reopen``: nothing more.
+    - ``commit``: ``message``; author e-mail from the actor's ``[people.<name>] email``.
+    - ``block`` / ``unblock``: ``blocker`` (``owner/name#N``): GitHub issue dependencies,
+      ``item`` is blocked by ``blocker``.
     """
 
     tool = "github"
     ACTS = frozenset({
         "open_issue", "open_pull_request", "request_review", "remove_review_request", "review",
         "comment", "assign", "unassign", "label", "unlabel", "close", "reopen", "commit",
+        "edit", "block", "unblock",
     })
     ROLES = ("actor", "reviewer", "assignee")
     ITEM = re.compile(r"^[\w.-]+/[\w.-]+#\d+$")
@@ -40,6 +59,7 @@ class GitHubStage(EmulatorStage):
     def __init__(self, clock: Callable[[], datetime], settings: dict, people: dict, bot: str):
         self.emu = GitHubEmulator(clock=clock)
         self.repositories = list(settings.get("repositories", []))
+        self.poll_every = str(settings.get("poll_every", "1m"))
         self.people = people
         self.bot = bot
 
@@ -67,7 +87,7 @@ class GitHubStage(EmulatorStage):
             "base_url": self.emu.url,
             "token": {"env": "HB_DEMO_GITHUB_TOKEN"},
             "repositories": self.repositories,
-            "poll_every": "1m",
+            "poll_every": self.poll_every,
             "overlap": "2m",
             "timeout": "5s",
             "seconds_between_requests": 0,
@@ -84,7 +104,9 @@ class GitHubStage(EmulatorStage):
         do = act["do"]
         e = self.emu
         if do in ("open_issue", "open_pull_request"):
-            e.open_issue(repo, actor, act.get("title", "untitled"), act.get("body", ""), pull_request=do == "open_pull_request", at=at, number=n)
+            pull = do == "open_pull_request"
+            e.open_issue(repo, actor, act.get("title", "untitled"), act.get("body", ""), pull_request=pull, at=at, number=n,
+                         head_ref=str(act.get("branch") or f"hb/{n}") if pull else None)
             for a in act.get("assignees", []):
                 e.assign(repo, n, actor, self.account(a), at=at)
         elif do == "request_review":
@@ -108,7 +130,14 @@ class GitHubStage(EmulatorStage):
         elif do == "reopen":
             e.reopen(repo, n, actor, at=at)
         elif do == "commit":
-            e.commit(repo, n, actor, act.get("message", "work"), at=at)
+            email = self.people.get(act["actor"], {}).get("email")
+            e.commit(repo, n, actor, act.get("message", "work"), at=at, email=email or None)
+        elif do == "edit":
+            e.edit(repo, n, actor, title=act.get("title"), body=act.get("body"), at=at)
+        elif do in ("block", "unblock"):
+            b_repo, _, b_num = str(act["blocker"]).rpartition("#")
+            change = e.add_blocked_by if do == "block" else e.remove_blocked_by
+            change(repo, n, actor, b_repo, int(b_num), at=at)
         return act.get("say") or narrate(act)
 
     def written(self) -> list[dict]:
@@ -145,6 +174,9 @@ def narrate(act: dict) -> str:
         "close": f"{who} closes {item}",
         "reopen": f"{who} reopens {item}",
         "commit": f"{who} pushes a commit to {item}",
+        "edit": f"{who} edits {item}" + (f": \"{act['title']}\"" if act.get("title") else ""),
+        "block": f"{who} marks {item} blocked by {act.get('blocker')}",
+        "unblock": f"{who} removes {act.get('blocker')} from what blocks {item}",
     }[do]
 
 
