@@ -28,7 +28,9 @@ from bridge import errors
 from bridge.logging import get_logger
 from bridge.model import Account, Action, ActionKind, ItemRef, ItemSnapshot
 from bridge.store import FindingRow, OutboxRow, Store
+from rules import standoff as standoff_rule
 from rules.handoff import Finding
+from rules.standoff import StandoffFinding
 
 log = get_logger("bridge.actions")
 ACTIVE = ("pending", "sending", "unknown")
@@ -113,6 +115,12 @@ class Planner:
         self.config = config
         self.connectors = connectors
         self.connector_for_tool = connector_for_tool
+        self.evaluator = None  # bridge.evaluator.Evaluator, set by the engine: people and items
+
+    def _schedule(self, account: Account | None):
+        if self.evaluator is not None:
+            return self.evaluator.directory.schedule_for(account)
+        return self.config.schedule_for(account)
 
     def _rule(self, name: str):
         return next(r for r in self.config.rules if r.name == name)
@@ -125,7 +133,7 @@ class Planner:
         is inside the receiver's working hours.
         """
         rule = self._rule(finding.rule)
-        schedule = self.config.schedule_for(finding.receiver)
+        schedule = self._schedule(finding.receiver)
         out = []
         for i, step in enumerate(rule.steps):
             due = schedule.next_working_moment(schedule.add(finding.at, step.after))
@@ -133,16 +141,21 @@ class Planner:
                 out.append((i, step, due))
         return out
 
-    def build(self, finding: Finding, index: int, step, item: ItemSnapshot | None) -> Action:
-        """Render one step of ``finding`` into an ``Action`` with its marker."""
+    def build(self, finding: Finding, index: int, step, item: ItemSnapshot | None, key: str | None = None) -> Action:
+        """Render one step of ``finding`` into an ``Action`` with its marker.
+
+        ``key`` is the idempotency key (default ``<finding key>:<index>``).
+        """
+        if isinstance(finding, StandoffFinding):
+            return self._build_standoff(finding, index, step, item, key)
         rule = self._rule(finding.rule)
         name = self.connector_for_tool[finding.item.tool]
         conn = self.connectors[name]
         key = f"{finding.key}:{index}"
         marker = marker_for(key)
-        schedule_tz = self.config.schedule_for(finding.receiver).timezone
+        schedule_tz = self._schedule(finding.receiver).timezone
         to_account = None
-        if step.do == "reassign":
+        if step.do in ("reassign", "draft") and step.to:
             to_account = self.config.person_account(step.to, finding.item.tool)
         values = {
             "receiver": conn.mention(finding.receiver),
@@ -181,7 +194,82 @@ class Planner:
                  "url": item.url if item else ""}
         title = render(self.config.templates[step.title_template or "draft_title"], plain)
         body = text(step.template or "draft") + footer
-        return Action(kind, finding.item, marker, body=body, title=title, assignees=(finding.receiver,), due=finding.at)
+        return Action(kind, finding.item, marker, body=body, title=title, assignees=(to_account or finding.receiver,), due=finding.at)
+
+    def _build_standoff(self, f: StandoffFinding, index: int, step, item: ItemSnapshot | None, key: str | None) -> Action:
+        """One step of a standoff or ownerless finding on ``item`` (one of ``f.items``)."""
+        rule = self._rule(f.rule)
+        ref = item.ref if item is not None else f.item
+        conn = self.connectors[self.connector_for_tool[ref.tool]]
+        marker = marker_for(key or f"{f.key}:{index}")
+        ev = self.evaluator
+        items = ev.items if ev is not None else {}
+
+        def person(account: Account | None) -> str:
+            if account is None:
+                return "nobody"
+            ident = ev.who(account) if ev is not None else str(account)
+            native = ev.directory.account_for_identity(ident, ref.tool) if ev is not None else (account if account.tool == ref.tool else None)
+            return conn.mention(native) if native is not None else conn.escape(ev.name(account) if ev is not None else account.id)
+
+        def label(r: ItemRef) -> str:
+            snap = items.get(r)
+            if r.tool == "asana" and snap is not None:
+                return conn.literal("\u201c") + conn.escape(snap.title) + conn.literal("\u201d")
+            return conn.escape(r.key)
+
+        decider = f.receiver
+        schedule = self._schedule(decider)
+        deadline = schedule.add(schedule.next_working_moment(f.at), rule.within)
+        cycle = conn.literal(", and ").join(
+            f"{person(e.waiter)}{conn.literal(' waits on ')}{person(e.holder)}{conn.literal(' for ')}"
+            + standoff_rule.fill(standoff_rule.need_of(e), label, conn.literal)
+            for e in f.edges
+        )
+        blocker_item = items.get(f.breaks.on)
+        values = {
+            "receiver": person(f.receiver),
+            "decider": person(decider),
+            "decision": standoff_rule.fill(standoff_rule.decision_of(f.breaks), label, conn.literal),
+            "cycle": cycle,
+            "blocker": label(f.breaks.on) + (conn.literal(" (") + conn.literal(blocker_item.url) + conn.literal(")") if blocker_item else ""),
+            "item": label(ref),
+            "title": conn.escape(item.title) if item else "",
+            "url": conn.literal(item.url) if item else "",
+            "deadline": format_deadline(deadline, schedule.timezone),
+            "rule": rule.name,
+            "need": conn.escape(rule.need or ""),
+            "next": conn.escape(rule.next or ""),
+            "sender": "", "to": "",
+        }
+        template = step.template or ("ownerless" if f.detect == "ownerless" else "standoff")
+        if f.detect == "ownerless" and template == "standoff":
+            template = "ownerless"
+        footer = conn.footer(rule.name, marker)
+        kind = ActionKind(step.do)
+        body = render(self.config.templates[template], values, conn.literal) + footer
+        if kind == ActionKind.COMMENT:
+            return Action(kind, ref, marker, body=body)
+        if kind == ActionKind.LABEL:
+            return Action(kind, ref, marker, label=step.label)
+        plain_labels = lambda r: items[r].title if r.tool == "asana" and r in items else r.key  # noqa: E731
+        title = " ".join(render(self.config.templates[step.title_template or "standoff_draft_title"],
+                                {**values, "decision": standoff_rule.fill(standoff_rule.decision_of(f.breaks), plain_labels)}).split())
+        owner = ev.directory.account_for_identity(ev.who(decider), ref.tool) if ev is not None else decider
+        return Action(kind, ref, marker, body=body, title=title, assignees=(owner,) if owner else (), due=deadline)
+
+    def _row(self, f, index: int, key: str, action: Action, rule, now: datetime, dry_run: bool) -> OutboxRow:
+        return OutboxRow(
+            key=key,
+            marker=action.marker,
+            finding_key=f.key,
+            rule=f.rule,
+            step=index,
+            connector=self.connector_for_tool[action.item.tool],
+            action=action_to_json(action),
+            status="dry_run" if (dry_run or self.config.dry_run_for(rule)) else "pending",
+            created_at=now,
+        )
 
     def plan(self, store: Store, findings: list[Finding], items: dict, now: datetime, *, dry_run: bool) -> list[OutboxRow]:
         """Record each finding and its due steps in the outbox (one transaction per finding).
@@ -193,24 +281,19 @@ class Planner:
             rule = self._rule(f.rule)
             rows = []
             for index, step, _due in self.due_steps(f, now):
-                try:
-                    action = self.build(f, index, step, items.get(f.item))
-                except errors.PermanentError as exc:
-                    log.error("step_skipped", rule=f.rule, item=f.item.key, step=index, reason=str(exc))
-                    continue
-                rows.append(
-                    OutboxRow(
-                        key=f"{f.key}:{index}",
-                        marker=action.marker,
-                        finding_key=f.key,
-                        rule=f.rule,
-                        step=index,
-                        connector=self.connector_for_tool[f.item.tool],
-                        action=action_to_json(action),
-                        status="dry_run" if (dry_run or self.config.dry_run_for(rule)) else "pending",
-                        created_at=now,
-                    )
-                )
+                # A standoff's comment goes on every item of its cycle; everything else on one item.
+                targets = f.items if isinstance(f, StandoffFinding) and step.do != "draft" else (f.item,)
+                for target in targets:
+                    key = f"{f.key}:{index}" if len(targets) == 1 else f"{f.key}:{index}:{target.tool}:{target.key}"
+                    try:
+                        action = self.build(f, index, step, items.get(target), key=key)
+                    except errors.PermanentError as exc:
+                        log.error("step_skipped", rule=f.rule, item=target.key, step=index, reason=str(exc))
+                        continue
+                    if target.tool not in self.connector_for_tool:
+                        log.error("step_skipped", rule=f.rule, item=target.key, step=index, reason=f"no {target.tool} connector")
+                        continue
+                    rows.append(self._row(f, index, key, action, rule, now, dry_run))
             finding_row = FindingRow(
                 key=f.key,
                 rule=f.rule,
@@ -233,6 +316,7 @@ def deliver(
     now: datetime,
     *,
     active_findings: set[str],
+    held: set[str] = frozenset(),
     available: Callable[[str], bool],
     budget_left: Callable[[str], int],
     on_error: Callable[[str, errors.ConnectorError], None],
@@ -241,6 +325,7 @@ def deliver(
 
     Args:
         active_findings: keys of findings still standing; rows of others are cancelled.
+        held: keys of findings held back (inhibited inside a standoff): their pending rows wait.
         available: connector name → may it be called now (not stopped, not rate limited).
         budget_left: connector name → writes still allowed this hour.
         on_error: told about connector errors (auth stops a connector; rate limits pause it).
@@ -257,6 +342,8 @@ def deliver(
         if row.finding_key not in active_findings and row.status == "pending":
             store.update_outbox(row.key, status="cancelled")
             report("cancelled")
+            continue
+        if row.finding_key in held and row.status == "pending":
             continue
         if not available(row.connector):
             continue

@@ -300,6 +300,36 @@ class WorkSchedule:
                 self._locate(_us(datetime(year, 1, 1, tzinfo=self.tz)), year)  # raises if empty for years
         raise ValueError(f"duration {duration} is too long to add")
 
+    def subtract(self, end: datetime, duration: Duration) -> datetime:
+        """Return the latest moment from which ``duration`` of business time remains until ``end``.
+
+        Used for "leave 2d before the due date": ``between(result, end) == duration`` (to the
+        second), where a day of ``duration`` counts one working day's length. Aware UTC.
+
+        Raises:
+            ValueError: ``end`` is naive.
+        """
+        self._check(end)
+        need = timedelta(seconds=duration.days * self.day_length().total_seconds() + duration.seconds)
+        if need <= timedelta(0):
+            return end.astimezone(timezone.utc)
+        lo = end - need
+        for _ in range(200):
+            if self.between(lo, end) >= need:
+                break
+            lo -= timedelta(days=7)
+        else:
+            raise ValueError(f"duration {duration} is too long to subtract")
+        hi = end
+        while (hi - lo) > timedelta(seconds=1):
+            mid = lo + (hi - lo) / 2
+            if self.between(mid, end) >= need:
+                lo = mid
+            else:
+                hi = mid
+        # Every moment of the closed gap before an opening leaves the same time: take the opening.
+        return self.next_working_moment(hi.astimezone(timezone.utc).replace(microsecond=0))
+
     def _worked_until(self, t: int, year: int) -> int:
         """Working µs of local year ``year`` before the instant ``t``."""
         cal = self._year(year)

@@ -739,12 +739,16 @@ class Config(_Model):
         holidays off. Schedules are built once per person and cached.
         """
         found = self.person_for(account) if account is not None else None
-        name = found[0] if found else None
+        return self.schedule_for_person(found[0] if found else None)
+
+    def schedule_for_person(self, name: str | None) -> WorkSchedule:
+        """Return the working schedule of the ``[people.<name>]`` entry (``None``: ``[defaults]``)."""
         cached = self._schedules.get(name)
         if cached is not None:
             return cached
         d = self.defaults
-        p = found[1] if found else Person()
+        p = self.people.get(name) if name is not None else None
+        p = p or Person()
         schedule = _schedule(
             p.timezone or d.timezone,
             p.working_days or d.working_days,

@@ -10,19 +10,21 @@ other connector goes on.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
 from bridge import actions, errors
 from bridge.logging import get_logger
-from bridge.model import Account, Event, ItemRef, PollResult
+from bridge.model import Account, ItemRef, PollResult
+from bridge.evaluator import Evaluation, Evaluator
 from bridge.store import HandoffRow, Store
 from rules import handoff as handoff_rule
+from rules.standoff import StandoffFinding
 
 log = get_logger("bridge.engine")
 WHOAMI = "@whoami"  # cursors row holding a connector's own account
+FETCH_SCOPE = "@fetch"  # scope name of the live re-check's reads (no cursor moves)
 
 
 @dataclass
@@ -41,7 +43,8 @@ class CycleReport:
     requests: int = 0
     new_events: int = 0
     handoffs: list[handoff_rule.Handoff] = field(default_factory=list)
-    findings: list[handoff_rule.Finding] = field(default_factory=list)
+    findings: list = field(default_factory=list)  # overdue handoffs, standoffs and ownerless waits
+    inhibited: list[handoff_rule.Finding] = field(default_factory=list)
     planned: int = 0
     deliveries: list[actions.Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -72,6 +75,12 @@ class Engine:
         self.connector_for_tool = {c.tool: name for name, c in connectors.items()}
         self.planner = actions.Planner(config, connectors, self.connector_for_tool)
         self._bots: dict[str, Account] = {}
+        self.evaluator = Evaluator(config, store, self.bots, targets=self._targets)
+        self.planner.evaluator = self.evaluator
+        self._changed: set[ItemRef] = set()
+        self._recorded: set[str] | None = None  # finding keys already in the store
+        self._persisted: dict[str, tuple] = {}
+        self.last: Evaluation | None = None
 
     # ------------------------------------------------------------------ health
 
@@ -146,62 +155,90 @@ class Engine:
                     continue
                 for vendor_id, reason in result.skipped:
                     log.error("item_skipped", connector=name, scope=scope, vendor_id=vendor_id, reason=reason)
-                report.new_events += self.store.save_poll(name, scope, result, self.clock())
+                report.new_events += self._store(name, scope, result)
                 report.requests += result.requests
                 report.polled.append(f"{name}:{scope}")
                 self._recovered(name)
 
-    def evaluate(self, now: datetime, items: dict | None = None) -> tuple[list[handoff_rule.Handoff], list[handoff_rule.Finding]]:
-        """Run every rule over the stored events and items (pure detection).
+    def _targets(self, rule) -> set[Account]:
+        """Accounts ``rule``'s reassign steps hand to, in every tool (their activity acknowledges)."""
+        out = set()
+        for step in rule.steps:
+            if step.do == "reassign":
+                for tool in self.connector_for_tool:
+                    acct = self.evaluator.directory.account(step.to, tool)
+                    if acct:
+                        out.add(acct)
+        return out
 
-        ``items`` (ref → snapshot) saves a second read of the items table when the caller has it.
+    def evaluate(self, now: datetime) -> Evaluation:
+        """Run every rule over the stored events and items (pure detection, incremental).
+
+        Items polled or fetched since the last evaluation are re-walked; the rest keep their
+        walk and only see ``now`` move.
         """
-        events_by_item: dict[ItemRef, list[Event]] = defaultdict(list)
-        for ev in self.store.events():
-            events_by_item[ev.item].append(ev)
-        items = self.store.items() if items is None else items
-        bots = self.bots()
-        all_handoffs, all_findings = [], []
-        for rule in self.config.rules:
-            if rule.detect != "handoff":
-                continue
-            targets = set()
-            for step in rule.steps:
-                if step.do == "reassign":
-                    for tool in self.connector_for_tool:
-                        acct = self.config.person_account(step.to, tool)
-                        if acct:
-                            targets.add(acct)
-            owners = {t.status.casefold(): t.owner for t in rule.on if getattr(t, "status", None) and t.owner}
+        changed, self._changed = self._changed, set()
+        self.evaluator.refresh(changed)
+        return self.evaluator.evaluate(now)
 
-            def status_owner(status: str, tool: str, owners=owners) -> Account | None:
-                person = owners.get(status.strip().casefold())
-                return self.config.person_account(person, tool) if person else None
+    def _store(self, name: str, scope: str, result: PollResult) -> int:
+        """Store one poll or fetch result and note what it changed for the next evaluation."""
+        new = self.store.save_poll(name, scope, result, self.clock())
+        self._changed |= {it.ref for it in result.items} | {ev.item for ev in result.events}
+        self.evaluator.learn(result.accounts)
+        return new
 
-            hs, fs = handoff_rule.detect(
-                rule,
-                events_by_item,
-                items,
-                bots=bots,
-                deadline_for=lambda acct, at, r=rule: self.config.schedule_for(acct).add(at, r.within),
-                now=now,
-                escalation_targets=targets,
-                status_owner=status_owner,
-            )
-            all_handoffs.extend(hs)
-            all_findings.extend(fs)
-        return all_handoffs, all_findings
+    def recheck(self, findings: list[StandoffFinding]) -> bool:
+        """Re-read every item of ``findings`` from its tool now (the live re-check before acting).
+
+        Returns ``False`` when a tool could not be asked (the findings wait for the next cycle).
+        """
+        refs = sorted({r for f in findings for e in f.edges for r in (e.item, e.on)})
+        for ref in refs:
+            name = self.connector_for_tool.get(ref.tool)
+            if name is None or not self.available(name):
+                return False
+            try:
+                result = self.connectors[name].fetch(ref)
+            except errors.ConnectorError as exc:
+                self._connector_error(name, exc)
+                return False
+            self._store(name, FETCH_SCOPE, result)
+        return True
 
     def cycle(self, only: set[str] | None = None) -> CycleReport:
-        """Poll (``only`` these connectors, or all), evaluate every rule, plan and deliver actions."""
+        """Poll (``only`` these connectors, or all), evaluate every rule, plan and deliver actions.
+
+        A standoff is acted on only after a live re-check: every item of its cycle is read
+        again from its tool and the evaluation repeated; a cycle that no longer stands (it
+        existed only between two polls) is dropped without a word.
+        """
         now = self.clock()
         report = CycleReport(at=now)
         self.poll(report, only)
-        items = self.store.items()
-        report.handoffs, report.findings = self.evaluate(now, items)
-        self.store.upsert_handoffs([self._handoff_row(h, now) for h in report.handoffs])
+        ev = self.evaluate(now)
+        if self._recorded is None:
+            self._recorded = {f.key for f in self.store.findings()}
+        fresh = [f for f in ev.standoffs if f.key not in self._recorded]
+        if fresh:
+            confirmed = self.recheck(fresh)
+            ev = self.evaluate(now)
+            still = {f.key for f in fresh} if confirmed else set()
+            dropped = [f for f in ev.standoffs if f.key not in self._recorded and f.key not in still]
+            for f in dropped:
+                log.info("standoff_not_confirmed", rule=f.rule, key=f.key, items=[r.key for r in f.items],
+                         reason="live re-check failed" if not confirmed else "gone or changed on re-check")
+            dropped_keys = {f.key for f in dropped}
+            ev.standoffs = [f for f in ev.standoffs if f.key not in dropped_keys]
+            if dropped:
+                ev.findings, ev.inhibited = self.evaluator.inhibit(ev.findings + ev.inhibited, ev.standoffs)
+        self.last = ev
+        report.handoffs, report.findings = ev.handoffs, [*ev.findings, *ev.standoffs]
+        report.inhibited = ev.inhibited
+        self._persist_handoffs(ev.handoffs, now)
         dry = self.config.daemon.dry_run
-        added = self.planner.plan(self.store, report.findings, items, now, dry_run=dry)
+        added = self.planner.plan(self.store, report.findings, self.evaluator.items, now, dry_run=dry)
+        self._recorded |= {f.key for f in report.findings}
         report.planned = len(added)
         for row in added:
             if row.status == "dry_run":
@@ -210,7 +247,8 @@ class Engine:
                     actions.Delivery(row.key, row.rule, action.kind.value, action.item.tool, action.item.key, row.marker, "dry_run")
                 )
                 log.info("action_dry_run", rule=row.rule, do=action.kind.value, item=action.item.key, marker=row.marker, body=action.body)
-        active = {f.key for f in report.findings}
+        held = {f.key for f in ev.inhibited}
+        active = {f.key for f in report.findings} | held
         self.store.resolve_findings(active, now)
         used = {name: actions.writes_in_last_hour(self.store, name, now) for name in self.connectors}
 
@@ -224,6 +262,7 @@ class Engine:
                 self.connectors,
                 now,
                 active_findings=active,
+                held=held,
                 available=self.available,
                 budget_left=budget_left,
                 on_error=self._connector_error,
@@ -233,6 +272,17 @@ class Engine:
             if d.status != "dry_run":
                 log.info("action_" + d.status, rule=d.rule, do=d.do, item=d.item, marker=d.marker, url=d.url, error=d.error)
         return report
+
+    def _persist_handoffs(self, handoffs: list[handoff_rule.Handoff], now: datetime) -> None:
+        """Write the handoffs whose state, deadline or end changed since last written."""
+        changed = []
+        for h in handoffs:
+            sig = (h.state, h.deadline, h.ended_at)
+            if self._persisted.get(h.key) != sig:
+                self._persisted[h.key] = sig
+                changed.append(self._handoff_row(h, now))
+        if changed:
+            self.store.upsert_handoffs(changed)
 
     def _budget(self, name: str) -> int:
         cfg = self.config.connectors.get(name)

@@ -43,8 +43,19 @@ def explain(engine, ref: ItemRef) -> str:
     lines += ["", f"Timeline ({len(events)} events):"]
     for ev in events:
         lines.append(_event_line(ev) + ("   (the daemon's own: never triggers or acknowledges)" if ev.actor in bots else ""))
-    handoffs, findings = engine.evaluate(engine.clock())
+    evaluation = engine.evaluate(engine.clock())
+    handoffs, findings = evaluation.handoffs, evaluation.findings + evaluation.inhibited
     for rule in engine.config.rules:
+        if rule.detect == "standoff":
+            lines += ["", f"Rule {rule.name} (detect = standoff, min_age = {rule.min_age}):"]
+            mine = [f for f in evaluation.standoffs if f.rule == rule.name and ref in f.items]
+            edges = [e for e in evaluation.edges if ref in (e.item, e.on)]
+            lines += [f"  wait-for edge {e.kind}: {e.waiter.id} waits on {e.holder.id if e.holder else 'nobody'} "
+                      f"since {e.began:%Y-%m-%d %H:%M}Z ({e.item.key} -> {e.on.key})" for e in edges]
+            lines += [f"  FIRED {f.detect}: {f.sentence}" for f in mine]
+            if not edges and not mine:
+                lines.append("  no wait-for edge touches this item")
+            continue
         lines += ["", f"Rule {rule.name} (detect = {rule.detect}, on = {trigger_names(rule.on)}, within = {rule.within}):"]
         if rule.tools and ref.tool not in rule.tools:
             lines.append(f"  does not apply: rule watches {rule.tools}, item is in {ref.tool}")
@@ -61,7 +72,8 @@ def explain(engine, ref: ItemRef) -> str:
             lines.append(f"    state {h.state.upper()}: {h.reason}" + (f" [{h.ended_by}]" if h.ended_by else ""))
             f = next((f for f in findings if f.key == h.key), None)
             if f:
-                lines.append(f"    FIRED: finding with evidence {', '.join(f.evidence)}")
+                held = " (held back: inside a standoff)" if f in evaluation.inhibited else ""
+                lines.append(f"    FIRED{held}: finding with evidence {', '.join(f.evidence)}")
     rows = [r for r in store.outbox() if any(r.finding_key.startswith(f"{rule.name}:{ref.tool}:{ref.key}:") for rule in engine.config.rules)]
     if rows:
         lines += ["", "Actions:"]

@@ -93,6 +93,10 @@ class Directory:
         name = self.person(account)
         return f"person:{name}" if name else str(account)
 
+    def schedule_for(self, account: Account | None):
+        """The working schedule (``bridge.businesstime.WorkSchedule``) of ``account``'s person, else ``[defaults]``."""
+        return self.config.schedule_for_person(self.person(account))
+
     def account(self, person: str, tool: str) -> Account | None:
         """``person``'s account in ``tool``: from config, else one matched by e-mail, else ``None``."""
         acct = self.config.person_account(person, tool)

@@ -184,31 +184,49 @@ def handoff_edges(handoffs: Iterable) -> list[WaitEdge]:
             for h in handoffs if h.sender is not None and h.state in ("sent", "overdue")]
 
 
-def _what(edge: WaitEdge) -> str:
+def need_of(edge: WaitEdge) -> tuple[str, tuple[ItemRef, ...]]:
+    """What the waiter needs from the holder: ``("a review of {0}", (pr,))``; ``{n}`` are items."""
     if edge.kind == REVIEW:
-        return f"a review of {edge.on.key}"
+        return "a review of {0}", (edge.on,)
     if edge.kind == CHANGES:
-        return f"an answer to the changes requested on {edge.on.key}"
+        return "an answer to the changes requested on {0}", (edge.on,)
     if edge.kind == HANDOFF:
-        return f"an acknowledgement of {edge.item.key}"
-    return f"{edge.on.key} ({edge.on.tool}) to move"
+        return "an acknowledgement of {0}", (edge.item,)
+    return "{0} to move", (edge.on,)
 
 
-def decision(edge: WaitEdge) -> str:
-    """What the holder of ``edge`` is asked to decide, in a few words."""
+def decision_of(edge: WaitEdge) -> tuple[str, tuple[ItemRef, ...]]:
+    """What the holder of ``edge`` is asked to decide, in the form of :func:`need_of`."""
     if edge.kind == REVIEW:
-        return f"review {edge.on.key} as it stands"
+        return "whether {0} can be reviewed as it stands", (edge.on,)
     if edge.kind == CHANGES:
-        return f"answer the changes requested on {edge.on.key}"
+        return "how to answer the changes requested on {0}", (edge.on,)
     if edge.kind == HANDOFF:
-        return f"take or hand back {edge.item.key}"
-    return f"whether {edge.item.key} can go ahead before {edge.on.key} is done"
+        return "whether to take {0} or hand it back", (edge.item,)
+    return "whether {0} can go ahead before {1} is done", (edge.item, edge.on)
 
 
-def sentence(edges: Iterable[WaitEdge], name: Callable[[Account | None], str]) -> str:
+def fill(form: tuple[str, tuple[ItemRef, ...]], label: Callable[[ItemRef], str],
+         literal: Callable[[str], str] = lambda text: text) -> str:
+    """Render a :func:`need_of`/:func:`decision_of` form: items through ``label``, words through ``literal``."""
+    text, refs = form
+    out, pos = [], 0
+    for i, ref in enumerate(refs):
+        mark = "{" + str(i) + "}"
+        at = text.index(mark, pos) if mark in text[pos:] else -1
+        if at < 0:
+            continue
+        out.append(literal(text[pos:at]))
+        out.append(label(ref))
+        pos = at + len(mark)
+    out.append(literal(text[pos:]))
+    return "".join(out)
+
+
+def sentence(edges: Iterable[WaitEdge], name: Callable[[Account | None], str],
+             label: Callable[[ItemRef], str] = lambda r: r.key) -> str:
     """``"ana waits on ben for a review of acme/web#12, and ben waits on ana for ..."``."""
-    parts = [f"{name(e.waiter)} waits on {name(e.holder)} for {_what(e)}" for e in edges]
-    return ", and ".join(parts)
+    return ", and ".join(f"{name(e.waiter)} waits on {name(e.holder)} for {fill(need_of(e), label)}" for e in edges)
 
 
 def detect(
@@ -291,7 +309,7 @@ def detect(
             edges=(edge,),
             breaks=edge,
             items=(edge.item,),
-            sentence=f"{name(edge.waiter)} waits on {edge.on.key} ({edge.on.tool}), which nobody holds",
+            sentence=f"{name(edge.waiter)} waits on {edge.on.tool} {edge.on.key}, which nobody holds",
             evidence=edge.evidence,
         ))
     return findings
