@@ -64,12 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("item", metavar="ITEM")
 
+    p = sub.add_parser("status", help="list every open item that waits or is waited on: holder, blocker, next decision",
+                       description="One row per open item in a pending handoff, a standoff or a wait-for edge: MOVING "
+                                   "or BLOCKED, its holder, what blocks it (tool and link), and the next decision point "
+                                   "(who, what, by when in their time zone). Reads the store; no tracker call.")
+    _config_arg(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document {summary, items}")
+    p.add_argument("--sort", choices=["age", "item", "holder"], default="age",
+                   help="age: oldest wait first (default); item: by tool and key; holder: by holder's name")
+
+    p = sub.add_parser("people", help="show which accounts map to which people, and which nobody owns",
+                       description="Three sections: people and their accounts (mapped by config or by e-mail), "
+                                   "accounts seen in polls or events that no [people.*] entry owns, and entries "
+                                   "that never matched an account. Reads the store; no tracker call.")
+    _config_arg(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
     p = sub.add_parser("demo", help="replay a scenario against the local emulators (no tracker needed)",
                        description="Start the emulators the scenario uses (GitHub, Jira, Asana) on loopback, "
                                    "replay it under a stepping clock through the real cycle, and show findings, "
                                    "actions and what now stands in the emulated trackers. Exit 1 if an expectation was missed "
                                    "or something unexpected happened.")
-    p.add_argument("--scenario", "-s", default="review-never-picked-up", metavar="NAME|FILE",
+    p.add_argument("--scenario", "-s", default="content-update", metavar="NAME|FILE",
                    help="a bundled scenario name (see --list) or a scenario file (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON document (findings, actions, expectations)")
     p.add_argument("--list", action="store_true", help="list the bundled scenarios and exit")
@@ -164,6 +180,32 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_status(args) -> int:
+    from bridge.status import build_status, render_text, to_json
+
+    try:
+        _config, _store, engine = _setup(args)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    status = build_status(engine, engine.clock(), sort=args.sort)
+    print(json.dumps(to_json(status), indent=2) if args.json else render_text(status))
+    return 0
+
+
+def cmd_people(args) -> int:
+    from bridge.config import load_config
+    from bridge.peoplecmd import people_report, render_text, to_json
+    from bridge.store import Store
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    report, own = people_report(config, Store.open(config.database_url()))
+    print(json.dumps(to_json(config, report, own), indent=2) if args.json else render_text(config, report, own))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from bridge import demo
     from bridge.logging import configure_logging
@@ -193,6 +235,8 @@ COMMANDS = {
     "config-schema": cmd_config_schema,
     "explain": cmd_explain,
     "demo": cmd_demo,
+    "status": cmd_status,
+    "people": cmd_people,
 }
 
 

@@ -586,10 +586,12 @@ class Step(_Model):
     to: Text | None = None
     template: Text | None = None
     title_template: Text | None = None
+    _defaulted: set[str] = PrivateAttr(default_factory=set)  # keys filled in by default, not written
     label: Text | None = None
 
     @model_validator(mode="after")
     def _defaults(self) -> "Step":
+        self._defaulted = {k for k in ("template", "title_template") if getattr(self, k) is None}
         if self.template is None and self.do in _STEP_TEMPLATE_DEFAULTS:
             self.template = _STEP_TEMPLATE_DEFAULTS[self.do]
         if self.title_template is None and self.do == "draft":
@@ -632,9 +634,9 @@ class Rule(_Model):
             self.need = self.need or "decision"
             self.next = self.next or "move again"
             for step in self.steps:
-                if "template" not in step.model_fields_set and step.do in STANDOFF_TEMPLATE_DEFAULTS:
+                if "template" in step._defaulted and step.do in STANDOFF_TEMPLATE_DEFAULTS:
                     step.template = STANDOFF_TEMPLATE_DEFAULTS[step.do]
-                if "title_template" not in step.model_fields_set and step.do == "draft":
+                if "title_template" in step._defaulted and step.do == "draft":
                     step.title_template = "standoff_draft_title"
         return self
 

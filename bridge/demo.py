@@ -277,13 +277,20 @@ class Demo:
             acts = list(self.s.acts)
             cycles = 0
             t = self.s.start
+            # A tool's [<tool>] poll_every (default: every step) spaces its polls, as the daemon's
+            # one job per connector does: tools are then seen at different moments.
+            every = {tool: Duration.parse(str(st.get("poll_every"))).wall() if st.get("poll_every") else self.s.step
+                     for tool, st in self.s.tools.items()}
+            last_poll: dict[str, datetime] = {}
             while t <= self.s.end:
                 while acts and acts[0]["at"] <= t:
                     act = acts.pop(0)
                     self.clock.set(act["at"])
                     narration.append((act["at"], self.stages[act["tool"]].apply(act)))
                 self.clock.set(t)
-                report = engine.cycle()
+                due = {tool for tool in self.stages if tool not in last_poll or t - last_poll[tool] >= every[tool]}
+                last_poll.update({tool: t for tool in due})
+                report = engine.cycle(only=due)
                 cycles += 1
                 for f in report.findings:
                     findings.setdefault(f.key, {

@@ -223,14 +223,17 @@ class Engine:
         if fresh:
             confirmed = self.recheck(fresh)
             ev = self.evaluate(now)
-            still = {f.key for f in fresh} if confirmed else set()
-            dropped = [f for f in ev.standoffs if f.key not in self._recorded and f.key not in still]
-            for f in dropped:
-                log.info("standoff_not_confirmed", rule=f.rule, key=f.key, items=[r.key for r in f.items],
-                         reason="live re-check failed" if not confirmed else "gone or changed on re-check")
-            dropped_keys = {f.key for f in dropped}
-            ev.standoffs = [f for f in ev.standoffs if f.key not in dropped_keys]
-            if dropped:
+            fresh_keys = {f.key for f in fresh}
+            after = {f.key for f in ev.standoffs}
+            for f in fresh:
+                if f.key not in after or not confirmed:
+                    log.info("standoff_not_confirmed", rule=f.rule, key=f.key, items=[r.key for r in f.items],
+                             reason="gone on the live re-check" if confirmed else "live re-check could not read every item")
+            # Acted on now: standoffs already recorded, and fresh ones the re-check confirmed. A cycle
+            # that appears only on re-check waits for the next cycle's re-check.
+            keep = self._recorded | (fresh_keys if confirmed else set())
+            if any(f.key not in keep for f in ev.standoffs):
+                ev.standoffs = [f for f in ev.standoffs if f.key in keep]
                 ev.findings, ev.inhibited = self.evaluator.inhibit(ev.findings + ev.inhibited, ev.standoffs)
         self.last = ev
         report.handoffs, report.findings = ev.handoffs, [*ev.findings, *ev.standoffs]

@@ -279,7 +279,8 @@ def detect(
             cycle = cycle[start:] + cycle[:start]
             hops = []
             for a, b in zip(cycle, cycle[1:] + cycle[:1]):
-                edge, aged = min(sub[a][b]["edges"], key=lambda x: (x[0].began, x[0].key))
+                # Between the same two people, the wait that asks for a decision speaks for the hop.
+                edge, aged = min(sub[a][b]["edges"], key=lambda x: (BREAK_RANK[x[0].kind], x[0].began, x[0].key))
                 hops.append((edge, aged))
             chain = tuple(e for e, _ in hops)
             breaks = min(chain, key=lambda e: (BREAK_RANK[e.kind], e.began, e.key))
