@@ -181,12 +181,20 @@ def cmd_explain(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from bridge.status import build_status, render_text, to_json
+    from bridge.clock import utcnow
+    from bridge.config import load_config
+    from bridge.errors import ConnectorError
+    from bridge.status import build_status, offline_engine, render_text, to_json
+    from bridge.store import Store
 
     try:
         _config, _store, engine = _setup(args)
     except ConfigError as exc:
         return _print_config_error(exc)
+    except ConnectorError as exc:  # a tool unreachable while its connector is built: the store is enough
+        print(f"handoff-bridge: {exc}; status reads the store without it", file=sys.stderr)
+        config = load_config(args.config)
+        engine = offline_engine(config, Store.open(config.database_url()), utcnow)
     status = build_status(engine, engine.clock(), sort=args.sort)
     print(json.dumps(to_json(status), indent=2) if args.json else render_text(status))
     return 0
