@@ -224,19 +224,22 @@ def _demo_json(capsys, *args) -> tuple[int, dict]:
 def test_demo_json_default_scenario(capsys):
     code, doc = _demo_json(capsys)
     assert code == 0, doc["expectations"]
-    assert doc["scenario"] == "review-never-picked-up"
+    assert doc["scenario"] == "content-update"
     assert doc["findings"] and doc["actions"]
+    assert {f["detect"] for f in doc["findings"]} == {"standoff", "ownerless"}
+    assert {a["tool"] for a in doc["actions"]} == {"github", "jira", "asana"}
     for f in doc["findings"]:
         assert {"rule", "detect", "item", "receiver", "at"} <= set(f), f
     for a in doc["actions"]:
         assert {"rule", "do", "tool", "item", "marker", "url"} <= set(a), a
-        assert a["url"].startswith("http://127.0.0.1:"), a
+        # Asana's permalinks name app.asana.com, as the real API's do; the others point at the emulator
+        assert a["url"].startswith("https://app.asana.com/" if a["tool"] == "asana" else "http://127.0.0.1:"), a
         assert re.fullmatch(r"hb:[0-9a-f]{12}", a["marker"])
-    assert [a["do"] for a in doc["actions"]] == ["comment", "reassign"]
+    assert [a["do"] for a in doc["actions"]] == ["comment", "comment", "comment"]
     assert len({a["marker"] for a in doc["actions"]}) == len(doc["actions"])
     e = doc["expectations"]
     assert set(e) == {"met", "missed", "unexpected"}
-    assert e["missed"] == [] and e["unexpected"] == [] and len(e["met"]) == 3
+    assert e["missed"] == [] and e["unexpected"] == [] and len(e["met"]) == 5
 
 
 def test_demo_in_time_has_no_findings_nor_actions(capsys):

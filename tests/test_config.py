@@ -393,7 +393,8 @@ def test_summarize_counts():
     text = summarize(load_config(EXAMPLE, environ=ENV))
     assert "people: 4" in text
     assert "connectors: 3, scopes polled: 4" in text
-    assert "rules: 2" in text
+    assert "rules: 3" in text
+    assert "waiting-on-each-other: standoff in github, jira, asana, min_age 1d, 2 steps" in text
     assert "qa-not-picked-up: handoff on status:Ready for QA, status:Legal review in jira, asana" in text
     assert "review-not-picked-up" in text
 
