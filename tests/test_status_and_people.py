@@ -391,3 +391,22 @@ def test_seen_accounts_merge_poll_accounts_with_event_counts(world):
     assert "quinn" not in dict(report.never_matched) and "zed" in dict(report.never_matched)
     assert people_json(config, report)["unmapped"][0]["account"] == "github:dana"
     assert people_text(config, report).count("\n\n") == 2
+
+
+def test_a_standoff_alone_blocks_an_item(tmp_path):
+    """Without a handoff rule the pull request has no overdue handoff and no blocker of its own:
+    only the standoff makes it BLOCKED, and its holder is its author."""
+    text = CONFIG.format(db=tmp_path / "s.db")
+    start = text.index('name = "review-not-picked-up"') - len("[[rules]]\n")
+    end = text.index("[[rules]]", start + 1)
+    config = parse_config(text[:start] + text[end:], environ=ENV)
+    assert [r.detect for r in config.rules] == ["standoff"]
+    store = Store.open(config.database_url())
+    populate(store, NOW, with_pending_review=False)
+    rows = rows_by_key(build_status(Engine(config, store, {}, clock=lambda: NOW), NOW))
+    pr = rows["acme/web#12"]
+    assert pr.state == BLOCKED and pr.in_standoff
+    assert [b.kind for b in pr.blockers] == ["standoff"]
+    assert pr.holder == "Ana Lima"
+    assert (pr.decision.who, pr.decision.what) == ("Ben Ortiz", "decide whether acme/web#12 can be reviewed as it stands")
+    assert "acme/web#20" not in rows
