@@ -41,10 +41,15 @@ _GITHUB_URL = re.compile(
 )
 _ASANA_0 = re.compile(r"https?://app\.asana\.com/0/(\d+)/(\d+)(?:/f)?(?![\d])")
 _ASANA_1 = re.compile(r"https?://app\.asana\.com/1/\d+/(?:[\w-]+/\d+/)*task/(\d+)(?!\d)")
-_BLOCKING_WORDS = re.compile(
-    r"(?:blocked\s+(?:by|on)|depends\s+on|depending\s+on|waiting\s+(?:on|for)|waits\s+(?:on|for))\W{0,3}$",
-    re.IGNORECASE,
-)
+_BLOCKING = r"(?:blocked\s+(?:by|on)|depends\s+on|depending\s+on|waiting\s+(?:on|for)|waits\s+(?:on|for))"
+_BLOCKING_WORDS = re.compile(_BLOCKING + r"\W{0,3}$", re.IGNORECASE)
+_SAYS_BLOCKED = re.compile(r"\b" + _BLOCKING + r"\b", re.IGNORECASE)
+
+
+def says_blocked(text: str | None) -> bool:
+    """Whether ``text`` says something waits ("Blocked by …", "depends on …", "waiting on/for …"),
+    anywhere in it: for a title that names no item itself, such as a Jira remote link's."""
+    return bool(_SAYS_BLOCKED.search(text or ""))
 
 
 @dataclass(frozen=True)

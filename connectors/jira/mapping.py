@@ -64,7 +64,7 @@ from typing import Any, Iterable
 
 from bridge.model import (BLOCKED_BY, Account, AccountInfo, Event, EventKind, ItemKind, ItemRef, ItemSnapshot,
                           StatusCategory, Tool, link_kind)
-from bridge.textrefs import BLOCKED_BY_TYPE, TextRef, find_refs
+from bridge.textrefs import BLOCKED_BY_TYPE, TextRef, find_refs, says_blocked
 
 TOOL = Tool.JIRA.value
 
@@ -93,8 +93,6 @@ _BLOCKED = re.compile(r"\b(block(ed)?|waiting|on hold|impeded)\b", re.I)
 _WIKI_MENTION = re.compile(r"(?<!\\)\[~(?:accountid:)?([^\]\s\\|]+)\]")
 _LINK_PHRASE = re.compile(r"^This issue (.+?) ([A-Z][A-Z0-9_]+-\d+)$")
 _CURRENT_LINK_IDS = ("comment:", "description:", "remotelink:")
-_SAYS_BLOCKED = re.compile(
-    r"\b(?:blocked\s+(?:by|on)|depends\s+on|depending\s+on|waiting\s+(?:on|for)|waits\s+(?:on|for))\b", re.I)
 
 
 class Malformed(ValueError):
@@ -278,12 +276,6 @@ def text_refs(text: str | None, *, own: str | None = None) -> list[TextRef]:
     """
     return [r for r in find_refs(text, bare_jira_keys=True)
             if not (own and r.ref == ItemRef(TOOL, own))]
-
-
-def says_blocked(text: str | None) -> bool:
-    """Whether a remote link's title says the issue waits on it ("Blocked by …",
-    "depends on …", "waiting on/for …"): same words as ``bridge.textrefs``."""
-    return bool(_SAYS_BLOCKED.search(text or ""))
 
 
 class _Accounts:
