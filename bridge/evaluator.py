@@ -81,10 +81,7 @@ class Evaluator:
 
     def learn(self, accounts: Iterable[AccountInfo]) -> None:
         """Take in accounts a poll reported (e-mail matching), before ``refresh``."""
-        accounts = list(accounts)
-        before = dict(self.directory._matched)
-        self.directory.learn(accounts)
-        if self.directory._matched != before:
+        if self.directory.learn(accounts):
             self._loaded = False  # a new e-mail match can change any identity: re-walk all
 
     # ------------------------------------------------------------------ refresh

@@ -63,8 +63,12 @@ class Directory:
         self._email_accounts: dict[str, dict[str, Account]] = {}  # person → tool → account found by e-mail
         self.learn(seen)
 
-    def learn(self, seen: Iterable[AccountInfo | SeenAccount]) -> None:
-        """Take in more accounts seen (a new poll's ``PollResult.accounts``)."""
+    def learn(self, seen: Iterable[AccountInfo | SeenAccount]) -> bool:
+        """Take in more accounts seen (a new poll's ``PollResult.accounts``).
+
+        Returns whether an account not known before was matched to a person by e-mail.
+        """
+        matched = False
         for info in seen:
             acct = info.account
             if self.config.person_for(acct) is not None or acct in self._matched:
@@ -74,6 +78,8 @@ class Directory:
             if name is not None:
                 self._matched[acct] = name
                 self._email_accounts.setdefault(name, {}).setdefault(acct.tool, acct)
+                matched = True
+        return matched
 
     def person(self, account: Account | None) -> str | None:
         """The ``[people.*]`` name owning ``account``, or ``None``."""
@@ -126,12 +132,13 @@ class Directory:
         seen = list(seen)
         self.learn(seen)
         out = PeopleReport(mapped={name: [] for name in self.config.people})
-        seen_accounts = {s.account for s in seen}
+        # A configured account counts as matched once an account it owns (GitHub logins
+        # compare case-insensitively, see Config.person_for) was seen in its tool.
+        seen_config = {(s.account.tool, owner[0]) for s in seen if (owner := self.config.person_for(s.account))}
         for name, person in self.config.people.items():
             for tool, ident in sorted(person.accounts.items()):
-                acct = Account(tool, ident)
-                if any(self.config.person_for(s) == self.config.person_for(acct) and s.tool == tool for s in seen_accounts):
-                    out.mapped[name].append((acct, "config"))
+                if (tool, name) in seen_config:
+                    out.mapped[name].append((Account(tool, ident), "config"))
             for tool, acct in sorted(self._email_accounts.get(name, {}).items()):
                 out.mapped[name].append((acct, "e-mail"))
         for s in sorted(seen, key=lambda s: (s.account.tool, s.account.id)):
