@@ -687,6 +687,7 @@ class Config(_Model):
     _source: Path | None = PrivateAttr(default=None)
     _state_directory: str | None = PrivateAttr(default=None)
     _schedules: dict[str | None, WorkSchedule] = PrivateAttr(default_factory=dict)
+    _schedules_by_key: dict[tuple, WorkSchedule] = PrivateAttr(default_factory=dict)
     _accounts: dict[tuple[str, str], str] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
@@ -751,12 +752,17 @@ class Config(_Model):
         d = self.defaults
         p = self.people.get(name) if name is not None else None
         p = p or Person()
-        schedule = _schedule(
+        key = (
             p.timezone or d.timezone,
-            p.working_days or d.working_days,
+            tuple(p.working_days or d.working_days),
             p.working_hours or d.working_hours,
             p.holidays if p.holidays is not None else d.holidays,
         )
+        # People with the same zone, days, hours and holidays share one schedule (and its
+        # per-year calendars): a team of 2,000 usually has a handful of distinct ones.
+        schedule = self._schedules_by_key.get(key)
+        if schedule is None:
+            schedule = self._schedules_by_key[key] = _schedule(key[0], list(key[1]), key[2], key[3])
         self._schedules[name] = schedule
         return schedule
 
