@@ -202,15 +202,14 @@ class Planner:
         ref = item.ref if item is not None else f.item
         conn = self.connectors[self.connector_for_tool[ref.tool]]
         marker = marker_for(key or f"{f.key}:{index}")
-        ev = self.evaluator
-        items = ev.items if ev is not None else {}
+        ev = self.evaluator  # set by the engine; standoffs exist only there
+        items = ev.items
 
         def person(account: Account | None) -> str:
             if account is None:
                 return "nobody"
-            ident = ev.who(account) if ev is not None else str(account)
-            native = ev.directory.account_for_identity(ident, ref.tool) if ev is not None else (account if account.tool == ref.tool else None)
-            return conn.mention(native) if native is not None else conn.escape(ev.name(account) if ev is not None else account.id)
+            native = ev.directory.account_for_identity(ev.who(account), ref.tool)
+            return conn.mention(native) if native is not None else conn.escape(ev.name(account))
 
         def label(r: ItemRef) -> str:
             snap = items.get(r)
@@ -242,9 +241,8 @@ class Planner:
             "next": conn.escape(rule.next or ""),
             "sender": "", "to": "",
         }
-        template = step.template or ("ownerless" if f.detect == "ownerless" else "standoff")
-        if f.detect == "ownerless" and template == "standoff":
-            template = "ownerless"
+        # The rule's default comment template is "standoff"; an ownerless wait has its own.
+        template = "ownerless" if f.detect == "ownerless" and step.template == "standoff" else step.template
         footer = conn.footer(rule.name, marker)
         kind = ActionKind(step.do)
         body = render(self.config.templates[template], values, conn.literal) + footer
@@ -255,7 +253,7 @@ class Planner:
         plain_labels = lambda r: items[r].title if r.tool == "asana" and r in items else r.key  # noqa: E731
         title = " ".join(render(self.config.templates[step.title_template or "standoff_draft_title"],
                                 {**values, "decision": standoff_rule.fill(standoff_rule.decision_of(f.breaks), plain_labels)}).split())
-        owner = ev.directory.account_for_identity(ev.who(decider), ref.tool) if ev is not None else decider
+        owner = ev.directory.account_for_identity(ev.who(decider), ref.tool)
         return Action(kind, ref, marker, body=body, title=title, assignees=(owner,) if owner else (), due=deadline)
 
     def _row(self, f, index: int, key: str, action: Action, rule, now: datetime, dry_run: bool) -> OutboxRow:
