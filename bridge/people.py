@@ -61,6 +61,8 @@ class Directory:
         }
         self._matched: dict[Account, str] = {}
         self._email_accounts: dict[str, dict[str, Account]] = {}  # person → tool → account found by e-mail
+        self._persons: dict[Account, str | None] = {}  # memo of person(); cleared when learn() matches
+        self._identities: dict[Account, str] = {}  # memo of identity()
         self.learn(seen)
 
     def learn(self, seen: Iterable[AccountInfo | SeenAccount]) -> bool:
@@ -79,25 +81,44 @@ class Directory:
                 self._matched[acct] = name
                 self._email_accounts.setdefault(name, {}).setdefault(acct.tool, acct)
                 matched = True
+        if matched:
+            self._persons.clear()
+            self._identities.clear()
         return matched
+
+    def matches(self) -> list[tuple[str, str]]:
+        """Accounts matched to a person by e-mail: sorted ``("tool:id", person)`` pairs."""
+        return sorted((str(a), name) for a, name in self._matched.items())
 
     def person(self, account: Account | None) -> str | None:
         """The ``[people.*]`` name owning ``account``, or ``None``."""
         if account is None:
             return None
+        try:
+            return self._persons[account]
+        except KeyError:
+            pass
         found = self.config.person_for(account)
         if found is not None:
-            return found[0]
-        if account.tool == EMAIL_TOOL:
-            return self._by_email.get(account.id.lower())
-        return self._matched.get(account)
+            name = found[0]
+        elif account.tool == EMAIL_TOOL:
+            name = self._by_email.get(account.id.lower())
+        else:
+            name = self._matched.get(account)
+        self._persons[account] = name
+        return name
 
     def identity(self, account: Account | None) -> str | None:
         """A key equal for every account of one human: ``person:<name>``, else ``<tool>:<id>``."""
         if account is None:
             return None
+        try:
+            return self._identities[account]
+        except KeyError:
+            pass
         name = self.person(account)
-        return f"person:{name}" if name else str(account)
+        ident = self._identities[account] = f"person:{name}" if name else str(account)
+        return ident
 
     def schedule_for(self, account: Account | None):
         """The working schedule (``bridge.businesstime.WorkSchedule``) of ``account``'s person, else ``[defaults]``."""
