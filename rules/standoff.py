@@ -33,9 +33,10 @@ equals the oldest wait. Its holder decides.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
+from typing import Callable, Hashable, Iterable
 
 import networkx as nx
 
@@ -229,6 +230,195 @@ def sentence(edges: Iterable[WaitEdge], name: Callable[[Account | None], str],
     return ", and ".join(f"{name(e.waiter)} waits on {name(e.holder)} for {fill(need_of(e), label)}" for e in edges)
 
 
+class WaitForGraph:
+    """One standoff rule's wait-for graph, kept between evaluations and changed edge by edge.
+
+    Edges come in through named *sources* (anything hashable, e.g. ``("review", item)``):
+    :meth:`set_source` replaces what one source says, so an evaluator re-derives only what
+    changed. An edge takes part once ``now`` has passed its ``aged_at`` moment (the rule's
+    ``min_age`` in the waiter's business time); :meth:`advance` moves ``now``. Cycles are
+    searched again only in the strongly connected components whose edges changed.
+
+    Args:
+        rule: a validated ``standoff`` rule (``name``).
+        who: account → identity (one node per human; ``bridge.people.Directory.identity``).
+        aged_at: edge → aware UTC moment it reaches ``min_age``; asked once per edge.
+        name: account → a person's name, for the sentence.
+    """
+
+    def __init__(self, rule, *, who: Callable[[Account | None], str | None],
+                 aged_at: Callable[[WaitEdge], datetime],
+                 name: Callable[[Account | None], str] = lambda a: a.id if a else "nobody"):
+        self.rule, self.who, self.aged_at, self.name = rule, who, aged_at, name
+        self.edges: dict[str, WaitEdge] = {}  # every current edge, aged or not, by key
+        self._sources: dict[Hashable, tuple[WaitEdge, ...]] = {}
+        self._count: dict[str, int] = {}  # key → how many sources say it
+        self._waiting: list[tuple[datetime, str]] = []  # heap of (aged_at, key) not yet aged
+        self._admitted: dict[str, datetime] = {}  # key → aged_at, for edges past min_age
+        self._graph = nx.DiGraph()  # identity → identity; data "edges": {key: (edge, aged_at)}
+        self._ownerless: dict[str, StandoffFinding] = {}
+        self._now: datetime | None = None
+        self._dirty = True
+        self._cycles: dict[frozenset[str], list[StandoffFinding]] = {}
+        self._findings: list[StandoffFinding] = []
+
+    # ---- edges in and out
+
+    def set_source(self, source: Hashable, edges: Iterable[WaitEdge]) -> None:
+        """Replace the edges ``source`` says hold now (an empty iterable removes the source)."""
+        new = tuple(edges)
+        old = self._sources.pop(source, ())
+        if new:
+            self._sources[source] = new
+        if not old and not new:
+            return
+        new_by_key = {e.key: e for e in new}
+        old_by_key = {e.key: e for e in old}
+        for key, e in old_by_key.items():
+            if new_by_key.get(key) != e:
+                self._release(key)
+        for key, e in new_by_key.items():
+            if old_by_key.get(key) != e:
+                self._acquire(e)
+
+    def _acquire(self, edge: WaitEdge) -> None:
+        n = self._count.get(edge.key, 0)
+        self._count[edge.key] = n + 1
+        if n:
+            return  # another source already holds this edge
+        self.edges[edge.key] = edge
+        at = self.aged_at(edge)
+        if self._now is not None and at <= self._now:
+            self._admit(edge, at)
+        else:
+            heapq.heappush(self._waiting, (at, edge.key))
+
+    def _release(self, key: str) -> None:
+        n = self._count.get(key, 0) - 1
+        if n > 0:
+            self._count[key] = n
+            return
+        self._count.pop(key, None)
+        edge = self.edges.pop(key, None)
+        if edge is None or self._admitted.pop(key, None) is None:
+            return  # never aged: its heap entry is skipped when popped
+        if self._ownerless.pop(key, None) is not None:
+            self._dirty = True
+            return
+        a, b = self.who(edge.waiter), self.who(edge.holder)
+        if self._graph.has_edge(a, b):
+            pair = self._graph[a][b]["edges"]
+            pair.pop(key, None)
+            if not pair:
+                self._graph.remove_edge(a, b)
+            self._dirty = True
+
+    def _admit(self, edge: WaitEdge, aged: datetime) -> None:
+        self._admitted[edge.key] = aged
+        if edge.holder is None:
+            if edge.kind in (BLOCKED_BY, STATUS):
+                self._ownerless[edge.key] = _ownerless_finding(self.rule, edge, aged, self.name)
+                self._dirty = True
+            return
+        a, b = self.who(edge.waiter), self.who(edge.holder)
+        if a == b:
+            return
+        if not self._graph.has_edge(a, b):
+            self._graph.add_edge(a, b, edges={})
+        self._graph[a][b]["edges"][edge.key] = (edge, aged)
+        self._dirty = True
+
+    def advance(self, now: datetime) -> None:
+        """Let every edge whose ``aged_at`` is at or before ``now`` take part (``now`` aware UTC).
+
+        ``now`` earlier than the last call re-decides every edge from scratch.
+        """
+        if self._now is not None and now < self._now:
+            self._waiting = [(self.aged_at(e), k) for k, e in self.edges.items()]
+            heapq.heapify(self._waiting)
+            self._admitted.clear()
+            self._ownerless.clear()
+            self._graph.clear()
+            self._dirty = True
+        self._now = now
+        while self._waiting and self._waiting[0][0] <= now:
+            at, key = heapq.heappop(self._waiting)
+            edge = self.edges.get(key)
+            if edge is not None and key not in self._admitted:
+                self._admit(edge, at)
+
+    # ---- findings
+
+    def findings(self) -> list[StandoffFinding]:
+        """Standoffs (cycles over aged edges), then ownerless waits; each in a stable order.
+
+        The same cycle gives the same key in every evaluation while its edges stand.
+        """
+        if not self._dirty:
+            return self._findings
+        cycles: dict[frozenset[str], list[StandoffFinding]] = {}
+        components = [c for c in nx.strongly_connected_components(self._graph) if len(c) > 1]
+        for component in sorted(components, key=min):
+            sub = self._graph.subgraph(component)
+            signature = frozenset(k for _, _, data in sub.edges(data=True) for k in data["edges"])
+            found = self._cycles.get(signature)
+            if found is None:
+                found = _cycle_findings(self.rule, sub, self.name)
+            cycles[signature] = found
+        self._cycles = cycles
+        self._findings = [f for found in cycles.values() for f in found]
+        self._findings += [self._ownerless[k] for k in sorted(self._ownerless)]
+        self._dirty = False
+        return self._findings
+
+
+def _cycle_findings(rule, sub: nx.DiGraph, name: Callable[[Account | None], str]) -> list[StandoffFinding]:
+    """Every simple cycle (up to ``MAX_CYCLE`` people) of one strongly connected component."""
+    out = []
+    for cycle in sorted(nx.simple_cycles(sub, length_bound=MAX_CYCLE), key=lambda c: (len(c), sorted(c))):
+        start = cycle.index(min(cycle))
+        cycle = cycle[start:] + cycle[:start]
+        hops = []
+        for a, b in zip(cycle, cycle[1:] + cycle[:1]):
+            # Between the same two people, the wait that asks for a decision speaks for the hop.
+            edge, aged = min(sub[a][b]["edges"].values(), key=lambda x: (BREAK_RANK[x[0].kind], x[0].began, x[0].key))
+            hops.append((edge, aged))
+        chain = tuple(e for e, _ in hops)
+        breaks = min(chain, key=lambda e: (BREAK_RANK[e.kind], e.began, e.key))
+        items = tuple(dict.fromkeys(r for e in chain for r in (e.item, e.on)))
+        digest = hashlib.sha256("|".join(sorted(e.key for e in chain)).encode()).hexdigest()[:16]
+        out.append(StandoffFinding(
+            key=f"{rule.name}:standoff:{digest}",
+            rule=rule.name,
+            detect="standoff",
+            item=breaks.item,
+            receiver=breaks.holder,
+            at=max(aged for _, aged in hops),
+            edges=chain,
+            breaks=breaks,
+            items=items,
+            sentence=sentence(chain, name),
+            evidence=tuple(dict.fromkeys(i for e in chain for i in e.evidence)),
+        ))
+    return out
+
+
+def _ownerless_finding(rule, edge: WaitEdge, aged: datetime, name: Callable[[Account | None], str]) -> StandoffFinding:
+    return StandoffFinding(
+        key=f"{rule.name}:ownerless:{hashlib.sha256(edge.key.encode()).hexdigest()[:16]}",
+        rule=rule.name,
+        detect="ownerless",
+        item=edge.item,
+        receiver=edge.waiter,
+        at=aged,
+        edges=(edge,),
+        breaks=edge,
+        items=(edge.item,),
+        sentence=f"{name(edge.waiter)} waits on {edge.on.tool} {edge.on.key}, which nobody holds",
+        evidence=edge.evidence,
+    )
+
+
 def detect(
     rule,
     edges: Iterable[WaitEdge],
@@ -239,6 +429,8 @@ def detect(
     name: Callable[[Account | None], str] = lambda a: a.id if a else "nobody",
 ) -> list[StandoffFinding]:
     """Find standoffs (cycles) and ownerless waits among ``edges`` that have lasted ``min_age``.
+
+    The one-shot form of :class:`WaitForGraph` (which the evaluator keeps between cycles).
 
     Args:
         rule: a validated ``standoff`` rule (``name``).
@@ -252,65 +444,7 @@ def detect(
         Findings, standoffs first, each cycle once (the same cycle gives the same key in every
         cycle of the daemon while its edges stand).
     """
-    graph = nx.DiGraph()
-    ownerless: list[tuple[WaitEdge, datetime]] = []
-    for edge in edges:
-        aged = aged_at(edge)
-        if aged > now:
-            continue
-        if edge.holder is None:
-            if edge.kind in (BLOCKED_BY, STATUS):
-                ownerless.append((edge, aged))
-            continue
-        a, b = who(edge.waiter), who(edge.holder)
-        if a == b:
-            continue
-        if not graph.has_edge(a, b):
-            graph.add_edge(a, b, edges=[])
-        graph[a][b]["edges"].append((edge, aged))
-
-    findings: list[StandoffFinding] = []
-    for component in nx.strongly_connected_components(graph):
-        if len(component) < 2:
-            continue
-        sub = graph.subgraph(component)
-        for cycle in sorted(nx.simple_cycles(sub, length_bound=MAX_CYCLE), key=lambda c: (len(c), sorted(c))):
-            start = cycle.index(min(cycle))
-            cycle = cycle[start:] + cycle[:start]
-            hops = []
-            for a, b in zip(cycle, cycle[1:] + cycle[:1]):
-                # Between the same two people, the wait that asks for a decision speaks for the hop.
-                edge, aged = min(sub[a][b]["edges"], key=lambda x: (BREAK_RANK[x[0].kind], x[0].began, x[0].key))
-                hops.append((edge, aged))
-            chain = tuple(e for e, _ in hops)
-            breaks = min(chain, key=lambda e: (BREAK_RANK[e.kind], e.began, e.key))
-            items = tuple(dict.fromkeys(r for e in chain for r in (e.item, e.on)))
-            digest = hashlib.sha256("|".join(sorted(e.key for e in chain)).encode()).hexdigest()[:16]
-            findings.append(StandoffFinding(
-                key=f"{rule.name}:standoff:{digest}",
-                rule=rule.name,
-                detect="standoff",
-                item=breaks.item,
-                receiver=breaks.holder,
-                at=max(aged for _, aged in hops),
-                edges=chain,
-                breaks=breaks,
-                items=items,
-                sentence=sentence(chain, name),
-                evidence=tuple(dict.fromkeys(i for e in chain for i in e.evidence)),
-            ))
-    for edge, aged in sorted(ownerless, key=lambda x: x[0].key):
-        findings.append(StandoffFinding(
-            key=f"{rule.name}:ownerless:{hashlib.sha256(edge.key.encode()).hexdigest()[:16]}",
-            rule=rule.name,
-            detect="ownerless",
-            item=edge.item,
-            receiver=edge.waiter,
-            at=aged,
-            edges=(edge,),
-            breaks=edge,
-            items=(edge.item,),
-            sentence=f"{name(edge.waiter)} waits on {edge.on.tool} {edge.on.key}, which nobody holds",
-            evidence=edge.evidence,
-        ))
-    return findings
+    graph = WaitForGraph(rule, who=who, aged_at=aged_at, name=name)
+    graph.set_source("edges", edges)
+    graph.advance(now)
+    return list(graph.findings())
