@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Callable, Hashable, Iterable
 
@@ -65,7 +66,7 @@ class WaitEdge:
     began: datetime
     evidence: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def key(self) -> str:
         origin = self.evidence[0] if self.evidence else self.began.isoformat()
         return f"{self.kind}:{self.item.tool}:{self.item.key}>{self.on.tool}:{self.on.key}:{self.waiter}>{self.holder}:{origin}"
@@ -235,14 +236,17 @@ class WaitForGraph:
 
     Edges come in through named *sources* (anything hashable, e.g. ``("review", item)``):
     :meth:`set_source` replaces what one source says, so an evaluator re-derives only what
-    changed. An edge takes part once ``now`` has passed its ``aged_at`` moment (the rule's
-    ``min_age`` in the waiter's business time); :meth:`advance` moves ``now``. Cycles are
-    searched again only in the strongly connected components whose edges changed.
+    changed. The graph over identities holds every current edge; its strongly connected
+    components are found again only when an edge between two people comes or goes. Only edges
+    inside a component (the only ones that can close a cycle) and ownerless edges are asked
+    their ``aged_at`` moment (the rule's ``min_age`` in the waiter's business time), once per
+    edge; :meth:`advance` moves ``now``, and the cycles of a component are searched again only
+    when the set of its edges past ``min_age`` changed.
 
     Args:
         rule: a validated ``standoff`` rule (``name``).
         who: account → identity (one node per human; ``bridge.people.Directory.identity``).
-        aged_at: edge → aware UTC moment it reaches ``min_age``; asked once per edge.
+        aged_at: edge → aware UTC moment it reaches ``min_age``.
         name: account → a person's name, for the sentence.
     """
 
@@ -250,17 +254,17 @@ class WaitForGraph:
                  aged_at: Callable[[WaitEdge], datetime],
                  name: Callable[[Account | None], str] = lambda a: a.id if a else "nobody"):
         self.rule, self.who, self.aged_at, self.name = rule, who, aged_at, name
-        self.edges: dict[str, WaitEdge] = {}  # every current edge, aged or not, by key
+        self.edges: dict[str, WaitEdge] = {}  # every current edge by key
         self._sources: dict[Hashable, tuple[WaitEdge, ...]] = {}
         self._count: dict[str, int] = {}  # key → how many sources say it
-        self._waiting: list[tuple[datetime, str]] = []  # heap of (aged_at, key) not yet aged
-        self._admitted: dict[str, datetime] = {}  # key → aged_at, for edges past min_age
-        self._graph = nx.DiGraph()  # identity → identity; data "edges": {key: (edge, aged_at)}
+        self._pairs: dict[tuple[str, str], dict[str, WaitEdge]] = {}  # (waiter, holder) identities → edges
+        self._graph = nx.DiGraph()  # identities; an edge while its pair has one
+        self._components: list[set[str]] | None = None  # None: find again
+        self._aged: dict[str, datetime] = {}  # key → aged_at, for edges that were asked
+        self._ownerless_waiting: list[tuple[datetime, str]] = []  # heap of ownerless edges not yet aged
         self._ownerless: dict[str, StandoffFinding] = {}
         self._now: datetime | None = None
-        self._dirty = True
         self._cycles: dict[frozenset[str], list[StandoffFinding]] = {}
-        self._findings: list[StandoffFinding] = []
 
     # ---- edges in and out
 
@@ -281,17 +285,35 @@ class WaitForGraph:
             if old_by_key.get(key) != e:
                 self._acquire(e)
 
+    def _pair(self, edge: WaitEdge) -> tuple[str, str] | None:
+        if edge.holder is None:
+            return None
+        a, b = self.who(edge.waiter), self.who(edge.holder)
+        return None if a == b else (a, b)
+
     def _acquire(self, edge: WaitEdge) -> None:
         n = self._count.get(edge.key, 0)
         self._count[edge.key] = n + 1
         if n:
-            return  # another source already holds this edge
+            return  # another source already says this edge
         self.edges[edge.key] = edge
-        at = self.aged_at(edge)
-        if self._now is not None and at <= self._now:
-            self._admit(edge, at)
-        else:
-            heapq.heappush(self._waiting, (at, edge.key))
+        if edge.holder is None:
+            if edge.kind in (BLOCKED_BY, STATUS):
+                at = self._aged_at(edge)
+                if self._now is not None and at <= self._now:
+                    self._ownerless[edge.key] = _ownerless_finding(self.rule, edge, at, self.name)
+                else:
+                    heapq.heappush(self._ownerless_waiting, (at, edge.key))
+            return
+        pair = self._pair(edge)
+        if pair is None:
+            return
+        edges = self._pairs.get(pair)
+        if edges is None:
+            edges = self._pairs[pair] = {}
+            self._graph.add_edge(*pair)
+            self._components = None
+        edges[edge.key] = edge
 
     def _release(self, key: str) -> None:
         n = self._count.get(key, 0) - 1
@@ -300,89 +322,83 @@ class WaitForGraph:
             return
         self._count.pop(key, None)
         edge = self.edges.pop(key, None)
-        if edge is None or self._admitted.pop(key, None) is None:
-            return  # never aged: its heap entry is skipped when popped
-        if self._ownerless.pop(key, None) is not None:
-            self._dirty = True
+        self._aged.pop(key, None)
+        if edge is None:
             return
-        a, b = self.who(edge.waiter), self.who(edge.holder)
-        if self._graph.has_edge(a, b):
-            pair = self._graph[a][b]["edges"]
-            pair.pop(key, None)
-            if not pair:
-                self._graph.remove_edge(a, b)
-            self._dirty = True
+        self._ownerless.pop(key, None)  # a waiting heap entry is skipped when popped
+        pair = self._pair(edge)
+        edges = self._pairs.get(pair) if pair else None
+        if edges is not None:
+            edges.pop(key, None)
+            if not edges:
+                del self._pairs[pair]
+                self._graph.remove_edge(*pair)
+                self._components = None
 
-    def _admit(self, edge: WaitEdge, aged: datetime) -> None:
-        self._admitted[edge.key] = aged
-        if edge.holder is None:
-            if edge.kind in (BLOCKED_BY, STATUS):
-                self._ownerless[edge.key] = _ownerless_finding(self.rule, edge, aged, self.name)
-                self._dirty = True
-            return
-        a, b = self.who(edge.waiter), self.who(edge.holder)
-        if a == b:
-            return
-        if not self._graph.has_edge(a, b):
-            self._graph.add_edge(a, b, edges={})
-        self._graph[a][b]["edges"][edge.key] = (edge, aged)
-        self._dirty = True
+    def _aged_at(self, edge: WaitEdge) -> datetime:
+        at = self._aged.get(edge.key)
+        if at is None:
+            at = self._aged[edge.key] = self.aged_at(edge)
+        return at
 
     def advance(self, now: datetime) -> None:
-        """Let every edge whose ``aged_at`` is at or before ``now`` take part (``now`` aware UTC).
-
-        ``now`` earlier than the last call re-decides every edge from scratch.
-        """
+        """Evaluate at ``now`` (aware UTC) from here on; any moment, earlier ones too."""
         if self._now is not None and now < self._now:
-            self._waiting = [(self.aged_at(e), k) for k, e in self.edges.items()]
-            heapq.heapify(self._waiting)
-            self._admitted.clear()
             self._ownerless.clear()
-            self._graph.clear()
-            self._dirty = True
+            self._ownerless_waiting = [(self._aged_at(e), k) for k, e in self.edges.items()
+                                       if e.holder is None and e.kind in (BLOCKED_BY, STATUS)]
+            heapq.heapify(self._ownerless_waiting)
         self._now = now
-        while self._waiting and self._waiting[0][0] <= now:
-            at, key = heapq.heappop(self._waiting)
+        while self._ownerless_waiting and self._ownerless_waiting[0][0] <= now:
+            at, key = heapq.heappop(self._ownerless_waiting)
             edge = self.edges.get(key)
-            if edge is not None and key not in self._admitted:
-                self._admit(edge, at)
+            if edge is not None and key not in self._ownerless:
+                self._ownerless[key] = _ownerless_finding(self.rule, edge, at, self.name)
 
     # ---- findings
 
     def findings(self) -> list[StandoffFinding]:
-        """Standoffs (cycles over aged edges), then ownerless waits; each in a stable order.
-
-        The same cycle gives the same key in every evaluation while its edges stand.
-        """
-        if not self._dirty:
-            return self._findings
+        """Standoffs (cycles over edges past ``min_age`` at the last ``advance``), then ownerless
+        waits; each in a stable order. The same cycle gives the same key while its edges stand."""
+        if self._components is None:
+            self._components = sorted((c for c in nx.strongly_connected_components(self._graph) if len(c) > 1), key=min)
+        now = self._now
         cycles: dict[frozenset[str], list[StandoffFinding]] = {}
-        components = [c for c in nx.strongly_connected_components(self._graph) if len(c) > 1]
-        for component in sorted(components, key=min):
-            sub = self._graph.subgraph(component)
-            signature = frozenset(k for _, _, data in sub.edges(data=True) for k in data["edges"])
+        for component in self._components:
+            aged: dict[tuple[str, str], dict[str, tuple[WaitEdge, datetime]]] = {}
+            for a in component:
+                for b in self._graph.successors(a):
+                    if b not in component:
+                        continue
+                    for key, edge in self._pairs[(a, b)].items():
+                        at = self._aged_at(edge)
+                        if now is not None and at <= now:
+                            aged.setdefault((a, b), {})[key] = (edge, at)
+            if not aged:
+                continue
+            signature = frozenset(k for edges in aged.values() for k in edges)
             found = self._cycles.get(signature)
             if found is None:
-                found = _cycle_findings(self.rule, sub, self.name)
+                found = _cycle_findings(self.rule, aged, self.name)
             cycles[signature] = found
         self._cycles = cycles
-        self._findings = [f for found in cycles.values() for f in found]
-        self._findings += [self._ownerless[k] for k in sorted(self._ownerless)]
-        self._dirty = False
-        return self._findings
+        out = [f for found in cycles.values() for f in found]
+        return out + [self._ownerless[k] for k in sorted(self._ownerless)]
 
 
-def _cycle_findings(rule, sub: nx.DiGraph, name: Callable[[Account | None], str]) -> list[StandoffFinding]:
-    """Every simple cycle (up to ``MAX_CYCLE`` people) of one strongly connected component."""
+def _cycle_findings(rule, aged: dict[tuple[str, str], dict[str, tuple[WaitEdge, datetime]]],
+                    name: Callable[[Account | None], str]) -> list[StandoffFinding]:
+    """Every simple cycle (up to ``MAX_CYCLE`` people) over ``aged`` edges (identity pair → edges)."""
+    graph = nx.DiGraph(list(aged))
     out = []
-    for cycle in sorted(nx.simple_cycles(sub, length_bound=MAX_CYCLE), key=lambda c: (len(c), sorted(c))):
+    for cycle in sorted(nx.simple_cycles(graph, length_bound=MAX_CYCLE), key=lambda c: (len(c), sorted(c))):
         start = cycle.index(min(cycle))
         cycle = cycle[start:] + cycle[:start]
         hops = []
         for a, b in zip(cycle, cycle[1:] + cycle[:1]):
             # Between the same two people, the wait that asks for a decision speaks for the hop.
-            edge, aged = min(sub[a][b]["edges"].values(), key=lambda x: (BREAK_RANK[x[0].kind], x[0].began, x[0].key))
-            hops.append((edge, aged))
+            edge, at = min(aged[(a, b)].values(), key=lambda x: (BREAK_RANK[x[0].kind], x[0].began, x[0].key))
+            hops.append((edge, at))
         chain = tuple(e for e, _ in hops)
         breaks = min(chain, key=lambda e: (BREAK_RANK[e.kind], e.began, e.key))
         items = tuple(dict.fromkeys(r for e in chain for r in (e.item, e.on)))
@@ -393,7 +409,7 @@ def _cycle_findings(rule, sub: nx.DiGraph, name: Callable[[Account | None], str]
             detect="standoff",
             item=breaks.item,
             receiver=breaks.holder,
-            at=max(aged for _, aged in hops),
+            at=max(at for _, at in hops),
             edges=chain,
             breaks=breaks,
             items=items,
