@@ -117,7 +117,7 @@ def cmd_config_schema(_args) -> int:
     return 0
 
 
-def _setup(args, *, stream=None):
+def _setup(args, *, stream=None, connect: bool = True):
     from bridge.clock import utcnow
     from bridge.config import load_config
     from bridge.logging import configure_logging
@@ -127,7 +127,7 @@ def _setup(args, *, stream=None):
     config = load_config(args.config)
     configure_logging(fmt=config.daemon.log_format, level=config.daemon.log_level, stream=stream or sys.stderr)
     store = Store.open(config.database_url())
-    return config, store, build_engine(config, store, clock=utcnow)
+    return config, store, build_engine(config, store, clock=utcnow) if connect else None
 
 
 def cmd_run(args) -> int:
@@ -172,11 +172,14 @@ def cmd_explain(args) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    from bridge.clock import utcnow
+    from bridge.status import offline_engine
+
     try:
-        config, store, engine = _setup(args)
+        config, store, _ = _setup(args, connect=False)
     except ConfigError as exc:
         return _print_config_error(exc)
-    print(explain(engine, ref))
+    print(explain(offline_engine(config, store, utcnow), ref))  # reads the store only: no tool need answer
     return 0
 
 

@@ -64,9 +64,11 @@ class Engine:
         store: the opened ``Store``.
         connectors: name → connector (``connectors.base.Connector``).
         clock: returns aware UTC now.
+        persist: write handoffs and the evaluator's derived state to the store (the daemon);
+            ``False`` for read-only commands (``status``).
     """
 
-    def __init__(self, config, store: Store, connectors: dict, clock: Callable[[], datetime]):
+    def __init__(self, config, store: Store, connectors: dict, clock: Callable[[], datetime], persist: bool = True):
         self.config = config
         self.store = store
         self.connectors = connectors
@@ -75,7 +77,8 @@ class Engine:
         self.connector_for_tool = {c.tool: name for name, c in connectors.items()}
         self.planner = actions.Planner(config, connectors, self.connector_for_tool)
         self._bots: dict[str, Account] = {}
-        self.evaluator = Evaluator(config, store, self.bots, targets=self._targets)
+        self.persist = persist
+        self.evaluator = Evaluator(config, store, self.bots, targets=self._targets, persist=persist)
         self.planner.evaluator = self.evaluator
         self._changed: set[ItemRef] = set()
         self._recorded: set[str] | None = None  # finding keys already in the store
@@ -179,7 +182,10 @@ class Engine:
         """
         changed, self._changed = self._changed, set()
         self.evaluator.refresh(changed)
-        return self.evaluator.evaluate(now)
+        ev = self.evaluator.evaluate(now)
+        if self.persist:
+            self._persist_handoffs(ev.handoffs, now)  # each evaluation: ended handoffs are reported once
+        return ev
 
     def _store(self, name: str, scope: str, result: PollResult) -> int:
         """Store one poll or fetch result and note what it changed for the next evaluation."""
@@ -238,8 +244,8 @@ class Engine:
         self.last = ev
         report.handoffs, report.findings = ev.handoffs, [*ev.findings, *ev.standoffs]
         report.inhibited = ev.inhibited
-        self._persist_handoffs(ev.handoffs, now)
         dry = self.config.daemon.dry_run
+        self.evaluator.items.load({r for f in report.findings for r in getattr(f, "items", (f.item,))})
         added = self.planner.plan(self.store, report.findings, self.evaluator.items, now, dry_run=dry)
         self._recorded |= {f.key for f in report.findings}
         report.planned = len(added)

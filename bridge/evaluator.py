@@ -1,22 +1,37 @@
-"""Incremental evaluation: every rule over the store, re-walking only what changed.
+"""Incremental evaluation: every rule over the store, re-deriving only what changed.
 
 The engine's detection step (DESIGN.md "Layout and data flow"). The rules themselves are pure
 (``rules.handoff``, ``rules.standoff``); this module feeds them and keeps what does not depend
 on ``now`` between cycles:
 
-- each item's snapshot, its outgoing links (the link graph) and its review wait-for edges;
-- each handoff rule's walk over each item (``rules.handoff.ItemWalk``).
+- each open handoff per rule and item (``rules.handoff.ItemWalk``), with its evidence;
+- each item's wait-for edges (review and changes from its events; blocked-by and status from
+  its links and the snapshots at both ends; handoff from its open handoffs), fed into one
+  ``rules.standoff.WaitForGraph`` per standoff rule;
+- the link graph (``links``), item snapshots read on demand (``Snapshots``).
 
-``refresh(changed)`` re-reads the changed items and re-walks them and every item linked to
-them as the same work (``mention`` links: a comment on one acknowledges on the other).
-``evaluate(now)`` then applies ``now``: deadlines, edge ages, cycles. The first ``refresh``
-(or ``changed=None``) reads everything, streaming events one item at a time.
+``refresh(changed)`` re-reads the changed items, re-walks them and every item linked to them
+as the same work (``mention`` links: a comment on one acknowledges on the other), and
+re-derives the link edges of every item pointing at them. ``evaluate(now)`` then applies
+``now``: only handoffs whose deadline passed are settled again, only edges that reached
+``min_age`` join the graph, and cycles are searched again only where the graph changed.
+
+What ``refresh`` derives is written to the store (``walk_states``, one row per item with
+something open) with a fingerprint of everything it depends on besides the events (rules,
+people and schedules, accounts matched by e-mail, the daemon's own accounts). The first
+``refresh`` of a process loads those rows instead of re-reading every event when the
+fingerprint matches, and re-walks only the items stored since (``Store.save_poll`` flags
+them). Otherwise (first start, a rule or person changed) it re-walks every item from its
+events, streaming one item at a time, and rewrites the rows.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import heapq
+import json
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable
 
@@ -26,22 +41,72 @@ from bridge.store import Link, Store
 from rules import handoff as handoff_rule
 from rules import standoff as standoff_rule
 
+#: Bump when what a walk derives, or how it is written, changes: stored states are rebuilt.
+STATE_VERSION = 1
 
-@dataclass
+
 class Evaluation:
     """What one evaluation found.
 
-    ``findings``: overdue handoffs to act on. ``inhibited``: overdue handoffs held back because
-    they lie inside a standing standoff. ``standoffs``: standoff and ownerless findings.
-    ``edges``: every current wait-for edge (for ``status``).
+    ``handoffs``: every pending (sent or overdue) handoff, plus every handoff, ended ones too,
+    of the items walked again since the previous evaluation (ended handoffs are reported once;
+    the store's ``handoffs`` table keeps them). ``findings``: overdue handoffs to act on.
+    ``inhibited``: overdue handoffs held back because they lie inside a standing standoff.
+    ``standoffs``: standoff and ownerless findings. ``edges``: every current wait-for edge,
+    aged or not (for ``status``).
     """
 
-    at: datetime
-    handoffs: list[handoff_rule.Handoff] = field(default_factory=list)
-    findings: list[handoff_rule.Finding] = field(default_factory=list)
-    inhibited: list[handoff_rule.Finding] = field(default_factory=list)
-    standoffs: list[standoff_rule.StandoffFinding] = field(default_factory=list)
-    edges: list[standoff_rule.WaitEdge] = field(default_factory=list)
+    def __init__(self, at: datetime, handoffs=None, findings=None, inhibited=None, standoffs=None, edges=None):
+        self.at = at
+        self.handoffs: list[handoff_rule.Handoff] = handoffs or []
+        self.findings: list[handoff_rule.Finding] = findings or []
+        self.inhibited: list[handoff_rule.Finding] = inhibited or []
+        self.standoffs: list[standoff_rule.StandoffFinding] = standoffs or []
+        self.edges: list[standoff_rule.WaitEdge] = edges or []
+
+
+class Snapshots:
+    """Item snapshots (``bridge.model.ItemSnapshot``), read from the store when first asked and kept.
+
+    Dict-like for reading: ``get``, ``[]`` (``KeyError`` when not stored), ``in``. ``load`` reads
+    many in one query; ``forget`` drops items whose snapshot changed.
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._known: dict[ItemRef, ItemSnapshot | None] = {}
+
+    def load(self, refs: Iterable[ItemRef]) -> None:
+        missing = {r for r in refs if r not in self._known}
+        if missing:
+            found = self.store.items_for(missing)
+            for ref in missing:
+                self._known[ref] = found.get(ref)
+
+    def put(self, snapshots: dict[ItemRef, ItemSnapshot]) -> None:
+        self._known.update(snapshots)
+
+    def forget(self, refs: Iterable[ItemRef] | None = None) -> None:
+        if refs is None:
+            self._known.clear()
+            return
+        for ref in refs:
+            self._known.pop(ref, None)
+
+    def get(self, ref: ItemRef, default=None) -> ItemSnapshot | None:
+        if ref not in self._known:
+            self.load((ref,))
+        found = self._known[ref]
+        return default if found is None else found
+
+    def __getitem__(self, ref: ItemRef) -> ItemSnapshot:
+        found = self.get(ref)
+        if found is None:
+            raise KeyError(ref)
+        return found
+
+    def __contains__(self, ref: ItemRef) -> bool:
+        return self.get(ref) is not None
 
 
 class Evaluator:
@@ -52,24 +117,40 @@ class Evaluator:
         store: the opened ``Store``.
         bots: returns the daemon's own accounts (echo suppression).
         targets: rule → accounts its ``reassign`` steps hand to (their activity acknowledges).
+        persist: write what is derived to the store (the daemon); ``False`` for read-only
+            commands (``status``, ``explain``), which still start from the stored state.
     """
 
     def __init__(self, config, store: Store, bots: Callable[[], set[Account]],
-                 targets: Callable[[object], set[Account]] = lambda rule: set()):
+                 targets: Callable[[object], set[Account]] = lambda rule: set(), persist: bool = True):
         self.config = config
         self.store = store
         self.bots = bots
         self.targets = targets
+        self.persist = persist
         self.directory = Directory(config)
-        self.items: dict[ItemRef, ItemSnapshot] = {}
-        self.links_out: dict[ItemRef, list[Link]] = {}
-        self.mentions: dict[ItemRef, set[ItemRef]] = defaultdict(set)  # undirected "same work"
-        self.walks: dict[str, dict[ItemRef, handoff_rule.ItemWalk]] = {}
-        self.review_edges: dict[ItemRef, list[standoff_rule.WaitEdge]] = {}
-        self._aged: dict[tuple[str, str], datetime] = {}
-        self._loaded = False
+        self.items = Snapshots(store)
         self.handoff_rules = [r for r in config.rules if r.detect == "handoff"]
         self.standoff_rules = [r for r in config.rules if r.detect == "standoff"]
+        self._loaded = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.links_out: dict[ItemRef, list[Link]] = {}
+        self.links_in: dict[ItemRef, set[ItemRef]] = defaultdict(set)  # dst → items linking to it
+        self.mentions: dict[ItemRef, set[ItemRef]] = defaultdict(set)  # undirected "same work"
+        self.walks: dict[str, dict[ItemRef, handoff_rule.ItemWalk]] = {r.name: {} for r in self.handoff_rules}
+        self.review_edges: dict[ItemRef, list[standoff_rule.WaitEdge]] = {}
+        self.link_edges: dict[str, dict[ItemRef, list[standoff_rule.WaitEdge]]] = {r.name: {} for r in self.standoff_rules}
+        self.graphs = {r.name: standoff_rule.WaitForGraph(r, who=self.who, aged_at=lambda e, r=r: self.aged_at(r, e),
+                                                          name=self.name)
+                       for r in self.standoff_rules}
+        self._settled: dict[tuple[str, ItemRef], tuple[list[handoff_rule.Handoff], list[handoff_rule.Finding]]] = {}
+        self._to_settle: set[tuple[str, ItemRef]] = set()
+        self._deadlines: list[tuple[datetime, str, ItemRef]] = []  # heap: next deadline per settled walk
+        self._next_deadline: dict[tuple[str, ItemRef], datetime] = {}  # the live heap entry of each walk
+        self._ended: list[handoff_rule.Handoff] = []  # ended handoffs of walks since the last evaluation
+        self._now: datetime | None = None
 
     # ------------------------------------------------------------------ identity
 
@@ -82,53 +163,112 @@ class Evaluator:
     def learn(self, accounts: Iterable[AccountInfo]) -> None:
         """Take in accounts a poll reported (e-mail matching), before ``refresh``."""
         if self.directory.learn(accounts):
-            self._loaded = False  # a new e-mail match can change any identity: re-walk all
+            self._loaded = False  # a new e-mail match can change any identity: re-derive all
+
+    def fingerprint(self) -> str:
+        """A digest of everything a walk depends on besides the events and snapshots.
+
+        Rules (triggers, ``within``, ``before_due``, tools, blocked statuses, ``min_age``),
+        their escalation targets, people and schedules, accounts matched by e-mail, the
+        daemon's own accounts, and ``STATE_VERSION``.
+        """
+        cfg = self.config
+        payload = {
+            "version": STATE_VERSION,
+            "rules": [r.model_dump(mode="json") for r in (*self.handoff_rules, *self.standoff_rules)],
+            "targets": {r.name: sorted(map(str, self.targets(r))) for r in self.handoff_rules},
+            "people": {n: p.model_dump(mode="json") for n, p in cfg.people.items()},
+            "defaults": cfg.defaults.model_dump(mode="json"),
+            "matched": self.directory.matches(),
+            "bots": sorted(map(str, self.bots())),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     # ------------------------------------------------------------------ refresh
 
     def refresh(self, changed: set[ItemRef] | None = None) -> int:
-        """Re-read and re-walk ``changed`` items (and their linked items); ``None`` or first use: all.
+        """Re-read and re-derive ``changed`` items (and the items linked to them); ``None`` or first use: all.
 
         Returns the number of items walked.
         """
         self.bots()  # known before anything is walked (asked once, then kept)
         if not self._loaded or changed is None:
-            return self._load_all()
+            return self._load()
         if not changed:
             return 0
-        for ref, snap in self.store.items_for(changed).items():
-            self.items[ref] = snap
+        self.items.forget(changed)
+        self.items.load(changed)
         self._reindex_links(changed, self.store.links(changed))
         affected = set(changed)
         for ref in changed:
             affected |= self.mentions.get(ref, set())
-        return self._walk(affected)
+        walked = self._walk(affected)
+        sources = set(changed)
+        for ref in changed:
+            sources |= self.links_in.get(ref, set())
+        self._derive_link_edges(sources)
+        self._save(affected | sources)
+        return walked
 
-    def _load_all(self) -> int:
+    def rebuild(self) -> int:
+        """Forget everything and walk every item from its events, as a first start does.
+
+        Returns the number of items walked. Writes the state when ``persist``.
+        """
+        self.bots()
+        return self._load(rebuild=True)
+
+    def _load(self, rebuild: bool = False) -> int:
+        # Loading builds objects that all live on: the collector's full passes over them while
+        # they are made find nothing and cost a third of a start from stored state.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load_all(rebuild)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _load_all(self, rebuild: bool) -> int:
         self.directory = Directory(self.config, (SeenAccount(Account(r.tool, r.id), r.display_name, r.email)
                                                  for r in self.store.accounts()))
-        self.items = self.store.items()
-        self.links_out, self.mentions = {}, defaultdict(set)
+        self.items.forget()
+        self._reset()
         self._reindex_links(None, self.store.links())
-        self.walks = {r.name: {} for r in self.handoff_rules}
-        self.review_edges = {}
-        self._aged = {}
+        fingerprint = self.fingerprint()
+        stored, states, dirty = self.store.walk_states()
+        if stored == fingerprint and not rebuild:
+            for ref, data in states.items():
+                self._restore(ref, data)
+            self._loaded = True
+            return self.refresh(dirty) if dirty else 0
+        return self._rebuild(fingerprint)
+
+    def _rebuild(self, fingerprint: str) -> int:
+        """Walk every item from its events (first start, or the fingerprint changed)."""
+        self.items.put(self.store.items())
         walked = 0
         needs_links: set[ItemRef] = set()
         for ref, evs in self.store.events_by_item():
             walked += 1
             self._walk_one(ref, evs, ())
-            if self.mentions.get(ref) and any(w.get(ref) and w[ref].open for w in self.walks.values()):
+            if self.mentions.get(ref) and any(ref in w for w in self.walks.values()):
                 needs_links.add(ref)
         if needs_links:
             self._walk(needs_links)
+        self._derive_link_edges(set(self.links_out))
         self._loaded = True
+        if self.persist:
+            states = {ref: self._state(ref) for ref in self._derived_refs()}
+            self.store.save_walk_states(states, self._clock(), fingerprint=fingerprint, replace_all=True)
+        self.items.forget()  # read again on demand: a daemon needs few of them
         return walked
 
     def _reindex_links(self, changed: set[ItemRef] | None, links: list[Link]) -> None:
         if changed is not None:
             for ref in changed:
                 for link in self.links_out.pop(ref, []):
+                    self.links_in[link.dst].discard(ref)
                     if link.kind == MENTION:
                         self.mentions[ref].discard(link.dst)
                         self.mentions[link.dst].discard(ref)
@@ -136,6 +276,7 @@ class Evaluator:
             if changed is not None and link.src not in changed:
                 continue
             self.links_out.setdefault(link.src, []).append(link)
+            self.links_in[link.dst].add(link.src)
             if link.kind == MENTION:
                 self.mentions[link.src].add(link.dst)
                 self.mentions[link.dst].add(link.src)
@@ -144,6 +285,7 @@ class Evaluator:
         neighbours = set(refs)
         for ref in refs:
             neighbours |= self.mentions.get(ref, set())
+        self.items.load(refs)
         events: dict[ItemRef, list[Event]] = dict(self.store.events_by_item(neighbours))
         for ref in refs:
             linked = [e for other in self.mentions.get(ref, ()) for e in events.get(other, ())]
@@ -167,15 +309,54 @@ class Evaluator:
                 due_deadline_for=(lambda acct, due, r=rule: self.directory.schedule_for(acct).subtract(due, r.before_due))
                 if rule.before_due else None,
             )
-            if walk.done or walk.open:
-                self.walks[rule.name][ref] = walk
-            else:
-                self.walks[rule.name].pop(ref, None)
+            self._ended.extend(walk.done)
+            self._set_walk(rule.name, ref, handoff_rule.ItemWalk(open=walk.open) if walk.open else None)
         edges = standoff_rule.review_edges(ref, evs, snapshot, bots=bots, who=self.who) if self.standoff_rules else []
+        self._set_review_edges(ref, edges)
+
+    def _set_walk(self, rule: str, ref: ItemRef, walk: handoff_rule.ItemWalk | None) -> None:
+        if walk is None:
+            if self.walks[rule].pop(ref, None) is None and (rule, ref) not in self._settled:
+                return
+        else:
+            self.walks[rule][ref] = walk
+        self._to_settle.add((rule, ref))
+        handoffs = [h for h, _ in walk.open] if walk else []
+        self._feed(("handoff", rule, ref), standoff_rule.handoff_edges(handoffs))
+
+    def _set_review_edges(self, ref: ItemRef, edges: list[standoff_rule.WaitEdge]) -> None:
         if edges:
             self.review_edges[ref] = edges
-        else:
-            self.review_edges.pop(ref, None)
+        elif self.review_edges.pop(ref, None) is None:
+            return
+        self._feed(("review", ref), edges)
+
+    def _feed(self, source, edges: list[standoff_rule.WaitEdge], only: str | None = None) -> None:
+        """Give ``edges`` to every standoff rule's graph (or ``only`` one), within its tools."""
+        for rule in self.standoff_rules:
+            if only is not None and rule.name != only:
+                continue
+            tools = rule.tools
+            mine = [e for e in edges if e.item.tool in tools and e.on.tool in tools] if tools else edges
+            self.graphs[rule.name].set_source(source, mine)
+
+    def _derive_link_edges(self, sources: set[ItemRef]) -> None:
+        """``blocked_by`` and ``status`` edges of ``sources`` from their links and both ends' snapshots."""
+        if not self.standoff_rules:
+            return
+        self.items.load(sources | {link.dst for ref in sources for link in self.links_out.get(ref, ())})
+        for rule in self.standoff_rules:
+            statuses = {s.strip().casefold() for s in rule.blocked_statuses}
+            kept = self.link_edges[rule.name]
+            for ref in sources:
+                links = self.links_out.get(ref)
+                edges = standoff_rule.link_edges(ref, self.items.get(ref), links, self.items.get,
+                                                 blocked_statuses=statuses) if links else []
+                if edges:
+                    kept[ref] = edges
+                elif kept.pop(ref, None) is None:
+                    continue
+                self._feed(("link", ref), edges, only=rule.name)
 
     def _status_owner(self, rule):
         owners = {t.status.casefold(): t.owner for t in rule.on if getattr(t, "status", None) and t.owner}
@@ -186,34 +367,96 @@ class Evaluator:
 
         return status_owner
 
+    # ------------------------------------------------------------------ stored state
+
+    def _derived_refs(self) -> set[ItemRef]:
+        refs = set(self.review_edges)
+        for walks in self.walks.values():
+            refs |= walks.keys()
+        for edges in self.link_edges.values():
+            refs |= edges.keys()
+        return refs
+
+    def _state(self, ref: ItemRef) -> str | None:
+        """``ref``'s derived state as JSON, or ``None`` when nothing is open."""
+        handoffs = {rule: [[_handoff_json(h), list(evidence)] for h, evidence in walks[ref].open]
+                    for rule, walks in self.walks.items() if ref in walks}
+        links = {rule: [_edge_json(e) for e in edges[ref]] for rule, edges in self.link_edges.items() if ref in edges}
+        review = [_edge_json(e) for e in self.review_edges.get(ref, ())]
+        if not (handoffs or links or review):
+            return None
+        return json.dumps({"handoffs": handoffs, "review": review, "links": links}, separators=(",", ":"))
+
+    def _restore(self, ref: ItemRef, data: str) -> None:
+        state = json.loads(data)
+        for rule, rows in state.get("handoffs", {}).items():
+            if rule in self.walks:
+                walk = handoff_rule.ItemWalk(open=tuple((_handoff_from(rule, ref, h), tuple(ev)) for h, ev in rows))
+                self._set_walk(rule, ref, walk)
+        if state.get("review"):
+            self._set_review_edges(ref, [_edge_from(e) for e in state["review"]])
+        for rule, rows in state.get("links", {}).items():
+            if rule in self.link_edges:
+                edges = [_edge_from(e) for e in rows]
+                self.link_edges[rule][ref] = edges
+                self._feed(("link", ref), edges, only=rule)
+
+    def _save(self, refs: set[ItemRef]) -> None:
+        if self.persist and refs:
+            self.store.save_walk_states({ref: self._state(ref) for ref in refs}, self._clock())
+
+    def _clock(self) -> datetime:
+        return self._now or datetime.now().astimezone()
+
     # ------------------------------------------------------------------ evaluate
 
     def aged_at(self, rule, edge: standoff_rule.WaitEdge) -> datetime:
-        """When ``edge`` reaches ``rule.min_age`` in its waiter's business time (cached per edge)."""
-        key = (rule.name, edge.key)
-        at = self._aged.get(key)
-        if at is None:
-            at = self._aged[key] = self.directory.schedule_for(edge.waiter).add(edge.began, rule.min_age)
-        return at
+        """When ``edge`` reaches ``rule.min_age`` in its waiter's business time."""
+        return self.directory.schedule_for(edge.waiter).add(edge.began, rule.min_age)
 
     def evaluate(self, now: datetime) -> Evaluation:
-        """Apply ``now`` to the kept state (call ``refresh`` first)."""
+        """Apply ``now`` (aware UTC) to the kept state (call ``refresh`` first)."""
         if not self._loaded:
             self.refresh(None)
+        if self._now is not None and now < self._now:
+            self._to_settle |= {(rule, ref) for rule, walks in self.walks.items() for ref in walks}
+        self._now = now
+        while self._deadlines and self._deadlines[0][0] <= now:
+            due, rule, ref = heapq.heappop(self._deadlines)
+            if self._next_deadline.get((rule, ref)) == due:
+                del self._next_deadline[(rule, ref)]
+                self._to_settle.add((rule, ref))
+        for key in self._to_settle:
+            rule, ref = key
+            walk = self.walks[rule].get(ref)
+            if walk is None:
+                self._settled.pop(key, None)
+                self._next_deadline.pop(key, None)
+                continue
+            hs, fs = handoff_rule.settle(walk, now)
+            self._settled[key] = (hs, fs)
+            upcoming = min((h.deadline for h in hs if h.deadline > now), default=None)
+            if upcoming is None:
+                self._next_deadline.pop(key, None)
+            elif self._next_deadline.get(key) != upcoming:
+                self._next_deadline[key] = upcoming
+                heapq.heappush(self._deadlines, (upcoming, rule, ref))
+        self._to_settle = set()
         out = Evaluation(at=now)
+        handoffs = {h.key: h for h in self._ended}
+        self._ended = []
         overdue: list[handoff_rule.Finding] = []
-        for rule in self.handoff_rules:
-            for walk in self.walks[rule.name].values():
-                hs, fs = handoff_rule.settle(walk, now)
-                out.handoffs.extend(hs)
-                overdue.extend(fs)
-        for rule in self.standoff_rules:
-            edges = self.wait_for_edges(rule, out.handoffs)
-            out.edges.extend(edges)
-            found = standoff_rule.detect(rule, edges, who=self.who, aged_at=lambda e, r=rule: self.aged_at(r, e),
-                                         now=now, name=self.name)
-            out.standoffs.extend(found)
-        out.edges = list({e.key: e for e in out.edges}.values())
+        for hs, fs in self._settled.values():
+            for h in hs:
+                handoffs[h.key] = h
+            overdue.extend(fs)
+        out.handoffs = list(handoffs.values())
+        edges: dict[str, standoff_rule.WaitEdge] = {}
+        for graph in self.graphs.values():
+            graph.advance(now)
+            out.standoffs.extend(graph.findings())
+            edges.update(graph.edges)
+        out.edges = list(edges.values())
         out.findings, out.inhibited = self.inhibit(overdue, out.standoffs)
         return out
 
@@ -227,17 +470,42 @@ class Evaluator:
                 for e in f.edges:
                     inside.add((e.item, self.who(e.holder)))
                     inside.add((e.item, self.who(e.waiter)))
+        if not inside:
+            return list(overdue), []
         act, held = [], []
         for f in overdue:
             (held if (f.item, self.who(f.receiver)) in inside else act).append(f)
         return act, held
 
-    def wait_for_edges(self, rule, handoffs: Iterable[handoff_rule.Handoff]) -> list[standoff_rule.WaitEdge]:
-        """Every current wait-for edge within ``rule.tools``: review, changes, handoff, blocked-by, status."""
-        tools = set(rule.tools or ())
-        statuses = {s.strip().casefold() for s in rule.blocked_statuses}
-        edges = [e for es in self.review_edges.values() for e in es]
-        edges += standoff_rule.handoff_edges(handoffs)
-        for ref, links in self.links_out.items():
-            edges += standoff_rule.link_edges(ref, self.items.get(ref), links, self.items.get, blocked_statuses=statuses)
-        return [e for e in edges if not tools or (e.item.tool in tools and e.on.tool in tools)]
+
+# --------------------------------------------------------------------------- state codecs
+
+
+def _account(s: str | None) -> Account | None:
+    if not s:
+        return None
+    tool, _, ident = s.partition(":")
+    return Account(tool, ident)
+
+
+def _handoff_json(h: handoff_rule.Handoff) -> list:
+    return [h.key, str(h.sender) if h.sender else None, str(h.receiver), h.trigger, h.sent_at.isoformat(),
+            h.sent_event, h.deadline.isoformat()]
+
+
+def _handoff_from(rule: str, ref: ItemRef, row: list) -> handoff_rule.Handoff:
+    key, sender, receiver, trigger, sent_at, sent_event, deadline = row
+    return handoff_rule.Handoff(key=key, rule=rule, item=ref, sender=_account(sender), receiver=_account(receiver),
+                                trigger=trigger, sent_at=datetime.fromisoformat(sent_at), sent_event=sent_event,
+                                deadline=datetime.fromisoformat(deadline))
+
+
+def _edge_json(e: standoff_rule.WaitEdge) -> list:
+    return [e.kind, str(e.waiter), str(e.holder) if e.holder else None, e.item.tool, e.item.key, e.on.tool, e.on.key,
+            e.began.isoformat(), list(e.evidence)]
+
+
+def _edge_from(row: list) -> standoff_rule.WaitEdge:
+    kind, waiter, holder, item_tool, item_key, on_tool, on_key, began, evidence = row
+    return standoff_rule.WaitEdge(kind, _account(waiter), _account(holder), ItemRef(item_tool, item_key),
+                                  ItemRef(on_tool, on_key), datetime.fromisoformat(began), tuple(evidence))

@@ -43,6 +43,8 @@ def explain(engine, ref: ItemRef) -> str:
     lines += ["", f"Timeline ({len(events)} events):"]
     for ev in events:
         lines.append(_event_line(ev) + ("   (the daemon's own: never triggers or acknowledges)" if ev.actor in bots else ""))
+    engine.evaluator.refresh(set())  # load (first use)
+    engine.evaluator.refresh({ref})  # walk this item again: its ended handoffs are reported too
     evaluation = engine.evaluate(engine.clock())
     handoffs, findings = evaluation.handoffs, evaluation.findings + evaluation.inhibited
     for rule in engine.config.rules:

@@ -132,7 +132,7 @@ class _Builder:
         self.ev = engine.evaluator
         self.now = now
         self.evaluation = engine.evaluate(now)
-        self.items: dict[ItemRef, ItemSnapshot] = self.ev.items
+        self.items = self.ev.items  # bridge.evaluator.Snapshots
         self.rules = {r.name: r for r in engine.config.rules}
 
     # -------------------------------------------------------------- naming
@@ -166,6 +166,7 @@ class _Builder:
         refs: set[ItemRef] = {h.item for h in pending}
         refs |= {e.item for e in ev.edges} | {e.on for e in ev.edges}
         refs |= {r for f in ev.standoffs for r in f.items}
+        self.items.load(refs)  # one read, not one per item
         rows = []
         for ref in refs:
             snap = self.items.get(ref)
@@ -294,7 +295,8 @@ def offline_engine(config, store, clock):
     """An ``Engine`` whose connectors are :class:`StoredIdentity` stand-ins: reads only the store."""
     from bridge.engine import Engine
 
-    return Engine(config, store, {name: StoredIdentity(name, name) for name, _section in config.connectors.items()}, clock)
+    return Engine(config, store, {name: StoredIdentity(name, name) for name, _section in config.connectors.items()}, clock,
+                  persist=False)
 
 
 def _task_of(edge: standoff_rule.WaitEdge) -> tuple[str, tuple[ItemRef, ...]]:

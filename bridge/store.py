@@ -139,6 +139,27 @@ class LinkRow(SQLModel, table=True):
     evidence: str | None = None
 
 
+class WalkStateRow(SQLModel, table=True):
+    """What the evaluator derived from one item's events, kept so a restart need not re-read them.
+
+    ``data``: JSON written and read by ``bridge.evaluator`` (open handoffs with evidence, wait-for
+    edges); ``None`` when the item has nothing open. ``dirty``: set by ``Store.save_poll`` when the
+    item or one of its events was stored, cleared when the evaluator has walked it again. The
+    whole table is valid only under the fingerprint kept in the ``cursors`` row
+    (``WALK_STATE_CURSOR``); the evaluator rebuilds it from the events when that differs.
+    """
+
+    __tablename__ = "walk_states"
+    tool: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    dirty: bool = False
+    data: str | None = None
+
+
+#: ``cursors`` row (connector, scope) holding the fingerprint the ``walk_states`` rows were built under.
+WALK_STATE_CURSOR = ("@evaluator", "walk_states")
+
+
 @dataclass(frozen=True)
 class Link:
     """A link graph edge as the rules read it (see ``LinkRow``)."""
@@ -210,6 +231,56 @@ def row_to_event(row: EventRow) -> Event:
         mentions=tuple(Account(*m) for m in d.get("mentions", [])),
         due=d.get("due"),
     )
+
+
+_KINDS = {k.value: k for k in EventKind}
+
+
+def _stored_time(value) -> datetime:
+    """An ``at`` read without SQLAlchemy's conversion: SQLite gives its text, others a datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return _aware(value)
+
+
+def _decode_events(ref: ItemRef, rows) -> tuple[ItemRef, list[Event]]:
+    """``row_to_event`` for one item's rows ``(item_tool, item_key, tool, event_id, at, kind, actor,
+    data)``, sharing the item and each account between its events (the first start decodes
+    every stored event; this is most of its time)."""
+    accounts: dict[str, Account] = {}
+
+    def account(text):
+        if not text:
+            return None
+        found = accounts.get(text)
+        if found is None:
+            tool, _, ident = text.partition(":")
+            found = accounts[text] = Account(tool, ident)
+        return found
+
+    out = []
+    for _t, _k, tool, event_id, at, kind, actor, data in rows:
+        d = json.loads(data)
+        subject, target, mentions = d.get("subject"), d.get("target"), d.get("mentions")
+        out.append(Event(
+            tool=tool,
+            id=event_id,
+            item=ref,
+            at=_stored_time(at),
+            kind=_KINDS[kind],
+            actor=account(actor),
+            subject=account(f"{subject[0]}:{subject[1]}") if subject else None,
+            from_status=d.get("from_status"),
+            to_status=d.get("to_status"),
+            review_state=d.get("review_state"),
+            label=d.get("label"),
+            link_type=d.get("link_type"),
+            target=ItemRef(*target) if target else None,
+            text=d.get("text"),
+            mentions=tuple(Account(*m) for m in mentions) if mentions else (),
+            due=d.get("due"),
+        ))
+    return ref, out
 
 
 def item_to_json(it: ItemSnapshot) -> str:
@@ -370,6 +441,7 @@ class Store:
             s.flush()
             for it in result.items:
                 self._refresh_links(s, it, now)
+            self._mark_dirty(s, {it.ref for it in result.items} | {ev.item for ev in result.events})
             self._save_accounts(s, result.accounts, now)
             if result.next_cursor is not None:
                 row = s.get(CursorRow, (connector, scope))
@@ -410,6 +482,14 @@ class Store:
                 row.kind, row.began_at, row.evidence = kind, began, evidence
                 s.add(row)
 
+    def _mark_dirty(self, s: Session, refs: set[ItemRef]) -> None:
+        """Flag ``refs``' walk states as out of date (in the poll's own transaction)."""
+        if not refs:
+            return
+        stmt = self._insert(WalkStateRow.__table__)
+        stmt = stmt.on_conflict_do_update(index_elements=["tool", "key"], set_={"dirty": True})
+        s.execute(stmt, [{"tool": r.tool, "key": r.key, "dirty": True, "data": None} for r in sorted(refs)])
+
     @staticmethod
     def _save_accounts(s: Session, accounts: list[AccountInfo], now: datetime) -> None:
         seen: dict[tuple[str, str], AccountInfo] = {}
@@ -429,10 +509,12 @@ class Store:
                 row.last_seen = now
                 s.add(row)
 
-    def accounts(self) -> list[AccountRow]:
-        """Every account seen in a poll, ordered by tool and id."""
-        with self.session() as s:
-            return list(s.exec(select(AccountRow).order_by(AccountRow.tool, AccountRow.id)))
+    def accounts(self) -> list:
+        """Every account seen in a poll, ordered by tool and id: rows with ``AccountRow``'s fields
+        (``tool``, ``id``, ``display_name``, ``email``, ``first_seen``, ``last_seen``), read-only."""
+        table = AccountRow.__table__
+        with self.engine.connect() as conn:  # plain rows: an ORM object each costs more than the read
+            return list(conn.execute(select(table).order_by(table.c.tool, table.c.id)))
 
     def event_accounts(self) -> dict[str, int]:
         """``"tool:id"`` of every event actor → number of events it acted in."""
@@ -444,16 +526,19 @@ class Store:
 
     def links(self, items: set[ItemRef] | None = None) -> list[Link]:
         """Link graph edges (all, or those touching ``items`` as source or destination)."""
-        with self.session() as s:
-            rows = []
+        c = LinkRow.__table__.c
+        base = select(c.src_tool, c.src_key, c.dst_tool, c.dst_key, c.kind, c.began_at, c.evidence)
+        with self.engine.connect() as conn:
             if items is None:
-                rows = list(s.exec(select(LinkRow)))
+                rows = list(conn.execute(base))
             else:
+                rows = []
                 for tool, keys in _chunks_by_tool(items):
-                    rows += list(s.exec(select(LinkRow).where(LinkRow.src_tool == tool, LinkRow.src_key.in_(keys))))
-                    rows += list(s.exec(select(LinkRow).where(LinkRow.dst_tool == tool, LinkRow.dst_key.in_(keys))))
-            return [Link(ItemRef(r.src_tool, r.src_key), ItemRef(r.dst_tool, r.dst_key), r.kind, _aware(r.began_at), r.evidence)
-                    for r in {(r.src_tool, r.src_key, r.dst_tool, r.dst_key): r for r in rows}.values()]
+                    rows += conn.execute(base.where(c.src_tool == tool, c.src_key.in_(keys)))
+                    rows += conn.execute(base.where(c.dst_tool == tool, c.dst_key.in_(keys)))
+            unique = {(r[0], r[1], r[2], r[3]): r for r in rows}
+        return [Link(ItemRef(st, sk), ItemRef(dt, dk), kind, _aware(began), evidence)
+                for st, sk, dt, dk, kind, began, evidence in unique.values()]
 
     def item_updated_at(self, tool: str, keys: list[str]) -> dict[str, datetime | None]:
         """Stored ``updated_at`` for each of ``keys`` that is known."""
@@ -478,10 +563,14 @@ class Store:
     def events_by_item(self, items: set[ItemRef] | None = None) -> Iterator[tuple[ItemRef, list[Event]]]:
         """Each item's events, oldest first, one item at a time (all items, or ``items``).
 
-        Streams in index order (``ix_events_item``), so memory holds one item's events.
+        Streams in index order (``ix_events_item``), so memory holds one item's events. Rows are
+        decoded by :func:`_decode_events` (the evaluator reads every event at a first start).
         """
+        from sqlalchemy import String, type_coerce
+
         cols = EventRow.__table__.c
-        base = select(EventRow.__table__)
+        base = select(cols.item_tool, cols.item_key, cols.tool, cols.event_id, type_coerce(cols.at, String),
+                      cols.kind, cols.actor, cols.data)
         if items is None:
             queries = [base.order_by(cols.item_tool, cols.item_key, cols.at, cols.pk)]
         else:
@@ -492,14 +581,14 @@ class Store:
             for q in queries:
                 current, bucket = None, []
                 for row in conn.execute(q).yield_per(5000):
-                    ref = (row.item_tool, row.item_key)
+                    ref = (row[0], row[1])
                     if ref != current:
                         if bucket:
-                            yield ItemRef(*current), bucket
+                            yield _decode_events(ItemRef(*current), bucket)
                         current, bucket = ref, []
-                    bucket.append(row_to_event(row))
+                    bucket.append(row)
                 if bucket:
-                    yield ItemRef(*current), bucket
+                    yield _decode_events(ItemRef(*current), bucket)
 
     def items(self) -> dict[ItemRef, ItemSnapshot]:
         with self.session() as s:
@@ -518,6 +607,60 @@ class Store:
         with self.session() as s:
             row = s.get(ItemRow, (ref.tool, ref.key))
             return row_to_item(row) if row else None
+
+    # ---- the evaluator's derived state
+
+    def walk_states(self) -> tuple[str | None, dict[ItemRef, str], set[ItemRef]]:
+        """``(fingerprint, {item: state JSON}, dirty items)`` as the evaluator last left them.
+
+        ``fingerprint`` is ``None`` when no state was ever written.
+        """
+        known = self.get_cursor(*WALK_STATE_CURSOR)
+        table = WalkStateRow.__table__
+        states: dict[ItemRef, str] = {}
+        dirty: set[ItemRef] = set()
+        with self.engine.connect() as conn:
+            q = select(table.c.tool, table.c.key, table.c.dirty, table.c.data).where(
+                (table.c.dirty == True) | (table.c.data.is_not(None)))  # noqa: E712
+            for tool, key, is_dirty, data in conn.execute(q):
+                ref = ItemRef(tool, key)
+                if is_dirty:
+                    dirty.add(ref)
+                elif data is not None:
+                    states[ref] = data
+        return (known or {}).get("fingerprint"), states, dirty
+
+    def save_walk_states(self, states: dict[ItemRef, str | None], now: datetime, *,
+                         fingerprint: str | None = None, replace_all: bool = False) -> None:
+        """Write the evaluator's state of ``states``' items (``None``: nothing open) and clear their
+        dirty flags, in one transaction.
+
+        ``replace_all``: ``states`` covers every item (a rebuild); other rows are dropped.
+        ``fingerprint``: what the states were built under, kept for the next start.
+        """
+        table = WalkStateRow.__table__
+        with self.session() as s:
+            if replace_all:
+                s.execute(table.delete())
+            keep = [{"tool": r.tool, "key": r.key, "dirty": False, "data": d} for r, d in states.items() if d is not None]
+            drop = [{"t": r.tool, "k": r.key} for r, d in states.items() if d is None]
+            if drop and not replace_all:
+                from sqlalchemy import bindparam
+
+                s.execute(table.delete().where(table.c.tool == bindparam("t"), table.c.key == bindparam("k")), drop)
+            if keep:
+                stmt = self._insert(table)
+                stmt = stmt.on_conflict_do_update(index_elements=["tool", "key"],
+                                                  set_={"dirty": False, "data": stmt.excluded.data})
+                s.execute(stmt, keep)
+            if fingerprint is not None:
+                row = s.get(CursorRow, WALK_STATE_CURSOR)
+                value = json.dumps({"fingerprint": fingerprint})
+                if row is None:
+                    s.add(CursorRow(connector=WALK_STATE_CURSOR[0], scope=WALK_STATE_CURSOR[1], value=value, updated_at=now))
+                else:
+                    row.value, row.updated_at = value, now
+                    s.add(row)
 
     # ---- handoffs, findings, outbox
 

@@ -62,6 +62,27 @@ def test_a_blocker_nobody_holds_is_reported_as_ownerless():
     assert f.detect == "ownerless" and f.receiver == ANA_GH and f.items == (ItemRef("github", "acme/web#2"),)
 
 
+def test_the_kept_graph_follows_its_sources_edge_by_edge():
+    graph = standoff.WaitForGraph(Rule(), who=who, aged_at=lambda e: e.began + timedelta(hours=2))
+    review, block = edges()
+    graph.set_source("pr", [review])
+    graph.set_source("jira", [block])
+    graph.set_source("also-jira", [block])  # one edge said by two sources
+    graph.advance(T0 + timedelta(hours=1))
+    assert graph.findings() == []  # not yet min_age
+    graph.advance(T0 + timedelta(hours=3))
+    [f] = graph.findings()
+    assert f.key == run(edges(), T0 + timedelta(hours=3))[0].key
+    graph.set_source("jira", [])
+    assert [x.key for x in graph.findings()] == [f.key]  # the other source still says it
+    graph.set_source("also-jira", [])
+    assert graph.findings() == [] and set(graph.edges) == {review.key}
+    graph.set_source("jira", [block])  # back, and old enough at once
+    assert [x.key for x in graph.findings()] == [f.key]
+    graph.advance(T0 + timedelta(hours=1))  # time stepped back: decided again
+    assert graph.findings() == []
+
+
 def snap(ref, status="Blocked", assignees=(), kind=ItemKind.ISSUE, done=False):
     return ItemSnapshot(ref, "t", "u", kind, status, StatusCategory.DONE if done else StatusCategory.IN_PROGRESS,
                         assignees=tuple(assignees))
