@@ -38,14 +38,20 @@ items, links, accounts) with the store's own JSON codecs; ``links`` rows are wha
 ``--check`` builds the same (small) organisation once through ``Store.save_poll`` and once
 through the bulk writer and compares every table.
 
-Measurements, each in a fresh subprocess so peaks do not mix:
+Measurements, each in a fresh subprocess so peaks do not mix, on a copy of the generated
+database (they write: walk state, new comments), in this order:
 
-1. ``full``: a fresh ``Evaluator``; ``refresh(None)`` + ``evaluate(now)``. Wall, CPU, peak
-   RSS; split into store reads (accounts, items, links, the event stream), handoff walks,
-   and ``evaluate(now)`` (settle, wait-for edges, standoff detection, inhibition).
-2. ``incremental``: a full load, then ``--cycles`` times: 100 (``--changed``) random items get
-   a new comment (30 % of those with an open handoff by its receiver, acknowledging it)
+1. ``rebuild``: the stored walk state deleted, as on a first start (or after a rule or person
+   changed): a fresh ``Evaluator``, ``refresh(None)`` reads and walks every event and writes
+   the walk state; then ``evaluate(now)``.
+2. ``full``: a fresh ``Evaluator`` (a restart), ``refresh(None)`` loads the walk state the
+   rebuild wrote; then ``evaluate(now)``. Must find what the rebuild found.
+3. ``incremental``: a start as in 2, then ``--cycles`` times: 100 (``--changed``) random items
+   get a new comment (30 % of those with an open handoff by its receiver, acknowledging it)
    stored with ``Store.save_poll``; then ``refresh(changed)`` + ``evaluate(now)`` timed.
+
+Each reports wall, CPU and peak RSS, split by wrapping the store's reads and writes and the
+evaluator's parts (walks, restoring stored state, link edges, the wait-for graph).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -660,6 +667,12 @@ class TimedStore:
     def links(self, items=None):
         return self._timed("read links", self._store.links, items)
 
+    def walk_states(self):
+        return self._timed("read walk states", self._store.walk_states)
+
+    def save_walk_states(self, *a, **kw):
+        return self._timed("write walk states", self._store.save_walk_states, *a, **kw)
+
     def events_by_item(self, items=None):
         gen = self._store.events_by_item(items)
         while True:
@@ -678,6 +691,7 @@ def instrument(ev, clock: dict) -> None:
     from rules import standoff as standoff_rule
 
     ev.store = TimedStore(ev.store, clock)
+    ev.items.store = ev.store
 
     def wrap(obj, name, key):
         fn = getattr(obj, name)
@@ -692,14 +706,17 @@ def instrument(ev, clock: dict) -> None:
         setattr(obj, name, timed)
 
     wrap(ev, "_walk_one", "walks")
-    wrap(ev, "wait_for_edges", "evaluate: wait-for edges")
+    wrap(ev, "_restore", "restore states")
+    wrap(ev, "_derive_link_edges", "link edges")
+    wrap(ev, "fingerprint", "fingerprint")
     wrap(ev, "inhibit", "evaluate: inhibit")
-    wrap(standoff_rule, "detect", "evaluate: standoff detect")
+    wrap(standoff_rule.WaitForGraph, "advance", "evaluate: graph advance")
+    wrap(standoff_rule.WaitForGraph, "findings", "evaluate: standoff cycles")
 
 
 def summarize(out) -> dict:
     return {
-        "handoffs": len(out.handoffs),
+        "handoffs reported": len(out.handoffs),
         "open handoffs": sum(h.state in ("sent", "overdue") for h in out.handoffs),
         "findings": len(out.findings),
         "inhibited": len(out.inhibited),
@@ -711,43 +728,16 @@ def summarize(out) -> dict:
     }
 
 
-def apply_experiments(names: str, config) -> None:
-    """Try a recommended engine change from the bench, without editing bridge/ (for the report).
-
-    ``gc``: the cyclic garbage collector off during the evaluation (the load allocates millions
-    of objects that live on; each generation-2 pass walks them all). ``schedules``: people whose
-    schedule keys are equal share one ``WorkSchedule`` (one calendar per distinct schedule
-    instead of one per person).
-    """
-    for name in filter(None, (names or "").split(",")):
-        if name == "gc":
-            import gc
-
-            gc.disable()
-        elif name == "schedules":
-            from bridge import config as config_mod
-
-            shared: dict = {}
-            original = config_mod._schedule
-
-            def _schedule(tz, days, hours, holidays):
-                key = (tz, tuple(days), hours, holidays)
-                if key not in shared:
-                    shared[key] = original(tz, days, hours, holidays)
-                return shared[key]
-
-            config_mod._schedule = _schedule
-        else:
-            raise SystemExit(f"unknown experiment {name!r}")
-
-
 def child(args) -> int:
     from bridge.evaluator import Evaluator
 
-    meta = json.loads(Path(args.db + ".json").read_text())
-    config = parse_config(Path(args.db + ".toml").read_text(), environ=ENV)
+    meta = json.loads(Path(args.org + ".json").read_text())
+    config = parse_config(Path(args.org + ".toml").read_text(), environ=ENV)
     store = Store.open(f"sqlite:///{args.db}")
-    apply_experiments(args.experiment, config)
+    if args.measure == "rebuild":  # as on a first start: no stored walk state
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM walk_states")
+            conn.exec_driver_sql("DELETE FROM cursors WHERE connector = '@evaluator'")
     base_rss = rss_mib()
     clock: dict[str, float] = {}
     ev = Evaluator(config, store, bots=lambda: set())
@@ -772,7 +762,8 @@ def child(args) -> int:
     }
     if args.measure == "incremental":
         rng = random.Random(SEED + meta["events"])  # a rerun on a kept database adds new event ids
-        refs = sorted(ev.items)
+        with store.engine.connect() as conn:
+            refs = sorted(ItemRef(t, k) for t, k in conn.exec_driver_sql("SELECT tool, key FROM items"))
         cycles = []
         open_receiver = {}
         for rule_walks in ev.walks.values():
@@ -799,7 +790,7 @@ def child(args) -> int:
                 items=[s for s in result_poll.items if s.ref.tool == tool],
                 accounts=[a for a in result_poll.accounts if a.account.tool == tool]), now) for tool in (GH, JIRA, ASANA))
             save_wall = time.perf_counter() - t
-            changed = {s.ref for s in snaps} | {e.item for e in events}  # as Engine._store notes them
+            changed = {s_.ref for s_ in snaps} | {e.item for e in events}  # as Engine._store notes them
             ev.learn(result_poll.accounts)
             before = dict(clock)
             w, c = time.perf_counter(), time.process_time()
@@ -818,13 +809,11 @@ def child(args) -> int:
     return 0
 
 
-def run_child(db: str, measure: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--db", db, "--measure", measure, "--cycles", str(args.cycles),
+def run_child(db: str, measure: str, args, org: str) -> dict:
+    cmd = [sys.executable, __file__, "--db", db, "--org", org, "--measure", measure, "--cycles", str(args.cycles),
            "--changed", str(args.changed)]
     if args.profile:
         cmd.append("--profile")
-    if args.experiment:
-        cmd += ["--experiment", args.experiment]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
@@ -891,9 +880,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--changed", type=int, default=100, help="items changed per incremental cycle")
     ap.add_argument("--check", action="store_true", help="compare the bulk writer with Store.save_poll, then stop")
     ap.add_argument("--profile", action="store_true", help="cProfile the full evaluation (top 25 by cumulative time)")
-    ap.add_argument("--experiment", default="", help="gc,schedules: try a recommended engine change (see apply_experiments)")
     ap.add_argument("--build-only", action="store_true", help="generate the database (use with --db) and stop")
-    ap.add_argument("--measure", choices=["full", "incremental"], help=argparse.SUPPRESS)
+    ap.add_argument("--measure", choices=["rebuild", "full", "incremental"], help=argparse.SUPPRESS)
+    ap.add_argument("--org", help=argparse.SUPPRESS)  # the generated database whose .json/.toml describe --db
     args = ap.parse_args(argv)
     if args.measure:
         if args.profile and args.measure == "full":
@@ -925,8 +914,20 @@ def main(argv: list[str] | None = None) -> int:
             meta = build(db, args)
         if args.build_only:
             return 0
-        full = run_child(db, "full", args)
-        inc = run_child(db, "incremental", args)
+        # The measurements write (walk state, new comments): they run on a copy, the generated
+        # database stays as built for the next run.
+        work = db + ".run"
+        for suffix in ("", "-wal"):
+            if os.path.exists(db + suffix):
+                shutil.copyfile(db + suffix, work + suffix)
+        try:
+            rebuild = run_child(work, "rebuild", args, db)
+            full = run_child(work, "full", args, db)
+            inc = run_child(work, "incremental", args, db)
+        finally:
+            for f in (work, work + "-wal", work + "-shm"):
+                if os.path.exists(f):
+                    os.remove(f)
     finally:
         if tmp and not args.keep:
             for f in os.listdir(tmp):
@@ -936,12 +937,21 @@ def main(argv: list[str] | None = None) -> int:
             log(f"kept {db}")
 
     found = full["found"]
+    same = lambda f: {k: v for k, v in f.items() if k != "handoffs reported"}  # noqa: E731 (ended ones: once, by the rebuild)
+    if same(rebuild["found"]) != same(found):
+        print(f"CHECK FAILED: the start from stored walk state found {found}, the rebuild {rebuild['found']}")
+        return 1
     print(f"organisation: {meta['items']:,} items, {meta['events']:,} events, {meta['people']:,} people, "
           f"{meta['cycles']} planted cycles (lengths {sorted(set(meta['cycle_lengths']))}); "
           f"expected edges {meta['expected_edges']} = {sum(meta['expected_edges'].values()):,}; setup {meta.get('setup_s')}s")
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}")
     print()
-    print(f"full evaluation (fresh process): wall {full['wall']:.2f}s, cpu {full['cpu']:.2f}s, "
+    print(f"rebuild (fresh process, no stored walk state: every event read and walked, state written): "
+          f"wall {rebuild['wall']:.2f}s, cpu {rebuild['cpu']:.2f}s, peak RSS {rebuild['rss_peak']:.0f} MiB")
+    print(f"  refresh(None) {rebuild['refresh']:.2f}s, evaluate(now) {rebuild['evaluate']:.2f}s; {rebuild['walked']:,} items walked")
+    print(f"  split: {fmt_split(rebuild['split'])}")
+    print()
+    print(f"full evaluation (fresh process, from stored walk state): wall {full['wall']:.2f}s, cpu {full['cpu']:.2f}s, "
           f"peak RSS {full['rss_peak']:.0f} MiB (at start {full['rss_base']:.0f} MiB)")
     print(f"  refresh(None) {full['refresh']:.2f}s, evaluate(now) {full['evaluate']:.2f}s; {full['walked']:,} items walked")
     print(f"  split: {fmt_split(full['split'])}")
@@ -954,7 +964,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  #{k + 1}: {c['wall'] * 1000:.0f} ms (refresh {c['refresh'] * 1000:.0f} ms, walked {c['walked']}; "
               f"evaluate(now) {c['evaluate'] * 1000:.0f} ms) cpu {c['cpu'] * 1000:.0f} ms; "
               f"save_poll {c['save_poll'] * 1000:.0f} ms ({c['stored']} events); split {fmt_split(c['split'])}; "
-              f"handoffs {c['found']['handoffs']:,}, findings {c['found']['findings']:,}, standoffs {c['found']['standoffs']}")
+              f"handoffs reported {c['found']['handoffs reported']:,}, findings {c['found']['findings']:,}, standoffs {c['found']['standoffs']}")
     print(f"  median {statistics.median(walls):.0f} ms, max {max(walls):.0f} ms")
     print()
     full_ok = full["wall"] < 2 and full["rss_peak"] < 500
