@@ -350,7 +350,7 @@ def test_explain_after_once_names_handoff_deadline_state_and_marker(overdue):
     env = {"GITHUB_TOKEN": TOKEN}
     assert run_cli("once", "--config", str(cfg), env=env).returncode == 0
     marker = re.search(r"hb:[0-9a-f]{12}", emu.comments("acme/web", 12)[0]["body"]).group(0)
-    writes_before = [r for r in emu.requests if r[0] != "GET"]
+    requests_before = list(emu.requests)
 
     p = run_cli("explain", "acme/web#12", "--config", str(cfg), env=env)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -362,8 +362,8 @@ def test_explain_after_once_names_handoff_deadline_state_and_marker(overdue):
     assert "OVERDUE" in out and "FIRED" in out
     assert marker in out
     assert TOKEN not in out + p.stderr
-    # explain reads the store: no write to the tracker
-    assert [r for r in emu.requests if r[0] != "GET"] == writes_before
+    # explain reads the store only: not one request to the tracker (it works while a tool is down)
+    assert emu.requests == requests_before
 
     p = run_cli("explain", "github:acme/web#99", "--config", str(cfg), env=env)
     assert p.returncode == 0
