@@ -69,8 +69,12 @@ class Snapshots:
     """Item snapshots (``bridge.model.ItemSnapshot``), read from the store when first asked and kept.
 
     Dict-like for reading: ``get``, ``[]`` (``KeyError`` when not stored), ``in``. ``load`` reads
-    many in one query; ``forget`` drops items whose snapshot changed.
+    many in one query; ``forget`` drops items whose snapshot changed. ``trim`` (the evaluator
+    calls it between cycles) drops them all once more than ``limit`` are kept: a long-running
+    daemon would otherwise come to hold every item it ever saw change.
     """
+
+    limit = 20_000
 
     def __init__(self, store: Store):
         self.store = store
@@ -85,6 +89,10 @@ class Snapshots:
 
     def put(self, snapshots: dict[ItemRef, ItemSnapshot]) -> None:
         self._known.update(snapshots)
+
+    def trim(self) -> None:
+        if len(self._known) > self.limit:
+            self._known.clear()
 
     def forget(self, refs: Iterable[ItemRef] | None = None) -> None:
         if refs is None:
@@ -196,6 +204,7 @@ class Evaluator:
             return self._load()
         if not changed:
             return 0
+        self.items.trim()
         self.items.forget(changed)
         self.items.load(changed)
         self._reindex_links(changed, self.store.links(changed))
