@@ -211,28 +211,6 @@ def _account(s: str | None) -> Account | None:
     return Account(tool, ident)
 
 
-def row_to_event(row: EventRow) -> Event:
-    d = json.loads(row.data)
-    return Event(
-        tool=row.tool,
-        id=row.event_id,
-        item=ItemRef(row.item_tool, row.item_key),
-        at=_aware(row.at),
-        kind=EventKind(row.kind),
-        actor=_account(row.actor),
-        subject=Account(*d["subject"]) if d.get("subject") else None,
-        from_status=d.get("from_status"),
-        to_status=d.get("to_status"),
-        review_state=d.get("review_state"),
-        label=d.get("label"),
-        link_type=d.get("link_type"),
-        target=ItemRef(*d["target"]) if d.get("target") else None,
-        text=d.get("text"),
-        mentions=tuple(Account(*m) for m in d.get("mentions", [])),
-        due=d.get("due"),
-    )
-
-
 _KINDS = {k.value: k for k in EventKind}
 
 
@@ -244,9 +222,9 @@ def _stored_time(value) -> datetime:
 
 
 def _decode_events(ref: ItemRef, rows) -> tuple[ItemRef, list[Event]]:
-    """``row_to_event`` for one item's rows ``(item_tool, item_key, tool, event_id, at, kind, actor,
-    data)``, sharing the item and each account between its events (the first start decodes
-    every stored event; this is most of its time)."""
+    """Decode one item's event rows ``(item_tool, item_key, tool, event_id, at, kind, actor, data)``
+    (the inverse of ``event_to_json``), sharing the item and each account between its events:
+    a first start decodes every stored event, and this is most of its time."""
     accounts: dict[str, Account] = {}
 
     def account(text):
@@ -281,6 +259,12 @@ def _decode_events(ref: ItemRef, rows) -> tuple[ItemRef, list[Event]]:
             due=d.get("due"),
         ))
     return ref, out
+
+
+def row_to_event(row: EventRow) -> Event:
+    ref = ItemRef(row.item_tool, row.item_key)
+    return _decode_events(ref, [(row.item_tool, row.item_key, row.tool, row.event_id, row.at, row.kind, row.actor,
+                                 row.data)])[1][0]
 
 
 def item_to_json(it: ItemSnapshot) -> str:
