@@ -207,8 +207,10 @@ class Evaluator:
         self.items.trim()
         self.items.forget(changed)
         self.items.load(changed)
-        self._reindex_links(changed, self.store.links(changed))
         affected = set(changed)
+        for ref in changed:  # linked as the same work before: a link removed changes their walk too
+            affected |= self.mentions.get(ref, set())
+        self._reindex_links(changed, self.store.links(changed))
         for ref in changed:
             affected |= self.mentions.get(ref, set())
         walked = self._walk(affected)

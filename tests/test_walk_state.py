@@ -217,3 +217,34 @@ def test_the_stored_fingerprint_says_what_the_state_was_built_under(org):
     readonly = evaluator(store, text.replace('within = "4h"', 'within = "1d"'), persist=False)
     readonly.evaluate(NOW)
     assert store.walk_states()[0] == stored  # a read-only evaluator writes nothing
+
+
+def test_a_link_removed_from_the_other_item_walks_this_one_again(tmp_path):
+    """ben answers on the Jira issue linked to ana's pull request: that acknowledges the review
+    request (same work). When the issue drops the link, the pull request's walk no longer sees
+    ben's comment: the request is waiting again, as a walk over every event says."""
+    from bridge.model import ItemKind, ItemSnapshot
+
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    text = org_bench.config_text(3)
+    ana_gh, ben_gh, ben_jira = org_bench.acct(0, "github"), org_bench.acct(1, "github"), org_bench.acct(1, "jira")
+    pr, issue = ItemRef("github", "acme/web#1"), ItemRef("jira", "WEB-1")
+    t = NOW - timedelta(hours=2)
+    pr_snap = ItemSnapshot(pr, "PR", "u", ItemKind.PULL_REQUEST, "open", StatusCategory.IN_PROGRESS, author=ana_gh,
+                           created_at=t)
+    issue_snap = ItemSnapshot(issue, "Issue", "u", ItemKind.ISSUE, "In Progress", StatusCategory.IN_PROGRESS,
+                              assignees=(ben_jira,), created_at=t, links=(pr,))
+    ask = Event(tool="github", id="rr-1", item=pr, at=t, kind=EventKind.REVIEW_REQUESTED, actor=ana_gh, subject=ben_gh)
+    answer = Event(tool="jira", id="c-1", item=issue, at=t + timedelta(minutes=5), kind=EventKind.COMMENTED,
+                   actor=ben_jira, text="looking at the PR")
+    store.save_poll("github", "s", PollResult(events=[ask], items=[pr_snap]), NOW)
+    store.save_poll("jira", "s", PollResult(events=[answer], items=[issue_snap]), NOW)
+
+    ev = evaluator(store, text)
+    assert picture(ev.evaluate(NOW))["pending"] == []  # acknowledged on the linked issue
+
+    store.save_poll("jira", "s", PollResult(items=[replace(issue_snap, links=())]), NOW)
+    ev.refresh({issue})
+    got = picture(ev.evaluate(NOW))
+    assert [k for k, _, _ in got["pending"]] == [f"handoff-not-picked-up:github:acme/web#1:{ben_gh.id}:rr-1"]
+    assert got == from_scratch(store, text, NOW)
