@@ -41,6 +41,9 @@ from bridge.store import Link, Store
 from rules import handoff as handoff_rule
 from rules import standoff as standoff_rule
 
+#: Rule keys that only shape what is written, never what a walk derives (not fingerprinted).
+WORDING = frozenset({"need", "next", "dry_run", "steps"})
+
 #: Bump when what a walk derives, or how it is written, changes: stored states are rebuilt.
 STATE_VERSION = 1
 
@@ -176,14 +179,15 @@ class Evaluator:
     def fingerprint(self) -> str:
         """A digest of everything a walk depends on besides the events and snapshots.
 
-        Rules (triggers, ``within``, ``before_due``, tools, blocked statuses, ``min_age``),
-        their escalation targets, people and schedules, accounts matched by e-mail, the
+        Rules (triggers, ``within``, ``before_due``, tools, blocked statuses, ``min_age``; not
+        their wording or steps), their escalation targets, people and schedules, accounts matched by e-mail, the
         daemon's own accounts, and ``STATE_VERSION``.
         """
         cfg = self.config
         payload = {
             "version": STATE_VERSION,
-            "rules": [r.model_dump(mode="json") for r in (*self.handoff_rules, *self.standoff_rules)],
+            # what a walk reads of a rule; wording and steps do not change it (reassign targets below)
+            "rules": [r.model_dump(mode="json", exclude=WORDING) for r in (*self.handoff_rules, *self.standoff_rules)],
             "targets": {r.name: sorted(map(str, self.targets(r))) for r in self.handoff_rules},
             "people": {n: p.model_dump(mode="json") for n, p in cfg.people.items()},
             "defaults": cfg.defaults.model_dump(mode="json"),

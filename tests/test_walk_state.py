@@ -121,6 +121,9 @@ def test_a_changed_rule_walks_everything_again(org):
     assert again.refresh(None) > 900
     assert picture(again.evaluate(NOW)) == from_scratch(store, slower, NOW)
     assert evaluator(store, slower).refresh(None) == 0  # and stored it for the next start
+    reworded = slower.replace('need = "a look"', 'need = "a second pair of eyes"')
+    assert reworded != slower
+    assert evaluator(store, reworded).refresh(None) == 0  # wording changes no walk
 
 
 def _poll(store, rng, refs, ev, now, k):
