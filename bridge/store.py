@@ -649,9 +649,16 @@ class Store:
     # ---- handoffs, findings, outbox
 
     def upsert_handoffs(self, rows: list[HandoffRow]) -> None:
+        """Insert or replace ``rows`` by key, in one statement (a restart writes thousands)."""
+        if not rows:
+            return
+        table = HandoffRow.__table__
+        values = [{c.name: getattr(r, c.name) for c in table.columns} for r in rows]
+        stmt = self._insert(table)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"],
+                                          set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "key"})
         with self.session() as s:
-            for r in rows:
-                s.merge(r)
+            s.execute(stmt, values)
 
     def handoffs(self, item: ItemRef | None = None) -> list[HandoffRow]:
         with self.session() as s:
