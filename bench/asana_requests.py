@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bridge.clock import SteppingClock  # noqa: E402
+from bridge.core.clock import SteppingClock  # noqa: E402
 from bridge.store import Store  # noqa: E402
 from connectors.asana.client import AsanaConnector  # noqa: E402
-from connectors.asana.emulator import API_PREFIX, AsanaEmulator  # noqa: E402
+from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator  # noqa: E402
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 TOKEN = "asana-bench-token"

@@ -1,7 +1,7 @@
 """Engine time and peak memory: one full evaluation and incremental cycles (issue 5).
 
 Builds a synthetic organisation (seeded, deterministic) into a SQLite ``Store`` and runs the
-real ``bridge.evaluator.Evaluator`` over it, the way ``Engine.evaluate`` does
+real ``bridge.engine.evaluator.Evaluator`` over it, the way ``Engine.evaluate`` does
 (``refresh(changed)`` then ``evaluate(now)``), with no connectors.
 
 Usage::
@@ -78,7 +78,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bridge.config import parse_config  # noqa: E402
-from bridge.model import (  # noqa: E402
+from bridge.core.model import (  # noqa: E402
     BLOCKED_BY,
     MENTION,
     Account,
@@ -729,7 +729,7 @@ def summarize(out) -> dict:
 
 
 def child(args) -> int:
-    from bridge.evaluator import Evaluator
+    from bridge.engine.evaluator import Evaluator
 
     meta = json.loads(Path(args.org + ".json").read_text())
     config = parse_config(Path(args.org + ".toml").read_text(), environ=ENV)

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bridge.clock import SteppingClock  # noqa: E402
+from bridge.core.clock import SteppingClock  # noqa: E402
 from connectors.jira.client import JiraConnector  # noqa: E402
-from connectors.jira.emulator import JiraEmulator  # noqa: E402
+from connectors.sandbox.jira.emulator import JiraEmulator  # noqa: E402
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 SCOPE = "project = WEB"

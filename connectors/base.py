@@ -2,7 +2,7 @@
 
 A connector only fetches and writes; the engine owns cursors, storage and timing
 (DESIGN.md "Connectors"). Vendor exceptions are translated here, at the edge, into
-``bridge.errors``.
+``bridge.core.errors``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 from datetime import datetime, timezone
 from typing import Callable, Protocol, runtime_checkable
 
-from bridge.model import Account, Action, ActionResult, ItemRef, PollResult, Tool
+from bridge.core.model import Account, Action, ActionResult, ItemRef, PollResult, Tool
 
 
 @runtime_checkable
@@ -36,7 +36,7 @@ class Connector(Protocol):
         ``known`` maps item keys to their stored ``updated_at``; unchanged items are not re-read.
 
         Never raises for one malformed vendor item: it is skipped and listed in
-        ``PollResult.skipped``. Raises ``bridge.errors.ConnectorError`` subclasses for
+        ``PollResult.skipped``. Raises ``bridge.core.errors.ConnectorError`` subclasses for
         failures of the call itself; the cursor then stays where it was.
         """
 
@@ -45,7 +45,7 @@ class Connector(Protocol):
 
         Event ids are the same as ``poll`` gives for the same facts, so storing the result
         adds only what is new. ``next_cursor`` is ``None`` (no cursor moves). A deleted or
-        invisible item gives an empty ``items`` list. Raises ``bridge.errors.ConnectorError``
+        invisible item gives an empty ``items`` list. Raises ``bridge.core.errors.ConnectorError``
         subclasses like ``poll``.
         """
 
@@ -94,7 +94,7 @@ def parse_iso_utc(s: object) -> datetime:
 
 ConnectorFactory = Callable[..., Connector]
 
-#: Tools with a connector package ``connectors.<tool>``: every ``bridge.model.Tool``.
+#: Tools with a connector package ``connectors.<tool>``: every ``bridge.core.model.Tool``.
 KNOWN_TOOLS = tuple(t.value for t in Tool)
 
 _REGISTRY: dict[str, ConnectorFactory] = {}

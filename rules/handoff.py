@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
-from bridge.model import Account, Event, EventKind, ItemRef, ItemSnapshot
+from bridge.core.model import Account, Event, EventKind, ItemRef, ItemSnapshot
 
 ACK_KINDS = frozenset(
     {EventKind.REVIEWED, EventKind.COMMENTED, EventKind.STATUS_CHANGED, EventKind.COMMITTED, EventKind.ASSIGNED}
@@ -183,7 +183,7 @@ def walk_item(
     """Walk one item's events (oldest first) for one ``handoff`` rule.
 
     Args:
-        who: account → identity; two accounts of one person (``bridge.people``) share it, so the
+        who: account → identity; two accounts of one person (``bridge.core.people``) share it, so the
             receiver's activity in any tool counts as theirs.
         linked_events: events of items linked to this one as the same work (``mention`` links
             of the link graph): the receiver's acknowledging activity there, after the send,

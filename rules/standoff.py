@@ -10,7 +10,7 @@ Pure: a function of (wait-for edges, identities, schedules, now). No I/O.
   commits, comments or asks for review again).
 - ``blocked_by``: the holder of a blocked item waits on the holder of its blocker (a native
   blocked-by link or dependency, or text saying "blocked by"/"depends on"; see
-  ``bridge.textrefs``), while the blocker is not done.
+  ``connectors.textrefs``), while the blocker is not done.
 - ``handoff``: the sender of a pending handoff waits on its receiver (``rules.handoff``).
 - ``status``: an item whose status (Jira status, Asana section) is one of the rule's
   ``blocked_statuses`` waits on every not-done item it names (its links).
@@ -41,7 +41,7 @@ from typing import Callable, Hashable, Iterable
 
 import networkx as nx
 
-from bridge.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory
+from bridge.core.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory
 
 REVIEW, CHANGES, BLOCKED_BY, HANDOFF, STATUS = "review", "changes", "blocked_by", "handoff", "status"
 #: Lower breaks first: a review is a decision, a blocker's completion is work.
@@ -245,7 +245,7 @@ class WaitForGraph:
 
     Args:
         rule: a validated ``standoff`` rule (``name``).
-        who: account → identity (one node per human; ``bridge.people.Directory.identity``).
+        who: account → identity (one node per human; ``bridge.core.people.Directory.identity``).
         aged_at: edge → aware UTC moment it reaches ``min_age``.
         name: account → a person's name, for the sentence.
     """
@@ -451,7 +451,7 @@ def detect(
     Args:
         rule: a validated ``standoff`` rule (``name``).
         edges: every current wait-for edge.
-        who: account → identity (one node per human; see ``bridge.people.Directory.identity``).
+        who: account → identity (one node per human; see ``bridge.core.people.Directory.identity``).
         aged_at: edge → the moment it reaches the rule's ``min_age`` in the waiter's business time.
         now: aware UTC.
         name: account → a person's name, for the sentence.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.github.emulator import GitHubEmulator
+from connectors.sandbox.github.emulator import GitHubEmulator
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bridge import errors
-from bridge.clock import SteppingClock
-from bridge.model import Account, Action, ActionKind, EventKind, ItemRef
+from bridge.core import errors
+from bridge.core.clock import SteppingClock
+from bridge.core.model import Account, Action, ActionKind, EventKind, ItemRef
 from connectors.asana.client import AsanaConnector
-from connectors.asana.emulator import API_PREFIX, AsanaEmulator
+from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator
 
 TOKEN = "2/1200/asana-client-test-token"
 BOT, ADA, BEA, LEO = "1100000000000001", "1100000000000002", "1100000000000003", "1100000000000004"

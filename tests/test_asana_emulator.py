@@ -25,8 +25,8 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from bridge.clock import SteppingClock
-from connectors.asana.emulator import API_PREFIX, AsanaEmulator
+from bridge.core.clock import SteppingClock
+from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator
 from tests import openapi
 from tests.recorded import SPECS
 

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.clock import SteppingClock
+from bridge.core.clock import SteppingClock
 from bridge.config import parse_config
-from bridge.model import EventKind, ItemRef, StatusCategory
+from bridge.core.model import EventKind, ItemRef, StatusCategory
 from bridge.store import Store
-from bridge.wiring import build_engine
-from connectors.asana.emulator import API_PREFIX, AsanaEmulator
-from connectors.asana.stage import MARKER
+from bridge.app.wiring import build_engine
+from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator
+from connectors.sandbox.asana.stage import MARKER
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOKEN = "2/1200/e2e-asana-token"

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bridge.model import Account, EventKind, ItemRef, StatusCategory
+from bridge.core.model import Account, EventKind, ItemRef, StatusCategory
 from connectors.asana import mapping
 
 PROJECT = "1300000000000001"
@@ -204,7 +204,7 @@ def test_attachment_urls_become_cross_tool_links():
 
 
 def test_text_refs_ignore_lookalikes():
-    # A GitHub tree URL is no item; "X-1x" is no Jira key. (bridge.textrefs does not check
+    # A GitHub tree URL is no item; "X-1x" is no Jira key. (connectors.textrefs does not check
     # hosts where the path is unambiguous, so a gitlab.com/a/b/issues/1 path now reads as a
     # GitHub reference: the link graph keeps only targets that are stored items.)
     assert mapping.text_refs("https://github.com/acme/web/tree/main") == ()

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bridge.clock import SteppingClock
-from bridge.model import Account, EventKind, ItemRef
+from bridge.core.clock import SteppingClock
+from bridge.core.model import Account, EventKind, ItemRef
 from connectors.asana.client import AsanaConnector
-from connectors.asana.stage import TOKEN, AsanaStage, narrate
+from connectors.sandbox.asana.stage import TOKEN, AsanaStage, narrate
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 PROJECT = "1300000000000001"

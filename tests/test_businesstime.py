@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.businesstime import Duration, WorkSchedule, parse_holidays_code
+from bridge.core.businesstime import Duration, WorkSchedule, parse_holidays_code
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -1,6 +1,6 @@
 """The ``handoff-bridge`` command line, as a user meets it.
 
-Most commands run in-process through ``bridge.cli.main`` (captured with ``capsys``); the
+Most commands run in-process through ``bridge.app.cli.main`` (captured with ``capsys``); the
 commands that touch a tracker (``once``, ``explain``) and the ones whose *process* exit
 status matters run as real subprocesses against a `GitHubEmulator` on loopback.
 """
@@ -21,8 +21,8 @@ import jsonschema
 import pytest
 import structlog
 
-from bridge import demo as demo_mod
-from bridge.cli import build_parser, main
+from bridge.app.commands import demo as demo_mod
+from bridge.app.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "config.example.toml"

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bridge.businesstime import Duration
+from bridge.core.businesstime import Duration
 from bridge.config import (
     BUILTIN_TEMPLATES,
     Config,
@@ -21,8 +21,8 @@ from bridge.config import (
     resolve_secret,
     summarize,
 )
-from bridge.errors import ConfigError
-from bridge.model import Account, EventKind
+from bridge.core.errors import ConfigError
+from bridge.core.model import Account, EventKind
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"

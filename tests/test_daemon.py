@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.github.emulator import GitHubEmulator
+from connectors.sandbox.github.emulator import GitHubEmulator
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "ghp_daemonTestToken_Zx81Qv3Lm0"

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from bridge import demo
-from bridge.explain import explain
-from bridge.model import Account, ItemRef, PollResult
+from bridge.app.commands import demo
+from bridge.app.commands.explain import explain
+from bridge.core.model import Account, ItemRef, PollResult
 from bridge.store import OutboxRow
 from connectors.github import mapping
 from tests.recorded import read_replay

@@ -15,7 +15,7 @@ import pytest
 import responses
 from responses import matchers
 
-from bridge import errors
+from bridge.core import errors
 from connectors.github.client import GitHubConnector
 from tests.recorded import RECORDED, read_replay
 

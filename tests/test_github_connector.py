@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bridge import errors
-from bridge.clock import SteppingClock
-from bridge.model import Account, AccountInfo, EventKind, ItemRef, PollResult
+from bridge.core import errors
+from bridge.core.clock import SteppingClock
+from bridge.core.model import Account, AccountInfo, EventKind, ItemRef, PollResult
 from connectors.github.client import GitHubConnector
-from connectors.github.emulator import GitHubEmulator
+from connectors.sandbox.github.emulator import GitHubEmulator
 from tests.recorded import read_replay
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

@@ -19,8 +19,8 @@ from github.GithubException import (
     UnknownObjectException,
 )
 
-from bridge.clock import SteppingClock
-from connectors.github.emulator import GitHubEmulator
+from bridge.core.clock import SteppingClock
+from connectors.sandbox.github.emulator import GitHubEmulator
 from tests import openapi
 from tests.recorded import read_replay
 

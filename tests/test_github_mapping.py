@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bridge.model import Account, AccountInfo, EventKind, ItemKind, ItemRef, StatusCategory
+from bridge.core.model import Account, AccountInfo, EventKind, ItemKind, ItemRef, StatusCategory
 from connectors.github.mapping import (
     accounts_seen,
     commit_author,

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 import github
 import pytest
 
-from bridge.clock import SteppingClock
-from bridge.model import Account, EventKind, ItemRef
+from bridge.core.clock import SteppingClock
+from bridge.core.model import Account, EventKind, ItemRef
 from connectors.github.client import GitHubConnector
-from connectors.github.stage import TOKEN, GitHubStage, narrate
+from connectors.sandbox.github.stage import TOKEN, GitHubStage, narrate
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 PEOPLE = {

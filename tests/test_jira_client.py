@@ -7,10 +7,10 @@ from email.utils import format_datetime
 
 import pytest
 
-from bridge import errors
-from bridge.model import Account, Action, ActionKind, EventKind, ItemRef
+from bridge.core import errors
+from bridge.core.model import Account, Action, ActionKind, EventKind, ItemRef
 from connectors.jira.client import JiraConnector, scoped_jql
-from connectors.jira.emulator import JiraEmulator
+from connectors.sandbox.jira.emulator import JiraEmulator
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 BOT, ANA, QA = "bot-acct", "ana-acct", "qa-acct"

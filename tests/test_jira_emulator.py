@@ -18,8 +18,8 @@ import requests
 from jira import JIRA
 from jira.exceptions import JIRAError
 
-from bridge.clock import SteppingClock
-from connectors.jira.emulator import JiraEmulator, adf_to_text, parse_jira_ts, parse_jql
+from bridge.core.clock import SteppingClock
+from connectors.sandbox.jira.emulator import JiraEmulator, adf_to_text, parse_jira_ts, parse_jql
 from tests import openapi
 from tests.recorded import SPECS
 

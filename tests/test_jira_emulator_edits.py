@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from jira.exceptions import JIRAError
 
-from bridge.clock import SteppingClock
-from connectors.jira.emulator import JiraEmulator, JiraError, parse_jira_ts
+from bridge.core.clock import SteppingClock
+from connectors.sandbox.jira.emulator import JiraEmulator, JiraError, parse_jira_ts
 from tests.test_jira_emulator import EMAIL, TOKEN, cloud_client, raw, validate, validate_component
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)

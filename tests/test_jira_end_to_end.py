@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.clock import SteppingClock
+from bridge.core.clock import SteppingClock
 from bridge.config import parse_config
 from bridge.store import Store
-from bridge.wiring import build_engine
-from connectors.jira.emulator import JiraEmulator
+from bridge.app.wiring import build_engine
+from connectors.sandbox.jira.emulator import JiraEmulator
 from tests.world import DiesAfterSending
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bridge import errors
-from bridge.model import Account, AccountInfo, EventKind, ItemRef
+from bridge.core import errors
+from bridge.core.model import Account, AccountInfo, EventKind, ItemRef
 from connectors.jira.client import JiraConnector
-from connectors.jira.emulator import JiraEmulator
+from connectors.sandbox.jira.emulator import JiraEmulator
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 BOT, ANA, BEN, QA = "bot-acct", "ana-acct", "ben-acct", "qa-acct"

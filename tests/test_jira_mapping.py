@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bridge.model import Account, EventKind, ItemRef, StatusCategory
+from bridge.core.model import Account, EventKind, ItemRef, StatusCategory
 from connectors.jira import mapping
 
 A = "5b10a2844c20165700ede21g"
@@ -168,7 +168,7 @@ def test_native_links_read_inward_issue_with_the_inward_phrase():
 def test_text_refs_use_find_refs_with_bare_keys_and_leave_out_the_own_key():
     got = mapping.text_refs("WEB-17 is blocked by LEG-4 and https://github.com/acme/web/pull/12; see "
                             "https://acme.atlassian.net/browse/WEB-17 and UTF-8", own="WEB-17")
-    # UTF-8 looks like a key: bridge.textrefs keeps it; the link graph drops targets it has not stored
+    # UTF-8 looks like a key: connectors.textrefs keeps it; the link graph drops targets it has not stored
     assert [(r.ref.tool, r.ref.key, r.link_type) for r in got] == [
         ("jira", "LEG-4", "is blocked by"), ("github", "acme/web#12", "is blocked by"), ("jira", "UTF-8", "mentions")]
 

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bridge.clock import SteppingClock
-from bridge.model import Account, AccountInfo, EventKind, ItemRef
+from bridge.core.clock import SteppingClock
+from bridge.core.model import Account, AccountInfo, EventKind, ItemRef
 from connectors.jira.client import JiraConnector
-from connectors.jira.stage import JiraStage, narrate
+from connectors.sandbox.jira.stage import JiraStage, narrate
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 BOT = "5b10a2844c20165700ede999"

@@ -16,15 +16,8 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from bridge.logging import (
-    REDACTED,
-    configure_logging,
-    get_logger,
-    logging_settings_from_env,
-    redact,
-    redact_event,
-    register_secret,
-)
+from bridge.app.logging import configure_logging, logging_settings_from_env
+from bridge.core.logs import REDACTED, get_logger, redact, redact_event, register_secret
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -213,7 +206,7 @@ def test_pygithub_stream_handler_is_removed_after_import_and_configure():
         import github
         assert any(isinstance(h, logging.StreamHandler)
                    for h in logging.getLogger("github").handlers), "PyGithub changed"
-        from bridge.logging import configure_logging
+        from bridge.app.logging import configure_logging
         out = io.StringIO()
         configure_logging(fmt="json", stream=out)
         assert logging.getLogger("github").handlers == [], logging.getLogger("github").handlers

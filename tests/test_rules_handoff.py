@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bridge.config import parse_config
-from bridge.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory
+from bridge.core.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory
 from rules import handoff
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)

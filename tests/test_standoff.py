@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import structlog
 
-from bridge import demo
-from bridge.model import Account, ItemKind, ItemRef, ItemSnapshot, StatusCategory
+from bridge.app.commands import demo
+from bridge.core.model import Account, ItemKind, ItemRef, ItemSnapshot, StatusCategory
 from bridge.store import Link
 from rules import standoff
 

@@ -18,11 +18,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bridge import cli
-from bridge.businesstime import Duration
+from bridge.app import cli
+from bridge.core.businesstime import Duration
 from bridge.config import parse_config
 from bridge.engine import WHOAMI, Engine
-from bridge.model import (
+from bridge.core.model import (
     Account,
     AccountInfo,
     Event,
@@ -33,9 +33,9 @@ from bridge.model import (
     PollResult,
     StatusCategory,
 )
-from bridge.people import Directory
-from bridge.peoplecmd import people_report, render_text as people_text, seen_accounts, to_json as people_json
-from bridge.status import BLOCKED, MOVING, build_status, format_age, render_text, summary_line, to_json
+from bridge.core.people import Directory
+from bridge.app.commands.people import people_report, render_text as people_text, seen_accounts, to_json as people_json
+from bridge.app.commands.status import BLOCKED, MOVING, build_status, format_age, render_text, summary_line, to_json
 from bridge.store import Store
 
 UTC = timezone.utc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bridge.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, PollResult, StatusCategory
+from bridge.core.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, PollResult, StatusCategory
 from bridge.store import Store
 
 T = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from bridge.systemd import Notifier, notify, watchdog_interval
+from bridge.app.systemd import Notifier, notify, watchdog_interval
 
 
 @pytest.fixture

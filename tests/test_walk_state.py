@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from bridge.config import parse_config
-from bridge.evaluator import Evaluator
-from bridge.model import Account, Event, EventKind, ItemRef, PollResult, StatusCategory
+from bridge.engine.evaluator import Evaluator
+from bridge.core.model import Account, Event, EventKind, ItemRef, PollResult, StatusCategory
 from bridge.store import WALK_STATE_CURSOR, Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,7 +226,7 @@ def test_a_link_removed_from_the_other_item_walks_this_one_again(tmp_path):
     """ben answers on the Jira issue linked to ana's pull request: that acknowledges the review
     request (same work). When the issue drops the link, the pull request's walk no longer sees
     ben's comment: the request is waiting again, as a walk over every event says."""
-    from bridge.model import ItemKind, ItemSnapshot
+    from bridge.core.model import ItemKind, ItemSnapshot
 
     store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     text = org_bench.config_text(3)

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bridge.clock import SteppingClock
+from bridge.core.clock import SteppingClock
 from bridge.config import parse_config
 from bridge.store import Store
-from bridge.wiring import build_engine
-from connectors.github.emulator import GitHubEmulator
+from bridge.app.wiring import build_engine
+from connectors.sandbox.github.emulator import GitHubEmulator
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOKEN = "ghp_world_test_token_5f1e2d"

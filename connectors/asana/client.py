@@ -60,9 +60,9 @@ import asana
 import urllib3
 from asana.rest import ApiException
 
-from bridge import errors
-from bridge.logging import detach_foreign_handlers
-from bridge.model import (
+from bridge.core import errors
+from bridge.core.logs import detach_foreign_handlers
+from bridge.core.model import (
     Account,
     AccountInfo,
     Action,

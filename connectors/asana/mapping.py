@@ -20,11 +20,11 @@ item reference of an attachment        ``attachment:<attachment gid>:mentions:<t
 =====================================  =================================================
 
 ``<kind>`` is ``mentions`` or ``blocked_by`` (the reference's ``link_type``, ``"mentions"``
-or ``"is blocked by"``, from :func:`bridge.textrefs.find_refs`), so a mention that later
+or ``"is blocked by"``, from :func:`connectors.textrefs.find_refs`), so a mention that later
 becomes "blocked by" in edited notes is a new fact with its own time.
 
 Item references in text (task name, ``html_notes``, comment ``html_text``, attachment
-``view_url``/name) are read by :func:`bridge.textrefs.find_refs`, the finder all three
+``view_url``/name) are read by :func:`connectors.textrefs.find_refs`, the finder all three
 tools share: tracker URLs of any tool (Asana task URLs too, so a task mention
 ``<a data-asana-gid=… href=…>`` in rich text is a link) and, except in attachments, bare
 Jira keys (``LEG-4``). A reference to the task itself is ignored, and so is text carrying
@@ -32,7 +32,7 @@ the daemon's marker (``hb:<12 hex>``): its own comments and drafts name items bu
 no fact.
 
 Accounts (:func:`accounts_of`): the users a task and its stories name, as
-``bridge.model.AccountInfo`` with ``name`` and ``email`` where the response carries them
+``bridge.core.model.AccountInfo`` with ``name`` and ``email`` where the response carries them
 (``UserResponse.email``; compact users carry it only when asked for with dot-notation
 ``opt_fields``, e.g. ``assignee.email``, which :data:`TASK_OPT_FIELDS` and
 :data:`STORY_OPT_FIELDS` do).
@@ -48,7 +48,7 @@ from datetime import datetime, timezone
 from html import unescape
 from typing import Any, Iterable
 
-from bridge.model import (
+from bridge.core.model import (
     Account,
     AccountInfo,
     Event,
@@ -59,7 +59,7 @@ from bridge.model import (
     StatusCategory,
     Tool,
 )
-from bridge.textrefs import BLOCKED_BY_TYPE, MENTIONS_TYPE, TextRef, find_refs
+from connectors.textrefs import BLOCKED_BY_TYPE, MENTIONS_TYPE, TextRef, find_refs
 from connectors.base import parse_iso_utc
 
 TOOL = Tool.ASANA.value
@@ -181,7 +181,7 @@ def _id_kind(link_type: str) -> str:
 
 def text_refs(text: str | None, *, html: bool = False, own: ItemRef | None = None,
               bare_jira_keys: bool = True) -> tuple[TextRef, ...]:
-    """Items named in ``text`` (:func:`bridge.textrefs.find_refs`), without ``own``.
+    """Items named in ``text`` (:func:`connectors.textrefs.find_refs`), without ``own``.
 
     ``html=True`` for Asana rich text (``html_notes``, ``html_text``: entities decoded, tags
     dropped, ``href`` kept). Text carrying the daemon's :data:`MARKER` gives ``()``.
@@ -635,7 +635,7 @@ def map_attachments(ref: ItemRef, attachments: list) -> tuple[list[Event], tuple
     """Links from a task's attachments (``AttachmentResponse``, external URLs).
 
     Returns ``(events, links, skipped)``: one LINKED ``mentions`` event per item whose URL
-    is an attachment's ``view_url`` or name (:func:`bridge.textrefs.find_refs`, URLs only:
+    is an attachment's ``view_url`` or name (:func:`connectors.textrefs.find_refs`, URLs only:
     file names such as ``ISO-9001.pdf`` are no Jira keys), at the attachment's
     ``created_at``, with no actor (AttachmentResponse names none). An attachment is a
     mention, never "blocked by". ``skipped`` = ``(gid, reason)`` for malformed attachments.

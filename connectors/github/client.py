@@ -48,8 +48,8 @@ import requests
 from github import Auth, Github, GithubException
 from urllib3.util.retry import Retry
 
-from bridge import errors
-from bridge.model import Account, Action, ActionKind, ActionResult, ItemKind, ItemRef, ItemSnapshot, PollResult
+from bridge.core import errors
+from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemKind, ItemRef, ItemSnapshot, PollResult
 from connectors.base import register
 from connectors.github import mapping
 

@@ -13,7 +13,7 @@ Sources followed:
 - GitHub REST "Pulls" (``GET /repos/{owner}/{repo}/pulls``, ``.../pulls/{number}``) for
   :func:`pull_head` (the branch name), GitHub Docs "Setting your commit email address" for
   the no-reply addresses of :func:`commit_author`;
-- ``bridge.textrefs`` for item references in titles, bodies, branch names and comments
+- ``connectors.textrefs`` for item references in titles, bodies, branch names and comments
   (:func:`map_links`);
 - GitHub's username rules (alphanumerics and single hyphens, not at either end, at most
   39 characters) and its Markdown mention rules for :func:`mentions`.
@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
-from bridge.model import (
+from bridge.core.model import (
     BLOCKED_BY,
     Account,
     AccountInfo,
@@ -62,7 +62,7 @@ from bridge.model import (
     Tool,
     link_kind,
 )
-from bridge.textrefs import find_refs
+from connectors.textrefs import find_refs
 from connectors.base import parse_iso_utc
 
 TOOL = Tool.GITHUB.value
@@ -844,7 +844,7 @@ def map_links(
         events: every event :func:`map_timeline` made of the item's whole timeline.
         first_read: the item was never stored before (decides ``at`` of description links).
 
-    Text sources, read with ``bridge.textrefs.find_refs``: the title, the body and the branch
+    Text sources, read with ``connectors.textrefs.find_refs``: the title, the body and the branch
     name with bare Jira keys (``WEB-17: fix``, ``feature/WEB-17-claim``), and the text of
     every comment and review (``commented``/``reviewed`` events) for tracker URLs only. Text
     carrying the daemon's marker (``hb:<12 hex>``) is skipped. The item itself is never a

@@ -52,8 +52,8 @@ from zoneinfo import ZoneInfo
 import requests
 from jira import JIRA, JIRAError
 
-from bridge import errors
-from bridge.model import Account, Action, ActionKind, ActionResult, ItemRef, PollResult
+from bridge.core import errors
+from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemRef, PollResult
 from connectors.base import register
 from connectors.jira import mapping
 

@@ -39,7 +39,7 @@ event's ``link_type`` says, so ids stay stable when wording changes.
 Links (``ItemSnapshot.links``/``blocked_by``, ``linked`` events): native issue links
 (``fields.issuelinks``: an entry with ``inwardIssue`` reads with the type's ``inward``
 phrase, e.g. "is blocked by", per the spec's ``IssueLink``), items named in the description
-and comments (``bridge.textrefs.find_refs`` with bare Jira keys: tracker URLs of the three
+and comments (``connectors.textrefs.find_refs`` with bare Jira keys: tracker URLs of the three
 tools and ``KEY-1``; the issue's own key left out; ``link_type`` ``"is blocked by"`` or
 ``"mentions"``), and remote links (``"remote link"``, or ``"is blocked by"`` when the
 link's title says so). Changelog ``Link`` items give ``linked``/``unlinked`` events with
@@ -62,9 +62,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from bridge.model import (BLOCKED_BY, Account, AccountInfo, Event, EventKind, ItemKind, ItemRef, ItemSnapshot,
+from bridge.core.model import (BLOCKED_BY, Account, AccountInfo, Event, EventKind, ItemKind, ItemRef, ItemSnapshot,
                           StatusCategory, Tool, link_kind)
-from bridge.textrefs import BLOCKED_BY_TYPE, TextRef, find_refs, says_blocked
+from connectors.textrefs import BLOCKED_BY_TYPE, TextRef, find_refs, says_blocked
 
 TOOL = Tool.JIRA.value
 
@@ -269,7 +269,7 @@ def mentions(text: str | None) -> tuple[Account, ...]:
 
 def text_refs(text: str | None, *, own: str | None = None) -> list[TextRef]:
     """Items named in ``text`` (wiki markup or :func:`ref_text` of ADF), via
-    ``bridge.textrefs.find_refs`` with ``bare_jira_keys=True``: tracker URLs of any tool,
+    ``connectors.textrefs.find_refs`` with ``bare_jira_keys=True``: tracker URLs of any tool,
     ``…/browse/KEY-1`` and bare ``KEY-1`` (Jira itself links bare keys of its own site).
     ``own``: the issue's own key, left out. Each ``TextRef.link_type`` is ``"is blocked by"``
     (the words just before say blocked by / depends on / waiting on) or ``"mentions"``.
@@ -590,7 +590,7 @@ def map_issue(
 
     Snapshot ``links``: every item linked now: native ``issuelinks``, items named in the
     description, in any comment, and in remote links. ``blocked_by``: native links read
-    "is blocked by" (any type whose phrase ``bridge.model.link_kind`` calls ``blocked_by``),
+    "is blocked by" (any type whose phrase ``bridge.core.model.link_kind`` calls ``blocked_by``),
     text saying "blocked by"/"depends on"/"waiting on" before a reference in the
     description or a comment, and remote links whose title says so.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from bridge.model import Event, ItemRef
+from bridge.core.model import Event, ItemRef
 from rules.handoff import trigger_names
 
 

@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from bridge import errors
-from bridge.logging import get_logger
-from bridge.model import Account, Action, ActionKind, ItemRef, ItemSnapshot
+from bridge.core import errors
+from bridge.core.logs import get_logger
+from bridge.core.model import Account, Action, ActionKind, ItemRef, ItemSnapshot
 from bridge.store import FindingRow, OutboxRow, Store
 from rules import standoff as standoff_rule
 from rules.handoff import Finding
@@ -115,7 +115,7 @@ class Planner:
         self.config = config
         self.connectors = connectors
         self.connector_for_tool = connector_for_tool
-        self.evaluator = None  # bridge.evaluator.Evaluator, set by the engine: people and items
+        self.evaluator = None  # bridge.engine.evaluator.Evaluator, set by the engine: people and items
 
     def _schedule(self, account: Account | None):
         if self.evaluator is not None:

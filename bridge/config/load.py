@@ -44,9 +44,9 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.businesstime import DURATION_PATTERN, Duration, WorkSchedule, parse_holidays_code
-from bridge.errors import ConfigError
-from bridge.model import Account, EventKind, Tool
+from bridge.core.businesstime import DURATION_PATTERN, Duration, WorkSchedule, parse_holidays_code
+from bridge.core.errors import ConfigError
+from bridge.core.model import Account, EventKind, Tool
 
 __all__ = [
     "BUILTIN_TEMPLATES",

@@ -1,6 +1,6 @@
 """The GitHub emulator as a demo stage: scenario acts in, comments standing out.
 
-A stage is the demo's handle on one tool (``bridge.demo.Stage``): it starts the tool's
+A stage is the demo's handle on one tool (``bridge.app.commands.demo.Stage``): it starts the tool's
 emulator, builds the ``[connectors.github]`` section pointing at it, performs the
 scenario's vendor-level acts (``open_pull_request``, ``request_review``, …) and lists what
 the daemon wrote. Items are ``owner/name#N``.
@@ -12,8 +12,8 @@ import re
 from datetime import datetime
 from typing import Callable
 
-from connectors.emulation import EmulatorStage
-from connectors.github.emulator import GitHubEmulator
+from connectors.sandbox.emulation import EmulatorStage
+from connectors.sandbox.github.emulator import GitHubEmulator
 
 TOKEN = "hb-demo-github-token"
 MARKER = re.compile(r"hb:[0-9a-f]{12}")

@@ -27,9 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bridge import errors
+from bridge.core import errors
 from bridge.actions import format_deadline
-from bridge.model import Account, ItemRef, ItemSnapshot
+from bridge.core.model import Account, ItemRef, ItemSnapshot
 from rules import standoff as standoff_rule
 
 MOVING, BLOCKED = "MOVING", "BLOCKED"
@@ -132,7 +132,7 @@ class _Builder:
         self.ev = engine.evaluator
         self.now = now
         self.evaluation = engine.evaluate(now)
-        self.items = self.ev.items  # bridge.evaluator.Snapshots
+        self.items = self.ev.items  # bridge.engine.evaluator.Snapshots
         self.rules = {r.name: r for r in engine.config.rules}
 
     # -------------------------------------------------------------- naming

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
-from bridge.model import Account, AccountInfo
+from bridge.core.model import Account, AccountInfo
 
 EMAIL_TOOL = "email"  # pseudo-tool of accounts known only by e-mail (git commit authors)
 
@@ -121,7 +121,7 @@ class Directory:
         return ident
 
     def schedule_for(self, account: Account | None):
-        """The working schedule (``bridge.businesstime.WorkSchedule``) of ``account``'s person, else ``[defaults]``."""
+        """The working schedule (``bridge.core.businesstime.WorkSchedule``) of ``account``'s person, else ``[defaults]``."""
         return self.config.schedule_for_person(self.person(account))
 
     def account(self, person: str, tool: str) -> Account | None:

@@ -30,15 +30,15 @@ import re
 from datetime import datetime
 from typing import Callable
 
-from connectors.emulation import EmulatorStage
-from connectors.jira.emulator import UNCHANGED, JiraEmulator
+from connectors.sandbox.emulation import EmulatorStage
+from connectors.sandbox.jira.emulator import UNCHANGED, JiraEmulator
 
 TOKEN = "hb-demo-jira-token"
 MARKER = re.compile(r"hb:[0-9a-f]{12}")
 
 
 class JiraStage(EmulatorStage):
-    """One Jira emulator for one scenario (``bridge.demo.Stage``)."""
+    """One Jira emulator for one scenario (``bridge.app.commands.demo.Stage``)."""
 
     tool = "jira"
     ACTS = frozenset({

@@ -20,7 +20,7 @@ the local emulators match too):
 A reference is ``blocked_by`` when the words just before it, on the same line, say so
 ("blocked by", "blocked on", "depends on", "waiting on/for", "waits on/for"); otherwise it
 is a ``mention``. Link types returned are the model's normalized ones
-(``bridge.model.link_kind``): ``"is blocked by"`` or ``"mentions"``.
+(``bridge.core.model.link_kind``): ``"is blocked by"`` or ``"mentions"``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from html import unescape
 
-from bridge.model import ItemRef, Tool
+from bridge.core.model import ItemRef, Tool
 
 BLOCKED_BY_TYPE = "is blocked by"
 MENTIONS_TYPE = "mentions"

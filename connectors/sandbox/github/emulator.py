@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
-from connectors.emulation import Fault, Faults, LoopbackServer, lost_response_middleware
+from connectors.sandbox.emulation import Fault, Faults, LoopbackServer, lost_response_middleware
 
 API_ROOT = "https://api.github.com"  # canonical roots stored internally, re-rendered per request
 HTML_ROOT = "https://github.com"

@@ -13,7 +13,7 @@ rendered ``YYYY-MM-DDTHH:MM:SS.mmmZ``; dates (``due_on``) are ``YYYY-MM-DD``. Gi
 numeric strings.
 
 Served by Flask through ``werkzeug.serving.make_server`` on a daemon thread, like the
-GitHub emulator, whose fault table (:class:`~connectors.github.emulator.Faults`) is reused.
+GitHub emulator, whose fault table (:class:`~connectors.sandbox.github.emulator.Faults`) is reused.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from connectors.emulation import Fault, Faults, LoopbackServer, lost_response_middleware
+from connectors.sandbox.emulation import Fault, Faults, LoopbackServer, lost_response_middleware
 
 __all__ = ["AsanaEmulator", "AsanaError", "Fault", "Faults", "API_PREFIX"]
 

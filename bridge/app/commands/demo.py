@@ -27,13 +27,13 @@ from zoneinfo import ZoneInfo
 
 import tomli_w
 
-from bridge.businesstime import Duration
-from bridge.clock import SteppingClock
+from bridge.core.businesstime import Duration
+from bridge.core.clock import SteppingClock
 from bridge.config import parse_config
-from bridge.errors import ConfigError
-from bridge.model import Account
+from bridge.core.errors import ConfigError
+from bridge.core.model import Account
 from bridge.store import Store
-from bridge.wiring import build_engine
+from bridge.app.wiring import build_engine
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOOLS = ("github", "jira", "asana")
@@ -63,14 +63,27 @@ class Stage(Protocol):
     def person_of(self, account_id: str) -> str: ...
 
 
+DEMO_EXTRA_HINT = ("the demo runs the emulators, which need the optional extra 'demo' (Flask): "
+                   "pip install 'handoff-bridge[demo]' (from a checkout: pip install -e '.[demo]')")
+
+
 def stage_class(tool: str) -> type:
-    """The demo stage of ``tool`` (imported on first use)."""
-    return importlib.import_module(f"connectors.{tool}.stage").Stage
+    """The demo stage of ``tool`` (``connectors.sandbox.<tool>.stage``, imported on first use).
+
+    Raises:
+        ConfigError: Flask (the extra ``demo``) is not installed; the message names the extra.
+    """
+    try:
+        return importlib.import_module(f"connectors.sandbox.{tool}.stage").Stage
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("flask", "werkzeug"):
+            raise
+        raise ConfigError(DEMO_EXTRA_HINT) from exc
 
 
 def bundled() -> dict[str, Path]:
     """Bundled scenario name → path (shipped inside the package)."""
-    base = resources.files("bridge") / "scenarios"
+    base = resources.files("bridge.app") / "scenarios"
     return {Path(p.name).stem: Path(str(p)) for p in base.iterdir() if p.name.endswith(".toml")}
 
 

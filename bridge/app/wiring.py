@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Callable
 
 from bridge.engine import Engine
-from bridge.logging import register_secret
+from bridge.core.logs import register_secret
 from bridge.store import Store
 from connectors.base import factory_for
 

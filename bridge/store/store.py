@@ -21,7 +21,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import UniqueConstraint, Index
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
-from bridge.model import (
+from bridge.core.model import (
     BLOCKED_BY,
     MENTION,
     Account,
@@ -108,7 +108,7 @@ class FindingRow(SQLModel, table=True):
 
 
 class AccountRow(SQLModel, table=True):
-    """An account seen in a tool, with what the tool showed of it (for ``bridge.people``)."""
+    """An account seen in a tool, with what the tool showed of it (for ``bridge.core.people``)."""
 
     __tablename__ = "accounts"
     tool: str = Field(primary_key=True)
@@ -142,7 +142,7 @@ class LinkRow(SQLModel, table=True):
 class WalkStateRow(SQLModel, table=True):
     """What the evaluator derived from one item's events, kept so a restart need not re-read them.
 
-    ``data``: JSON written and read by ``bridge.evaluator`` (open handoffs with evidence, wait-for
+    ``data``: JSON written and read by ``bridge.engine.evaluator`` (open handoffs with evidence, wait-for
     edges); ``None`` when the item has nothing open. ``dirty``: set by ``Store.save_poll`` when the
     item or one of its events was stored, cleared when the evaluator has walked it again. The
     whole table is valid only under the fingerprint kept in the ``cursors`` row
@@ -181,7 +181,7 @@ class OutboxRow(SQLModel, table=True):
     rule: str
     step: int
     connector: str
-    action: str  # JSON of bridge.model.Action
+    action: str  # JSON of bridge.core.model.Action
     status: str = Field(index=True)  # pending | sending | unknown | done | dry_run | cancelled | failed
     attempts: int = 0
     created_at: datetime

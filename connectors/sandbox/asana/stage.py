@@ -1,6 +1,6 @@
 """The Asana emulator as a demo stage: scenario acts in, comments and drafted subtasks out.
 
-A stage is the demo's handle on one tool (``bridge.demo.Stage``). Items are task gids
+A stage is the demo's handle on one tool (``bridge.app.commands.demo.Stage``). Items are task gids
 (digits). The scenario's ``[asana]`` table::
 
     [asana]
@@ -36,8 +36,8 @@ import re
 from datetime import datetime
 from typing import Callable
 
-from connectors.asana.emulator import API_PREFIX, AsanaEmulator
-from connectors.emulation import EmulatorStage
+from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator
+from connectors.sandbox.emulation import EmulatorStage
 
 TOKEN = "hb-demo-asana-token"
 BOT_GID = "1100000000000001"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bridge import __version__
-from bridge.errors import ConfigError
+from bridge.core.errors import ConfigError
 
 DEFAULT_CONFIG = os.environ.get("HANDOFF_BRIDGE_CONFIG", "config.toml")
 
@@ -118,11 +118,11 @@ def cmd_config_schema(_args) -> int:
 
 
 def _setup(args, *, stream=None, connect: bool = True):
-    from bridge.clock import utcnow
+    from bridge.core.clock import utcnow
     from bridge.config import load_config
-    from bridge.logging import configure_logging
+    from bridge.app.logging import configure_logging
     from bridge.store import Store
-    from bridge.wiring import build_engine
+    from bridge.app.wiring import build_engine
 
     config = load_config(args.config)
     configure_logging(fmt=config.daemon.log_format, level=config.daemon.log_level, stream=stream or sys.stderr)
@@ -132,8 +132,8 @@ def _setup(args, *, stream=None, connect: bool = True):
 
 def cmd_run(args) -> int:
     from bridge.config import load_config
-    from bridge.daemon import Daemon
-    from bridge.logging import configure_logging
+    from bridge.app.daemon import Daemon
+    from bridge.app.logging import configure_logging
 
     try:
         config = load_config(args.config)
@@ -164,16 +164,16 @@ def cmd_once(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from bridge.explain import explain
-    from bridge.model import ItemRef
+    from bridge.app.commands.explain import explain
+    from bridge.core.model import ItemRef
 
     try:
         ref = ItemRef.parse(args.item)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    from bridge.clock import utcnow
-    from bridge.status import offline_engine
+    from bridge.core.clock import utcnow
+    from bridge.app.commands.status import offline_engine
 
     try:
         config, store, _ = _setup(args, connect=False)
@@ -184,10 +184,10 @@ def cmd_explain(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from bridge.clock import utcnow
+    from bridge.core.clock import utcnow
     from bridge.config import load_config
-    from bridge.errors import ConnectorError
-    from bridge.status import build_status, offline_engine, render_text, to_json
+    from bridge.core.errors import ConnectorError
+    from bridge.app.commands.status import build_status, offline_engine, render_text, to_json
     from bridge.store import Store
 
     try:
@@ -205,7 +205,7 @@ def cmd_status(args) -> int:
 
 def cmd_people(args) -> int:
     from bridge.config import load_config
-    from bridge.peoplecmd import people_report, render_text, to_json
+    from bridge.app.commands.people import people_report, render_text, to_json
     from bridge.store import Store
 
     try:
@@ -218,8 +218,8 @@ def cmd_people(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from bridge import demo
-    from bridge.logging import configure_logging
+    from bridge.app.commands import demo
+    from bridge.app.logging import configure_logging
 
     if args.list:
         for name, path in sorted(demo.bundled().items()):

@@ -149,7 +149,7 @@ class ItemSnapshot:
     ``links``: every item this one is linked to now (native links, tracker URLs and Jira keys
     in its text, remote links, attachments). ``blocked_by``: the subset it waits on now (native
     blocked-by links and dependencies, and text that says "blocked by"/"depends on"/"waiting
-    on"; see ``bridge.textrefs``). When each link began is read from its ``linked`` events.
+    on"; see ``connectors.textrefs``). When each link began is read from its ``linked`` events.
     """
 
     ref: ItemRef
@@ -173,7 +173,7 @@ class AccountInfo:
     """An account as a tool shows it: ``display_name`` and ``email`` when the tool exposes them.
 
     Connectors report the accounts they see in a poll (assignees, actors, reviewers) so the
-    people directory (``bridge.people``) can match them to ``[people.*]`` by e-mail and list
+    people directory (``bridge.core.people``) can match them to ``[people.*]`` by e-mail and list
     the ones nobody mapped. ``email`` is lower-cased; ``None`` when hidden (GitHub mostly,
     Jira Cloud by privacy setting).
     """

@@ -26,7 +26,7 @@ Timestamps are served in Jira's format ``yyyy-MM-dd'T'HH:mm:ss.SSSZ`` (e.g.
 zone. Internally every instant is an aware UTC datetime.
 
 Served by Flask through ``werkzeug.serving.make_server`` on a daemon thread, like
-``connectors.github.emulator``, whose :class:`Faults` table it reuses.
+``connectors.sandbox.github.emulator``, whose :class:`Faults` table it reuses.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from connectors.emulation import Fault, Faults, LoopbackServer, lost_response_middleware
+from connectors.sandbox.emulation import Fault, Faults, LoopbackServer, lost_response_middleware
 
 JSON_TYPE = "application/json;charset=UTF-8"
 UNCHANGED: Any = object()  # sentinel: "leave the assignee as it is"

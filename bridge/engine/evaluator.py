@@ -35,8 +35,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Callable, Iterable
 
-from bridge.model import MENTION, Account, AccountInfo, Event, ItemRef, ItemSnapshot
-from bridge.people import Directory, SeenAccount
+from bridge.core.model import MENTION, Account, AccountInfo, Event, ItemRef, ItemSnapshot
+from bridge.core.people import Directory, SeenAccount
 from bridge.store import Link, Store
 from rules import handoff as handoff_rule
 from rules import standoff as standoff_rule
@@ -69,7 +69,7 @@ class Evaluation:
 
 
 class Snapshots:
-    """Item snapshots (``bridge.model.ItemSnapshot``), read from the store when first asked and kept.
+    """Item snapshots (``bridge.core.model.ItemSnapshot``), read from the store when first asked and kept.
 
     Dict-like for reading: ``get``, ``[]`` (``KeyError`` when not stored), ``in``. ``load`` reads
     many in one query; ``forget`` drops items whose snapshot changed. ``trim`` (the evaluator

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from bridge import actions, errors
-from bridge.logging import get_logger
-from bridge.model import Account, ItemRef, PollResult
-from bridge.evaluator import Evaluation, Evaluator
+from bridge import actions
+
+from bridge.core import errors
+from bridge.core.logs import get_logger
+from bridge.core.model import Account, ItemRef, PollResult
+from bridge.engine.evaluator import Evaluation, Evaluator
 from bridge.store import HandoffRow, Store
 from rules import handoff as handoff_rule
 from rules.standoff import StandoffFinding

@@ -21,15 +21,15 @@ from pathlib import Path
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bridge import errors
-from bridge.clock import utcnow
+from bridge.core import errors
+from bridge.core.clock import utcnow
 from bridge.config import load_config
-from bridge.logging import get_logger
+from bridge.core.logs import get_logger
 from bridge.store import Store
-from bridge.systemd import Notifier
-from bridge.wiring import build_engine
+from bridge.app.systemd import Notifier
+from bridge.app.wiring import build_engine
 
-log = get_logger("bridge.daemon")
+log = get_logger("bridge.app.daemon")
 
 
 class Daemon:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bridge.model import Account
-from bridge.people import Directory, PeopleReport, SeenAccount
+from bridge.core.model import Account
+from bridge.core.people import Directory, PeopleReport, SeenAccount
 
 WHOAMI = "@whoami"  # as bridge.engine.WHOAMI (not imported: this command needs no engine)
 

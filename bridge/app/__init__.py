@@ -1,0 +1,1 @@
+"""The process: CLI, daemon, systemd notifications, logging setup, wiring and the commands."""

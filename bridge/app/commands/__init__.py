@@ -1,0 +1,1 @@
+"""The CLI's read-only commands (status, explain, people) and the demo."""

@@ -1,0 +1,1 @@
+"""The asana emulator (Flask) and its demo stage."""

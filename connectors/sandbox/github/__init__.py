@@ -1,0 +1,1 @@
+"""The github emulator (Flask) and its demo stage."""

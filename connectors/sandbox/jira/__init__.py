@@ -1,0 +1,1 @@
+"""The jira emulator (Flask) and its demo stage."""
