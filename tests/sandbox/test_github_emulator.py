@@ -21,8 +21,8 @@ from github.GithubException import (
 
 from bridge.core.clock import SteppingClock
 from connectors.sandbox.github.emulator import GitHubEmulator
-from tests import openapi
-from tests.recorded import read_replay
+from tests.support import openapi
+from tests.support.recorded import read_replay
 
 TOKEN = "ghp_emulator_token"
 REPO = "acme/web"

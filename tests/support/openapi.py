@@ -18,7 +18,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from tests.recorded import SPECS
+from tests.support.recorded import SPECS
 
 GITHUB_SPEC = SPECS / "github" / "api.github.com.2026-03-10.json.gz"
 _ROOT_URI = "urn:openapi:root"

@@ -16,7 +16,7 @@ from bridge.core.clock import SteppingClock
 from bridge.core.model import Account, AccountInfo, EventKind, ItemRef, PollResult
 from connectors.github.client import GitHubConnector
 from connectors.sandbox.github.emulator import GitHubEmulator
-from tests.recorded import read_replay
+from tests.support.recorded import read_replay
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 TOKEN = "ghp_connector_test"

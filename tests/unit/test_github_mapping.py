@@ -29,7 +29,7 @@ from connectors.github.mapping import (
     mentions,
     parse_time,
 )
-from tests.recorded import RECORDED, read_replay
+from tests.support.recorded import RECORDED, read_replay
 
 GH = "github"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parents[1] / "deploy" / "systemd" / "handoff-bridge.service"
+UNIT = Path(__file__).resolve().parents[2] / "deploy" / "systemd" / "handoff-bridge.service"
 ENV_EXAMPLE = UNIT.with_name("handoff-bridge.env.example")
 BIN = "/opt/handoff-bridge/venv/bin/handoff-bridge"
 CONFIG = "/etc/handoff-bridge/config.toml"

@@ -17,7 +17,7 @@ from responses import matchers
 
 from bridge.core import errors
 from connectors.github.client import GitHubConnector
-from tests.recorded import RECORDED, read_replay
+from tests.support.recorded import RECORDED, read_replay
 
 API = "https://api.github.com"
 WIRE = API + ":443"  # PyGithub puts the port in every URL it sends, Link-header URLs included

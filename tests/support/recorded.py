@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 SPECS = SHARED / "specs"
 RECORDED = SPECS / "recorded"
 PYGITHUB = RECORDED / "github" / "pygithub"

@@ -11,7 +11,7 @@ from jira.exceptions import JIRAError
 
 from bridge.core.clock import SteppingClock
 from connectors.sandbox.jira.emulator import JiraEmulator, JiraError, parse_jira_ts
-from tests.test_jira_emulator import EMAIL, TOKEN, cloud_client, raw, validate, validate_component
+from tests.sandbox.test_jira_emulator import EMAIL, TOKEN, cloud_client, raw, validate, validate_component
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
 

@@ -20,8 +20,8 @@ from jira.exceptions import JIRAError
 
 from bridge.core.clock import SteppingClock
 from connectors.sandbox.jira.emulator import JiraEmulator, adf_to_text, parse_jira_ts, parse_jql
-from tests import openapi
-from tests.recorded import SPECS
+from tests.support import openapi
+from tests.support.recorded import SPECS
 
 SPEC = SPECS / "jira" / "swagger-v3.v3.json"
 EMAIL, TOKEN = "ana@example.com", "atl-api-token"

@@ -13,8 +13,8 @@ from bridge.app.commands.explain import explain
 from bridge.core.model import Account, ItemRef, PollResult
 from bridge.store import OutboxRow
 from connectors.github import mapping
-from tests.recorded import read_replay
-from tests.world import BOT, TOKEN, DiesAfterSending, World, berlin
+from tests.support.recorded import read_replay
+from tests.support.world import BOT, TOKEN, DiesAfterSending, World, berlin
 
 
 @pytest.fixture
@@ -255,7 +255,7 @@ def test_dry_run_records_and_prints_but_writes_nothing(world):
 
 
 def test_rule_level_dry_run_holds_back_only_that_rule(world):
-    from tests.world import REVIEW_RULE
+    from tests.support.world import REVIEW_RULE
 
     quiet = REVIEW_RULE.replace('name = "review-not-picked-up"', 'name = "quiet-review"\ndry_run = true')
     w = world(rules=REVIEW_RULE + quiet)

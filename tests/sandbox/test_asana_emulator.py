@@ -27,8 +27,8 @@ from referencing.jsonschema import DRAFT4
 
 from bridge.core.clock import SteppingClock
 from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator
-from tests import openapi
-from tests.recorded import SPECS
+from tests.support import openapi
+from tests.support.recorded import SPECS
 
 ASANA_SPEC = SPECS / "asana" / "asana_oas.yaml"
 _ROOT = "urn:openapi:asana"

@@ -25,13 +25,14 @@ import pytest
 
 from connectors.sandbox.github.emulator import GitHubEmulator
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOKEN = "ghp_daemonTestToken_Zx81Qv3Lm0"
 BOT = "handoff-bridge-bot"
 ISSUES = "/repos/acme/web/issues?"
 
-pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX") or sys.platform == "win32",
-                                reason="sd_notify needs AF_UNIX and POSIX signals")
+pytestmark = [pytest.mark.slow,  # the real daemon process in real time
+              pytest.mark.skipif(not hasattr(socket, "AF_UNIX") or sys.platform == "win32",
+                                reason="sd_notify needs AF_UNIX and POSIX signals")]
 
 
 def wait_for(predicate, timeout: float = 10.0, what: str = "condition", interval: float = 0.05):

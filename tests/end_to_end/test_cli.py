@@ -24,7 +24,7 @@ import structlog
 from bridge.app.commands import demo as demo_mod
 from bridge.app.cli import build_parser, main
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.toml"
 TOKEN = "ghp_cliTestToken_9f3Kq7ZxW2"
 BOT = "handoff-bridge-bot"

@@ -24,7 +24,7 @@ from bridge.config import (
 from bridge.core.errors import ConfigError
 from bridge.core.model import Account, EventKind
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
 TOKEN = "ghp_Sup3rSecretTokenValue"
 ENV = {"GITHUB_TOKEN": TOKEN, "JIRA_TOKEN": "jira-example-token", "ASANA_TOKEN": "asana-example-token"}

@@ -1,6 +1,6 @@
 """The evaluator's kept and stored state gives what a walk over every event gives.
 
-Over the engine bench's synthetic organisation (``bench/engine_eval.py``, small: 1,000 items,
+Over the engine bench's synthetic organisation (``tests/support/org.py``, as in ``bench/engine_eval.py``, small: 1,000 items,
 10,000 events, 2 planted standoffs), written through ``Store.save_poll``:
 
 - a restart loads the stored walk state and walks no item, and finds the same;
@@ -12,13 +12,10 @@ Over the engine bench's synthetic organisation (``bench/engine_eval.py``, small:
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import shutil
-import sys
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -26,12 +23,8 @@ from bridge.config import parse_config
 from bridge.engine.evaluator import Evaluator
 from bridge.core.model import Account, Event, EventKind, ItemRef, PollResult, StatusCategory
 from bridge.store import WALK_STATE_CURSOR, Store
+from tests.support import org as org_bench
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("engine_eval", ROOT / "bench" / "engine_eval.py")
-org_bench = sys.modules.setdefault("engine_eval", importlib.util.module_from_spec(_spec))
-if not hasattr(org_bench, "make_plan"):
-    _spec.loader.exec_module(org_bench)
 
 NOW = org_bench.NOW
 

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from bridge.app.logging import configure_logging, logging_settings_from_env
 from bridge.core.logs import REDACTED, get_logger, redact, redact_event, register_secret
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from bridge.config import parse_config
 from bridge.store import Store
 from bridge.app.wiring import build_engine
 from connectors.sandbox.jira.emulator import JiraEmulator
-from tests.world import DiesAfterSending
+from tests.support.world import DiesAfterSending
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BOT, DEV, QA = "5b10a2844c20165700ede999", "5b10a2844c20165700ede21a", "5b10a2844c20165700ede21g"
