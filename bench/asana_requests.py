@@ -3,7 +3,7 @@
 Runs the real ``AsanaConnector`` (official ``asana`` client over real HTTP) against the
 in-process ``AsanaEmulator`` holding one project of ``--tasks`` tasks (bulk loader, one
 comment each), and stores every poll with the real ``Store`` (SQLite in a temp dir), the way
-``bridge/engine.py`` does (``known=`` is ``store.item_updated_at("asana", keys)``). Requests
+``bridge/engine/cycle.py`` does (``known=`` is ``store.item_updated_at("asana", keys)``). Requests
 are counted at the emulator and compared with ``PollResult.requests``; the bench fails if
 they disagree. The limiter is set high (``--rpm``) so the figures are the cost, not the pace;
 at Asana's free-plan 150/min the cold crawl spreads over many cycles (printed at the end).

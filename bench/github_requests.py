@@ -2,7 +2,7 @@
 
 Runs the real ``GitHubConnector`` over real HTTP against the in-process
 ``GitHubEmulator`` and stores every poll with the real ``Store`` (SQLite in a temp dir),
-the way ``bridge/engine.py`` does (``known=`` is ``store.item_updated_at("github", keys)``).
+the way ``bridge/engine/cycle.py`` does (``known=`` is ``store.item_updated_at("github", keys)``).
 Requests are counted at the emulator (its ``requests`` log) and compared with the
 connector's own ``PollResult.requests``; the bench fails if they disagree.
 
