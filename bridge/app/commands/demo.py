@@ -3,7 +3,8 @@
 A scenario (TOML, documented in docs/scenarios.md) names people, the containers of each tool
 (``[github]``, ``[jira]``, ``[asana]``), rules, a timeline of vendor-level acts and the
 findings and actions it expects. The demo starts one emulator per tool on loopback (each
-through its ``Stage``, ``connectors/<tool>/stage.py``), builds the daemon's config from the
+through its ``Stage``, ``connectors/sandbox/<tool>/stage.py``; the sandbox is the optional
+extra ``demo``), builds the daemon's config from the
 scenario (validated by the same ``parse_config``), and steps a ``SteppingClock`` from
 ``start`` to ``end``: acts are applied to the emulators at their times, and a cycle runs at
 every ``step``. What stands in the emulated trackers afterwards was written by the official
