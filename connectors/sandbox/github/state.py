@@ -575,9 +575,8 @@ class GitHubState:
                                "comment_id": comment_id})
         self._touch(issue, when)
 
-    def _event(self, issue: Issue, actor: str, kind: str, at: Any, **extra: Any) -> dict:
+    def _event(self, issue: Issue, actor: str, kind: str, at: Any, **extra: Any) -> None:
         self.add_user(actor)
         when = self.when(at)
-        item = render.event_item(self, issue, actor, kind, next(self._ids), when, extra)
-        self._append(issue, when, item)
-        return item
+        self._append(issue, when, render.event_item(self, issue, actor, kind, next(self._ids),
+                                                    when, extra))
