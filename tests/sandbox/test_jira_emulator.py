@@ -19,7 +19,9 @@ from jira import JIRA
 from jira.exceptions import JIRAError
 
 from bridge.core.clock import SteppingClock
-from connectors.sandbox.jira.emulator import JiraEmulator, adf_to_text, parse_jira_ts, parse_jql
+from connectors.sandbox.jira.emulator import JiraEmulator
+from connectors.sandbox.jira.jql import parse_jql
+from connectors.sandbox.jira.render import adf_to_text, parse_jira_ts
 from tests.support import openapi
 from tests.support.recorded import SPECS
 

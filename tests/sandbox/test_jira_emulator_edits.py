@@ -10,7 +10,9 @@ import pytest
 from jira.exceptions import JIRAError
 
 from bridge.core.clock import SteppingClock
-from connectors.sandbox.jira.emulator import JiraEmulator, JiraError, parse_jira_ts
+from connectors.sandbox.jira.emulator import JiraEmulator
+from connectors.sandbox.jira.render import parse_jira_ts
+from connectors.sandbox.jira.state import JiraError
 from tests.sandbox.test_jira_emulator import EMAIL, TOKEN, cloud_client, raw, validate, validate_component
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)

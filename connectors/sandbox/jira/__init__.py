@@ -1,1 +1,1 @@
-"""The jira emulator (Flask) and its demo stage."""
+"""The Jira emulator (state, jql, render, routes; assembled in emulator) and its demo stage."""

@@ -31,7 +31,8 @@ from datetime import datetime
 from typing import Callable
 
 from connectors.sandbox.emulation import EmulatorStage
-from connectors.sandbox.jira.emulator import UNCHANGED, JiraEmulator
+from connectors.sandbox.jira.emulator import JiraEmulator
+from connectors.sandbox.jira.state import UNCHANGED
 
 TOKEN = "hb-demo-jira-token"
 MARKER = re.compile(r"hb:[0-9a-f]{12}")
