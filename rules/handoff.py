@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
 from bridge.core.model import Account, Event, EventKind, ItemRef, ItemSnapshot
+from rules.spec import Rule
 
 ACK_KINDS = frozenset(
     {EventKind.REVIEWED, EventKind.COMMENTED, EventKind.STATUS_CHANGED, EventKind.COMMITTED, EventKind.ASSIGNED}
@@ -167,7 +168,7 @@ class ItemWalk:
 
 
 def walk_item(
-    rule,
+    rule: Rule,
     ref: ItemRef,
     evs: list[Event],
     snapshot: ItemSnapshot | None,
@@ -301,7 +302,7 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
 
 
 def detect(
-    rule,
+    rule: Rule,
     events_by_item: Mapping[ItemRef, list[Event]],
     items: Mapping[ItemRef, ItemSnapshot],
     *,
@@ -316,7 +317,7 @@ def detect(
     """Run one ``handoff`` rule over every item.
 
     Args:
-        rule: a validated rule (``name``, ``on``, ``tools``); see ``bridge.config``.
+        rule: a validated rule (``name``, ``on``, ``tools``); see ``rules.spec``.
         events_by_item: each item's events, oldest first.
         items: current snapshots (for assignees when a label passes the baton).
         bots: the daemon's own accounts (echo suppression).

@@ -42,6 +42,7 @@ from typing import Callable, Hashable, Iterable
 import networkx as nx
 
 from bridge.core.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory
+from rules.spec import Rule
 
 REVIEW, CHANGES, BLOCKED_BY, HANDOFF, STATUS = "review", "changes", "blocked_by", "handoff", "status"
 #: Lower breaks first: a review is a decision, a blocker's completion is work.
@@ -250,7 +251,7 @@ class WaitForGraph:
         name: account → a person's name, for the sentence.
     """
 
-    def __init__(self, rule, *, who: Callable[[Account | None], str | None],
+    def __init__(self, rule: Rule, *, who: Callable[[Account | None], str | None],
                  aged_at: Callable[[WaitEdge], datetime],
                  name: Callable[[Account | None], str] = lambda a: a.id if a else "nobody"):
         self.rule, self.who, self.aged_at, self.name = rule, who, aged_at, name
@@ -386,7 +387,7 @@ class WaitForGraph:
         return out + [self._ownerless[k] for k in sorted(self._ownerless)]
 
 
-def _cycle_findings(rule, aged: dict[tuple[str, str], dict[str, tuple[WaitEdge, datetime]]],
+def _cycle_findings(rule: Rule, aged: dict[tuple[str, str], dict[str, tuple[WaitEdge, datetime]]],
                     name: Callable[[Account | None], str]) -> list[StandoffFinding]:
     """Every simple cycle (up to ``MAX_CYCLE`` people) over ``aged`` edges (identity pair → edges)."""
     graph = nx.DiGraph(list(aged))
@@ -419,7 +420,7 @@ def _cycle_findings(rule, aged: dict[tuple[str, str], dict[str, tuple[WaitEdge, 
     return out
 
 
-def _ownerless_finding(rule, edge: WaitEdge, aged: datetime, name: Callable[[Account | None], str]) -> StandoffFinding:
+def _ownerless_finding(rule: Rule, edge: WaitEdge, aged: datetime, name: Callable[[Account | None], str]) -> StandoffFinding:
     return StandoffFinding(
         key=f"{rule.name}:ownerless:{hashlib.sha256(edge.key.encode()).hexdigest()[:16]}",
         rule=rule.name,
@@ -436,7 +437,7 @@ def _ownerless_finding(rule, edge: WaitEdge, aged: datetime, name: Callable[[Acc
 
 
 def detect(
-    rule,
+    rule: Rule,
     edges: Iterable[WaitEdge],
     *,
     who: Callable[[Account | None], str | None],

@@ -14,7 +14,6 @@ from bridge.core.businesstime import Duration
 from bridge.config import (
     BUILTIN_TEMPLATES,
     Config,
-    Trigger,
     config_json_schema,
     load_config,
     parse_config,
@@ -23,6 +22,7 @@ from bridge.config import (
 )
 from bridge.core.errors import ConfigError
 from bridge.core.model import Account, EventKind
+from rules.spec import Trigger
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"

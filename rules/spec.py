@@ -1,0 +1,236 @@
+"""The rule settings types: one ``[[rules]]`` entry validated into a ``Rule`` with its ``Step``s.
+
+Holds ``Rule`` (``detect = "handoff"`` or ``"standoff"``, validated per kind), ``Step`` (one
+escalation step), ``Trigger`` (an event kind in a handoff rule's ``on``) and the template
+vocabulary rules write with: ``PLACEHOLDERS``, ``BUILTIN_TEMPLATES`` and the per-action template
+defaults. ``bridge.config`` assembles these into ``Config.rules``; ``rules.handoff`` and
+``rules.standoff`` take them as input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PlainSerializer, PlainValidator, PrivateAttr, WithJsonSchema, field_validator, model_validator
+
+from bridge.core.businesstime import Duration
+from bridge.core.fields import DurationField, StrictModel, Text, ToolName
+from bridge.core.model import EventKind
+
+__all__ = [
+    "BUILTIN_TEMPLATES",
+    "PLACEHOLDERS",
+    "STANDOFF_TEMPLATE_DEFAULTS",
+    "STEP_TEMPLATE_DEFAULTS",
+    "Rule",
+    "Step",
+    "Trigger",
+    "TriggerField",
+]
+
+#: Names a template may use, each written ``{name}``.
+PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
+                          "cycle", "decider", "decision", "blocker"})
+
+#: Templates that exist unless ``[templates]`` overrides them.
+BUILTIN_TEMPLATES: dict[str, str] = {
+    "nudge": "{receiver}: I need your {need} of {item} by {deadline} to move it to {next}.",
+    "reassign": (
+        "{to}: {item} has waited for {receiver}'s {need} since {deadline}. "
+        "I am handing it to you: I need your {need} to move it to {next}."
+    ),
+    "draft_title": "{need} needed: {title}",
+    "draft": "{receiver}: I need your {need} of {item} ({url}) by {deadline} to move it to {next}.",
+    "standoff": (
+        "Standoff: {cycle}. Nobody can move until one of these waits ends. "
+        "Proposal: {decider} decides {decision} by {deadline}."
+    ),
+    "standoff_draft_title": "Decide: {decision}",
+    "standoff_draft": "{decider}: {cycle}. Please decide {decision} by {deadline}.",
+    "ownerless": "{receiver}: {item} waits on {blocker}, which nobody holds. Please find it an owner, or drop the dependency, by {deadline}.",
+}
+
+#: Step templates of a ``standoff`` rule when the step names none.
+STANDOFF_TEMPLATE_DEFAULTS = {"comment": "standoff", "draft": "standoff_draft"}
+
+#: Step templates when the step names none (``label`` writes no text); a ``standoff`` rule then
+#: takes ``STANDOFF_TEMPLATE_DEFAULTS`` instead.
+STEP_TEMPLATE_DEFAULTS = {"comment": "nudge", "reassign": "reassign", "draft": "draft"}
+_RULE_NAME = re.compile(r"[a-z0-9-]+")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One event kind that passes the baton: review requested, assigned, a label, or a status.
+
+    ``kind`` is ``EventKind.REVIEW_REQUESTED``, ``ASSIGNED``, ``LABELED`` (``label`` names the
+    label; the receivers are the item's assignees at that moment) or ``STATUS_CHANGED``
+    (``status`` names a handoff point: a Jira status or an Asana section, compared without
+    regard to case). A status hands the item to the assignee set in the same change, else to
+    ``owner`` (a ``[people.*]`` name: ownership is explicit, a person, never a team).
+    """
+
+    kind: EventKind
+    label: str | None = None
+    status: str | None = None
+    owner: str | None = None
+
+    def __str__(self) -> str:
+        if self.status is not None:
+            return f"status:{self.status}"
+        return f"label:{self.label}" if self.label is not None else self.kind.value
+
+    def matches(self, kind: EventKind, label: str | None = None) -> bool:
+        """Return whether an event of ``kind`` (with ``label`` for labeled events) is this trigger."""
+        return kind == self.kind and (self.label is None or label == self.label)
+
+
+_TRIGGER_HELP = (
+    "expected \"review_requested\", \"assigned\", { label = \"...\" } "
+    "or { status = \"...\", owner = \"<person>\" }"
+)
+
+
+def _trigger(value: Any) -> Trigger:
+    if isinstance(value, Trigger):
+        return value
+    if value in ("review_requested", "assigned"):
+        return Trigger(EventKind(value))
+    if isinstance(value, dict):
+        if set(value) == {"label"} and isinstance(value["label"], str) and value["label"]:
+            return Trigger(EventKind.LABELED, value["label"])
+        if "status" in value and set(value) <= {"status", "owner"}:
+            status, owner = value["status"], value.get("owner")
+            if not isinstance(status, str) or not status.strip():
+                raise ValueError(f"status must be a non-empty status or section name; {_TRIGGER_HELP}")
+            if owner is not None and (not isinstance(owner, str) or not owner):
+                raise ValueError("owner must name a [people.*] entry")
+            return Trigger(EventKind.STATUS_CHANGED, status=status.strip(), owner=owner)
+    raise ValueError(f"unknown trigger, {_TRIGGER_HELP}")
+
+
+def _trigger_json(t: Trigger) -> Any:
+    if t.status is not None:
+        return {"status": t.status, **({"owner": t.owner} if t.owner else {})}
+    return {"label": t.label} if t.label is not None else t.kind.value
+
+
+TriggerField = Annotated[
+    Trigger,
+    PlainValidator(_trigger),
+    PlainSerializer(_trigger_json),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"enum": ["review_requested", "assigned"]},
+                {
+                    "type": "object",
+                    "properties": {"label": {"type": "string", "minLength": 1}},
+                    "required": ["label"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "description": "a handoff point: a Jira status or an Asana section",
+                    "properties": {
+                        "status": {"type": "string", "minLength": 1},
+                        "owner": {"type": "string", "minLength": 1, "description": "a [people.*] name"},
+                    },
+                    "required": ["status"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    ),
+]
+
+
+class Step(StrictModel):
+    """One escalation step: ``after`` business time past the deadline, ``do`` an action.
+
+    ``template`` defaults to ``nudge`` (comment), ``reassign`` (reassign) or ``draft`` (draft);
+    ``title_template`` (draft only) defaults to ``draft_title``. ``to`` names a ``[people.*]``
+    entry (reassign); ``label`` the label to add (label).
+    """
+
+    after: DurationField = Field(default="0h", validate_default=True, description="business time past the deadline")
+    do: Literal["comment", "reassign", "label", "draft"]
+    to: Text | None = None
+    template: Text | None = None
+    title_template: Text | None = None
+    _defaulted: set[str] = PrivateAttr(default_factory=set)  # keys filled in by default, not written
+    label: Text | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "Step":
+        self._defaulted = {k for k in ("template", "title_template") if getattr(self, k) is None}
+        if self.template is None and self.do in STEP_TEMPLATE_DEFAULTS:
+            self.template = STEP_TEMPLATE_DEFAULTS[self.do]
+        if self.title_template is None and self.do == "draft":
+            self.title_template = "draft_title"
+        return self
+
+
+class Rule(StrictModel):
+    """``[[rules]]``: what to detect, on which tools, the deadline and the escalation steps.
+
+    ``detect = "handoff"`` needs ``on``, ``within``, ``need`` and ``next``; ``before_due``
+    (business time) brings the deadline forward so that much remains before the item's due
+    date. ``detect = "standoff"`` takes ``min_age`` (business time every wait-for edge must
+    have lasted, default ``1d``), ``blocked_statuses`` (statuses/sections meaning "waiting on
+    what I link to") and ``within`` (time the decider gets, default ``1d``).
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9-]+$")
+    detect: Literal["handoff", "standoff"]
+    tools: list[ToolName] | None = Field(
+        default=None, min_length=1, json_schema_extra={"uniqueItems": True}, description="default: every configured tool"
+    )
+    on: list[TriggerField] = Field(default_factory=list)
+    within: DurationField | None = None
+    need: Text | None = None
+    next: Text | None = None
+    before_due: DurationField | None = Field(default=None, description="handoff: business time kept free before the item's due date")
+    min_age: DurationField | None = Field(default=None, description="standoff: business time every edge must have lasted (default 1d)")
+    blocked_statuses: list[Text] = Field(default_factory=list, description="standoff: statuses that wait on the items they link to")
+    dry_run: bool = False
+    steps: list[Step] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _per_detector(self) -> "Rule":
+        # Keys that belong to the other detector, and missing handoff keys, are reported with
+        # their paths by bridge.config.problems.cross_problems; here the standoff defaults are filled in.
+        if self.detect == "standoff":
+            self.min_age = self.min_age or Duration.parse("1d")
+            self.within = self.within or Duration.parse("1d")
+            self.need = self.need or "decision"
+            self.next = self.next or "move again"
+            for step in self.steps:
+                if "template" in step._defaulted and step.do in STANDOFF_TEMPLATE_DEFAULTS:
+                    step.template = STANDOFF_TEMPLATE_DEFAULTS[step.do]
+                if "title_template" in step._defaulted and step.do == "draft":
+                    step.title_template = "standoff_draft_title"
+        return self
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        if isinstance(value, str) and not _RULE_NAME.fullmatch(value):
+            raise ValueError("rule names use only a-z, 0-9 and -")
+        return value
+
+    @field_validator("detect", mode="before")
+    @classmethod
+    def _detect(cls, value: Any) -> Any:
+        if value not in ("handoff", "standoff"):
+            raise ValueError("unknown detector, expected \"handoff\" or \"standoff\"")
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("each tool may appear only once")
+        return value
