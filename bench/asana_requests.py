@@ -36,7 +36,8 @@ if str(ROOT) not in sys.path:
 from bridge.core.clock import SteppingClock  # noqa: E402
 from bridge.store import Store  # noqa: E402
 from connectors.asana.client import AsanaConnector  # noqa: E402
-from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator  # noqa: E402
+from connectors.sandbox.asana.emulator import AsanaEmulator  # noqa: E402
+from connectors.sandbox.asana.routes import API_PREFIX  # noqa: E402
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 TOKEN = "asana-bench-token"

@@ -14,7 +14,8 @@ from bridge.core import errors
 from bridge.core.clock import SteppingClock
 from bridge.core.model import Account, Action, ActionKind, EventKind, ItemRef
 from connectors.asana.client import AsanaConnector
-from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator
+from connectors.sandbox.asana.emulator import AsanaEmulator
+from connectors.sandbox.asana.routes import API_PREFIX
 
 TOKEN = "2/1200/asana-client-test-token"
 BOT, ADA, BEA, LEO = "1100000000000001", "1100000000000002", "1100000000000003", "1100000000000004"

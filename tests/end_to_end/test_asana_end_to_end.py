@@ -13,7 +13,8 @@ from bridge.config import parse_config
 from bridge.core.model import EventKind, ItemRef, StatusCategory
 from bridge.store import Store
 from bridge.app.wiring import build_engine
-from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator
+from connectors.sandbox.asana.emulator import AsanaEmulator
+from connectors.sandbox.asana.routes import API_PREFIX
 from connectors.sandbox.asana.stage import MARKER
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -26,7 +26,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from bridge.core.clock import SteppingClock
-from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator
+from connectors.sandbox.asana.emulator import AsanaEmulator
+from connectors.sandbox.asana.routes import API_PREFIX
 from tests.support import openapi
 from tests.support.recorded import SPECS
 

@@ -1,1 +1,1 @@
-"""The asana emulator (Flask) and its demo stage."""
+"""The Asana emulator (state, render, routes; assembled in emulator) and its demo stage."""

@@ -36,7 +36,8 @@ import re
 from datetime import datetime
 from typing import Callable
 
-from connectors.sandbox.asana.emulator import API_PREFIX, AsanaEmulator
+from connectors.sandbox.asana.emulator import AsanaEmulator
+from connectors.sandbox.asana.routes import API_PREFIX
 from connectors.sandbox.emulation import EmulatorStage
 
 TOKEN = "hb-demo-asana-token"
