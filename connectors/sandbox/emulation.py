@@ -1,7 +1,8 @@
 """What every emulator shares: the fault table, the lost-response middleware, the loopback server.
 
-Each tool's emulator (``connectors/<tool>/emulator.py``) is a Flask app over an in-memory
-store. This module holds the parts that are not about any vendor:
+Each tool's emulator (``connectors/sandbox/<tool>/``) is split by job: ``state`` (the in-memory
+world, no Flask), ``render`` (vendor JSON shapes), ``routes`` (the Flask app) and ``emulator``
+(the assembly tests and stages drive). This module holds the parts that are not about any vendor:
 
 - ``Fault`` / ``Faults``: injected faults, consumed by matching requests (``status``: answer
   an HTTP error shaped by the emulator, e.g. 429 + ``Retry-After`` or a 5xx; ``slow``: sleep,
@@ -145,13 +146,15 @@ class _QuietHandler(WSGIRequestHandler):
 class LoopbackServer:
     """Serve ``self.app`` (a WSGI app the subclass builds) on loopback in a daemon thread.
 
-    Subclasses set ``self.app``, ``self.requests`` (a list) and ``self._lock`` before ``start``;
-    ``THREAD_NAME`` names the serving thread.
+    Subclasses set ``self.app``, ``self.requests`` (a list), ``self.faults`` (a ``Faults``) and
+    ``self._lock`` before ``start``, and override ``_fault_response`` to shape an injected HTTP
+    error the vendor's way; ``THREAD_NAME`` names the serving thread.
     """
 
     THREAD_NAME = "emulator"
     app: Any
     requests: list
+    faults: Faults
     _lock: Any
     _server: Any = None
     _thread: threading.Thread | None = None
