@@ -312,7 +312,7 @@ def test_revoked_token_stops_that_connector_with_one_log_line_and_others_go_on(w
     w = world()
     other = CountingConnector()
     w.engine.connectors["other"] = other
-    w.engine.health["other"] = type(w.engine.health["github"])()
+    w.engine.health.add("other")
     w.run_until("2026-11-23 08:30")
     w.emu.revoke_token(TOKEN)
     w.emu.reset_requests()
