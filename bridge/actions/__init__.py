@@ -1,5 +1,12 @@
-"""Actions: finding → steps → outbox rows (idempotency key) → live re-check → connector.apply()."""
+"""Actions: finding → steps → outbox rows (idempotency key) → live re-check → connector.apply().
 
-from bridge.actions.plan import Delivery, Planner, action_from_json, deliver, format_deadline, writes_in_last_hour
+``plan`` (the Planner), ``render`` (templates → text in the tool's markup), ``outbox`` (row
+states, delivery, reconcile by marker, the write budget).
+"""
 
-__all__ = ["Delivery", "Planner", "action_from_json", "deliver", "format_deadline", "writes_in_last_hour"]
+from bridge.actions.outbox import Delivery, OutboxStatus, action_from_json, deliver, writes_in_last_hour
+from bridge.actions.plan import Planner
+from bridge.actions.render import format_deadline
+
+__all__ = ["Delivery", "OutboxStatus", "Planner", "action_from_json", "deliver", "format_deadline",
+           "writes_in_last_hour"]

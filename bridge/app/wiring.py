@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
+from bridge.config import Config
 from bridge.engine import Engine
 from bridge.core.logs import register_secret
 from bridge.store import Store
 from connectors.base import factory_for
 
 
-def build_connectors(config, clock: Callable[[], datetime]) -> dict:
+def build_connectors(config: Config, clock: Callable[[], datetime]) -> dict:
     """Instantiate one connector per ``[connectors.<name>]`` section.
 
     Tokens are registered for redaction before any client sees them.
@@ -25,6 +26,6 @@ def build_connectors(config, clock: Callable[[], datetime]) -> dict:
     return out
 
 
-def build_engine(config, store: Store, clock: Callable[[], datetime]) -> Engine:
+def build_engine(config: Config, store: Store, clock: Callable[[], datetime]) -> Engine:
     """An ``Engine`` over ``store`` with freshly built connectors."""
     return Engine(config, store, build_connectors(config, clock), clock)

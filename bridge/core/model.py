@@ -66,6 +66,22 @@ class ActionKind(StrEnum):
     DRAFT = "draft"
 
 
+class HandoffState(StrEnum):
+    """What became of a handoff (DESIGN.md "Vocabulary": handoff), as ``HandoffRow.state`` stores it.
+
+    ``sent`` → ``received``, or ``sent`` → ``overdue``; ended early by ``withdrawn`` (request
+    removed, receiver unassigned, moved out of the trigger status), ``rehanded`` (handed on to
+    someone else) or ``closed`` (the item closed). ``sent`` and ``overdue`` are pending.
+    """
+
+    SENT = "sent"
+    RECEIVED = "received"
+    OVERDUE = "overdue"
+    WITHDRAWN = "withdrawn"
+    REHANDED = "rehanded"
+    CLOSED = "closed"
+
+
 @dataclass(frozen=True, order=True)
 class ItemRef:
     """One work item: ``ItemRef("github", "acme/web#12")``, ``ItemRef("jira", "WEB-17")``."""

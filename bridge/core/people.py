@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, Mapping, Protocol
 
+from bridge.core.businesstime import WorkSchedule
 from bridge.core.model import Account, AccountInfo
 
 EMAIL_TOOL = "email"  # pseudo-tool of accounts known only by e-mail (git commit authors)
@@ -46,19 +47,45 @@ class PeopleReport:
     never_matched: list[tuple[str, str]] = field(default_factory=list)
 
 
+class PersonEntry(Protocol):
+    """A ``[people.<name>]`` entry as the directory reads it (``bridge.config.Person``)."""
+
+    email: str | None
+    display_name: str | None
+    accounts: Mapping[str, str]  # tool → account id
+
+
+class PeopleConfig(Protocol):
+    """What the directory reads of the validated config (``bridge.config.Config``)."""
+
+    @property
+    def people(self) -> Mapping[str, PersonEntry]: ...
+
+    def person_for(self, account: Account) -> tuple[str, PersonEntry] | None: ...
+
+    def person_account(self, person_name: str, tool: str) -> Account | None: ...
+
+    def schedule_for_person(self, name: str | None) -> WorkSchedule: ...
+
+
 class Directory:
-    """Accounts → people, from config first, then by e-mail.
+    """Accounts → people, from config first, then by e-mail: the one answer to "who is this?".
 
     Args:
-        config: the validated ``bridge.config.Config`` (``people``, ``person_for``).
+        config: the validated ``bridge.config.Config`` (``people``, ``person_for``,
+            ``person_account``, ``schedule_for_person``).
         seen: accounts seen in the tools (``AccountInfo`` or ``SeenAccount``), for e-mail matching.
     """
 
-    def __init__(self, config, seen: Iterable[AccountInfo | SeenAccount] = ()):
+    def __init__(self, config: PeopleConfig, seen: Iterable[AccountInfo | SeenAccount] = ()):
         self.config = config
         self._by_email: dict[str, str] = {
             p.email.lower(): name for name, p in config.people.items() if p.email
         }
+        self.reset(seen)
+
+    def reset(self, seen: Iterable[AccountInfo | SeenAccount] = ()) -> None:
+        """Forget every e-mail match, then learn ``seen`` (the accounts the store holds)."""
         self._matched: dict[Account, str] = {}
         self._email_accounts: dict[str, dict[str, Account]] = {}  # person → tool → account found by e-mail
         self._persons: dict[Account, str | None] = {}  # memo of person(); cleared when learn() matches
@@ -120,8 +147,8 @@ class Directory:
         ident = self._identities[account] = f"person:{name}" if name else str(account)
         return ident
 
-    def schedule_for(self, account: Account | None):
-        """The working schedule (``bridge.core.businesstime.WorkSchedule``) of ``account``'s person, else ``[defaults]``."""
+    def schedule_for(self, account: Account | None) -> WorkSchedule:
+        """The working schedule of ``account``'s person, else ``[defaults]``."""
         return self.config.schedule_for_person(self.person(account))
 
     def account(self, person: str, tool: str) -> Account | None:

@@ -1,25 +1,27 @@
-"""One cycle of the daemon: poll → store → evaluate → act.
+"""One cycle of the daemon as named stages: poll → store → evaluate → re-check → plan → deliver.
 
-The scheduler only decides *when* ``Engine.cycle`` runs; tests and the demo call the same
-method under a stepping clock, so the demo is the daemon (DESIGN.md "Layout and data flow").
-
-Connector health is kept here: an ``AuthError`` stops that connector (one log line) until
-the config is reloaded, a ``RateLimited`` pauses it for the time the tool asked, and every
-other connector goes on.
+Holds ``Engine`` (the stages and the cycle that runs them in order), ``CycleReport`` (what a
+cycle did) and the ``WHOAMI`` cursor scope. The scheduler only decides *when*
+``Engine.cycle`` runs; tests and the demo call the same method under a stepping clock, so
+the demo is the daemon (DESIGN.md "Layout and data flow"). Which connectors may be called
+is ``bridge.engine.health``; detection is ``bridge.engine.evaluator``; the act step is
+``bridge.actions``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Callable
+from datetime import datetime
+from typing import Callable, Iterator
 
 from bridge import actions
-
+from bridge.actions import OutboxStatus
+from bridge.config import Config
 from bridge.core import errors
 from bridge.core.logs import get_logger
 from bridge.core.model import Account, ItemRef, PollResult
 from bridge.engine.evaluator import Evaluation, Evaluator
+from bridge.engine.health import Health
 from bridge.store import HandoffRow, Store
 from rules import handoff as handoff_rule
 from rules.standoff import StandoffFinding
@@ -27,13 +29,6 @@ from rules.standoff import StandoffFinding
 log = get_logger("bridge.engine")
 WHOAMI = "@whoami"  # cursors row holding a connector's own account
 FETCH_SCOPE = "@fetch"  # scope name of the live re-check's reads (no cursor moves)
-
-
-@dataclass
-class ConnectorHealth:
-    stopped: str | None = None  # reason, when stopped for good (auth)
-    not_before: datetime | None = None  # rate limited until
-    failing: bool = False  # logged once while failing, once on recovery
 
 
 @dataclass
@@ -54,7 +49,7 @@ class CycleReport:
     def status_line(self) -> str:
         return (
             f"{len(self.polled)} scopes polled, {self.new_events} new events, "
-            f"{len(self.findings)} open findings, {sum(d.status == 'done' for d in self.deliveries)} writes"
+            f"{len(self.findings)} open findings, {sum(d.status == OutboxStatus.DONE for d in self.deliveries)} writes"
         )
 
 
@@ -62,7 +57,7 @@ class Engine:
     """Run cycles over ``connectors`` with ``config`` into ``store``.
 
     Args:
-        config: validated ``bridge.config.Config``.
+        config: the validated config.
         store: the opened ``Store``.
         connectors: name → connector (``connectors.base.Connector``).
         clock: returns aware UTC now.
@@ -70,53 +65,22 @@ class Engine:
             ``False`` for read-only commands (``status``).
     """
 
-    def __init__(self, config, store: Store, connectors: dict, clock: Callable[[], datetime], persist: bool = True):
+    def __init__(self, config: Config, store: Store, connectors: dict, clock: Callable[[], datetime], persist: bool = True):
         self.config = config
         self.store = store
         self.connectors = connectors
         self.clock = clock
-        self.health: dict[str, ConnectorHealth] = {name: ConnectorHealth() for name in connectors}
+        self.health = Health(connectors, clock)
         self.connector_for_tool = {c.tool: name for name, c in connectors.items()}
-        self.planner = actions.Planner(config, connectors, self.connector_for_tool)
         self._bots: dict[str, Account] = {}
         self.persist = persist
         self.evaluator = Evaluator(config, store, self.bots, targets=self._targets, persist=persist)
-        self.planner.evaluator = self.evaluator
+        self.planner = actions.Planner(config, connectors, self.connector_for_tool,
+                                       directory=self.evaluator.directory, items=self.evaluator.items)
         self._changed: set[ItemRef] = set()
         self._recorded: set[str] | None = None  # finding keys already in the store
         self._persisted: dict[str, tuple] = {}
         self.last: Evaluation | None = None
-
-    # ------------------------------------------------------------------ health
-
-    def available(self, name: str) -> bool:
-        h = self.health[name]
-        if h.stopped:
-            return False
-        return h.not_before is None or self.clock() >= h.not_before
-
-    def _connector_error(self, name: str, exc: errors.ConnectorError) -> None:
-        h = self.health[name]
-        if isinstance(exc, errors.AuthError):
-            if not h.stopped:
-                h.stopped = str(exc)
-                log.error("connector_stopped", connector=name, reason=str(exc),
-                          hint="fix the credential, then reload (systemctl reload handoff-bridge)")
-            return
-        if isinstance(exc, errors.RateLimited):
-            h.not_before = self.clock() + timedelta(seconds=exc.retry_after)
-            log.warning("connector_rate_limited", connector=name, retry_after_s=round(exc.retry_after), until=h.not_before.isoformat())
-            return
-        if not h.failing:
-            h.failing = True
-            log.warning("connector_failing", connector=name, error=str(exc))
-
-    def _recovered(self, name: str) -> None:
-        h = self.health[name]
-        h.not_before = None
-        if h.failing:
-            h.failing = False
-            log.info("connector_recovered", connector=name)
 
     def bots(self) -> set[Account]:
         """The daemon's own accounts, for echo suppression.
@@ -130,40 +94,14 @@ class Engine:
             known = self.store.get_cursor(name, WHOAMI)
             if known:
                 self._bots[name] = Account(conn.tool, known["id"])
-            elif self.available(name):
+            elif self.health.available(name):
                 try:
                     self._bots[name] = me = conn.whoami()
                 except errors.ConnectorError as exc:
-                    self._connector_error(name, exc)
+                    self.health.failed(name, exc)
                     continue
                 self.store.save_poll(name, WHOAMI, PollResult(next_cursor={"id": me.id}), self.clock())
         return set(self._bots.values())
-
-    # ------------------------------------------------------------------ cycle
-
-    def poll(self, report: CycleReport, only: set[str] | None = None) -> None:
-        """Poll every available connector's scopes; store each scope's result with its cursor."""
-        for name, conn in self.connectors.items():
-            if only is not None and name not in only:
-                continue
-            if not self.available(name):
-                continue
-            for scope in conn.scopes():
-                cursor = self.store.get_cursor(name, scope)
-                try:
-                    result = conn.poll(scope, cursor, known=lambda keys: self.store.item_updated_at(conn.tool, keys))
-                except errors.ConnectorError as exc:
-                    self._connector_error(name, exc)
-                    report.errors.append(str(exc))
-                    if not self.available(name):
-                        break
-                    continue
-                for vendor_id, reason in result.skipped:
-                    log.error("item_skipped", connector=name, scope=scope, vendor_id=vendor_id, reason=reason)
-                report.new_events += self._store(name, scope, result)
-                report.requests += result.requests
-                report.polled.append(f"{name}:{scope}")
-                self._recovered(name)
 
     def _targets(self, rule) -> set[Account]:
         """Accounts ``rule``'s reassign steps hand to, in every tool (their activity acknowledges)."""
@@ -175,6 +113,62 @@ class Engine:
                     if acct:
                         out.add(acct)
         return out
+
+    # ------------------------------------------------------------------ the cycle
+
+    def cycle(self, only: set[str] | None = None) -> CycleReport:
+        """Poll (``only`` these connectors, or all), store, evaluate every rule, re-check new
+        standoffs live, plan and deliver actions."""
+        now = self.clock()
+        report = CycleReport(at=now)
+        for name, scope, result in self.poll(report, only):
+            report.new_events += self.store_result(name, scope, result)
+        ev = self.recheck(self.evaluate(now), now)
+        self.last = ev
+        report.handoffs, report.findings = ev.handoffs, [*ev.findings, *ev.standoffs]
+        report.inhibited = ev.inhibited
+        self.plan(report, now)
+        self.deliver(report, now)
+        return report
+
+    # ------------------------------------------------------------------ stages
+
+    def poll(self, report: CycleReport, only: set[str] | None = None) -> Iterator[tuple[str, str, PollResult]]:
+        """Poll every available connector's scopes (``only`` these connectors, or all): yields
+        ``(connector, scope, result)``, each to be stored before the next scope is polled.
+
+        A connector error goes to ``health`` and ``report.errors``; a connector that stops
+        being available is left for this cycle.
+        """
+        for name, conn in self.connectors.items():
+            if only is not None and name not in only:
+                continue
+            if not self.health.available(name):
+                continue
+            for scope in conn.scopes():
+                cursor = self.store.get_cursor(name, scope)
+                try:
+                    result = conn.poll(scope, cursor, known=lambda keys: self.store.item_updated_at(conn.tool, keys))
+                except errors.ConnectorError as exc:
+                    self.health.failed(name, exc)
+                    report.errors.append(str(exc))
+                    if not self.health.available(name):
+                        break
+                    continue
+                for vendor_id, reason in result.skipped:
+                    log.error("item_skipped", connector=name, scope=scope, vendor_id=vendor_id, reason=reason)
+                yield name, scope, result
+                report.requests += result.requests
+                report.polled.append(f"{name}:{scope}")
+                self.health.recovered(name)
+
+    def store_result(self, name: str, scope: str, result: PollResult) -> int:
+        """Store one poll or fetch result (its cursor moves with it) and note what it changed for
+        the next evaluation. Returns how many events were new."""
+        new = self.store.save_poll(name, scope, result, self.clock())
+        self._changed |= {it.ref for it in result.items} | {ev.item for ev in result.events}
+        self.evaluator.learn(result.accounts)
+        return new
 
     def evaluate(self, now: datetime) -> Evaluation:
         """Run every rule over the stored events and items (pure detection, incremental).
@@ -189,78 +183,71 @@ class Engine:
             self._persist_handoffs(ev.handoffs, now)  # each evaluation: ended handoffs are reported once
         return ev
 
-    def _store(self, name: str, scope: str, result: PollResult) -> int:
-        """Store one poll or fetch result and note what it changed for the next evaluation."""
-        new = self.store.save_poll(name, scope, result, self.clock())
-        self._changed |= {it.ref for it in result.items} | {ev.item for ev in result.events}
-        self.evaluator.learn(result.accounts)
-        return new
+    def recheck(self, ev: Evaluation, now: datetime) -> Evaluation:
+        """Confirm standoffs not yet recorded by a live re-check before they are acted on.
 
-    def recheck(self, findings: list[StandoffFinding]) -> bool:
-        """Re-read every item of ``findings`` from its tool now (the live re-check before acting).
+        Every item of a new standoff's cycle is read again from its tool and the evaluation
+        repeated; a cycle that no longer stands (it existed only between two polls) is dropped
+        without a word, and so is every new one when a tool could not be asked (they wait for
+        the next cycle). Returns the evaluation to act on.
+        """
+        if self._recorded is None:
+            self._recorded = {f.key for f in self.store.findings()}
+        fresh = [f for f in ev.standoffs if f.key not in self._recorded]
+        if not fresh:
+            return ev
+        confirmed = self._fetch_live(fresh)
+        ev = self.evaluate(now)
+        fresh_keys = {f.key for f in fresh}
+        after = {f.key for f in ev.standoffs}
+        for f in fresh:
+            if f.key not in after or not confirmed:
+                log.info("standoff_not_confirmed", rule=f.rule, key=f.key, items=[r.key for r in f.items],
+                         reason="gone on the live re-check" if confirmed else "live re-check could not read every item")
+        # Acted on now: standoffs already recorded, and fresh ones the re-check confirmed. A cycle
+        # that appears only on re-check waits for the next cycle's re-check.
+        keep = self._recorded | (fresh_keys if confirmed else set())
+        if any(f.key not in keep for f in ev.standoffs):
+            ev.standoffs = [f for f in ev.standoffs if f.key in keep]
+            ev.findings, ev.inhibited = self.evaluator.inhibit(ev.findings + ev.inhibited, ev.standoffs)
+        return ev
 
-        Returns ``False`` when a tool could not be asked (the findings wait for the next cycle).
+    def _fetch_live(self, findings: list[StandoffFinding]) -> bool:
+        """Re-read every item of ``findings`` from its tool now and store it.
+
+        Returns ``False`` when a tool could not be asked.
         """
         refs = sorted({r for f in findings for e in f.edges for r in (e.item, e.on)})
         for ref in refs:
             name = self.connector_for_tool.get(ref.tool)
-            if name is None or not self.available(name):
+            if name is None or not self.health.available(name):
                 return False
             try:
                 result = self.connectors[name].fetch(ref)
             except errors.ConnectorError as exc:
-                self._connector_error(name, exc)
+                self.health.failed(name, exc)
                 return False
-            self._store(name, FETCH_SCOPE, result)
+            self.store_result(name, FETCH_SCOPE, result)
         return True
 
-    def cycle(self, only: set[str] | None = None) -> CycleReport:
-        """Poll (``only`` these connectors, or all), evaluate every rule, plan and deliver actions.
-
-        A standoff is acted on only after a live re-check: every item of its cycle is read
-        again from its tool and the evaluation repeated; a cycle that no longer stands (it
-        existed only between two polls) is dropped without a word.
-        """
-        now = self.clock()
-        report = CycleReport(at=now)
-        self.poll(report, only)
-        ev = self.evaluate(now)
-        if self._recorded is None:
-            self._recorded = {f.key for f in self.store.findings()}
-        fresh = [f for f in ev.standoffs if f.key not in self._recorded]
-        if fresh:
-            confirmed = self.recheck(fresh)
-            ev = self.evaluate(now)
-            fresh_keys = {f.key for f in fresh}
-            after = {f.key for f in ev.standoffs}
-            for f in fresh:
-                if f.key not in after or not confirmed:
-                    log.info("standoff_not_confirmed", rule=f.rule, key=f.key, items=[r.key for r in f.items],
-                             reason="gone on the live re-check" if confirmed else "live re-check could not read every item")
-            # Acted on now: standoffs already recorded, and fresh ones the re-check confirmed. A cycle
-            # that appears only on re-check waits for the next cycle's re-check.
-            keep = self._recorded | (fresh_keys if confirmed else set())
-            if any(f.key not in keep for f in ev.standoffs):
-                ev.standoffs = [f for f in ev.standoffs if f.key in keep]
-                ev.findings, ev.inhibited = self.evaluator.inhibit(ev.findings + ev.inhibited, ev.standoffs)
-        self.last = ev
-        report.handoffs, report.findings = ev.handoffs, [*ev.findings, *ev.standoffs]
-        report.inhibited = ev.inhibited
-        dry = self.config.daemon.dry_run
+    def plan(self, report: CycleReport, now: datetime) -> None:
+        """Record ``report``'s findings and their due steps in the outbox (dry-run rows are reported
+        and logged here, never sent), and resolve the findings that no longer stand."""
         self.evaluator.items.load({r for f in report.findings for r in getattr(f, "items", (f.item,))})
-        added = self.planner.plan(self.store, report.findings, self.evaluator.items, now, dry_run=dry)
+        added = self.planner.plan(self.store, report.findings, now, dry_run=self.config.daemon.dry_run)
         self._recorded |= {f.key for f in report.findings}
         report.planned = len(added)
         for row in added:
-            if row.status == "dry_run":
+            if row.status == OutboxStatus.DRY_RUN:
                 action = actions.action_from_json(row.action)
-                report.deliveries.append(
-                    actions.Delivery(row.key, row.rule, action.kind.value, action.item.tool, action.item.key, row.marker, "dry_run")
-                )
+                report.deliveries.append(actions.Delivery(row.key, row.rule, action.kind.value, action.item.tool,
+                                                          action.item.key, row.marker, OutboxStatus.DRY_RUN))
                 log.info("action_dry_run", rule=row.rule, do=action.kind.value, item=action.item.key, marker=row.marker, body=action.body)
-        held = {f.key for f in ev.inhibited}
-        active = {f.key for f in report.findings} | held
-        self.store.resolve_findings(active, now)
+        self.store.resolve_findings(self._standing(report), now)
+
+    def deliver(self, report: CycleReport, now: datetime) -> None:
+        """Send the due outbox rows within each connector's write budget (held findings' rows
+        wait) and log each delivery."""
         used = {name: actions.writes_in_last_hour(self.store, name, now) for name in self.connectors}
 
         def budget_left(name: str) -> int:
@@ -272,17 +259,23 @@ class Engine:
                 self.store,
                 self.connectors,
                 now,
-                active_findings=active,
-                held=held,
-                available=self.available,
+                active_findings=self._standing(report),
+                held={f.key for f in report.inhibited},
+                available=self.health.available,
                 budget_left=budget_left,
-                on_error=self._connector_error,
+                on_error=self.health.failed,
             )
         )
         for d in report.deliveries:
-            if d.status != "dry_run":
+            if d.status != OutboxStatus.DRY_RUN:
                 log.info("action_" + d.status, rule=d.rule, do=d.do, item=d.item, marker=d.marker, url=d.url, error=d.error)
-        return report
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _standing(report: CycleReport) -> set[str]:
+        """Keys of the findings still standing: acted on, or held back inside a standoff."""
+        return {f.key for f in report.findings} | {f.key for f in report.inhibited}
 
     def _persist_handoffs(self, handoffs: list[handoff_rule.Handoff], now: datetime) -> None:
         """Write the handoffs whose state, deadline or end changed since last written."""
@@ -296,6 +289,7 @@ class Engine:
             self.store.upsert_handoffs(changed)
 
     def _budget(self, name: str) -> int:
+        """``name``'s ``write_budget_per_hour`` (60 when its section has none)."""
         cfg = self.config.connectors.get(name)
         return getattr(cfg, "write_budget_per_hour", 60)
 

@@ -35,6 +35,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Callable, Iterable
 
+from bridge.config import Config
 from bridge.core.model import MENTION, Account, AccountInfo, Event, ItemRef, ItemSnapshot
 from bridge.core.people import Directory, SeenAccount
 from bridge.store import Link, Store
@@ -124,7 +125,7 @@ class Evaluator:
     """Keep detection state for ``config`` over ``store``.
 
     Args:
-        config: the validated ``bridge.config.Config``.
+        config: the validated config.
         store: the opened ``Store``.
         bots: returns the daemon's own accounts (echo suppression).
         targets: rule → accounts its ``reassign`` steps hand to (their activity acknowledges).
@@ -132,7 +133,7 @@ class Evaluator:
             commands (``status``, ``explain``), which still start from the stored state.
     """
 
-    def __init__(self, config, store: Store, bots: Callable[[], set[Account]],
+    def __init__(self, config: Config, store: Store, bots: Callable[[], set[Account]],
                  targets: Callable[[object], set[Account]] = lambda rule: set(), persist: bool = True):
         self.config = config
         self.store = store
@@ -245,8 +246,7 @@ class Evaluator:
                 gc.enable()
 
     def _load_all(self, rebuild: bool) -> int:
-        self.directory = Directory(self.config, (SeenAccount(Account(r.tool, r.id), r.display_name, r.email)
-                                                 for r in self.store.accounts()))
+        self.directory.reset(SeenAccount(Account(r.tool, r.id), r.display_name, r.email) for r in self.store.accounts())
         self.items.forget()
         self._reset()
         self._reindex_links(None, self.store.links())

@@ -3,19 +3,17 @@
 The only shared state of the daemon (SQLite by default, PostgreSQL for replicas).
 """
 
-from bridge.store.store import (
+from bridge.store.codec import Link, event_to_json, item_to_json
+from bridge.store.store import Store
+from bridge.store.tables import (
     WALK_STATE_CURSOR,
     AccountRow,
     EventRow,
     FindingRow,
     HandoffRow,
     ItemRow,
-    Link,
     LinkRow,
     OutboxRow,
-    Store,
-    event_to_json,
-    item_to_json,
 )
 
 __all__ = ["WALK_STATE_CURSOR", "AccountRow", "EventRow", "FindingRow", "HandoffRow", "ItemRow", "Link",

@@ -1,9 +1,11 @@
 """The daemon's memory: events, items, cursors, handoffs, findings and the outbox.
 
-SQLModel over SQLAlchemy; SQLite in WAL mode by default (``$STATE_DIRECTORY/state.db``),
-any SQLAlchemy URL otherwise. The schema is owned by Alembic (``bridge/migrations``);
-``Store.open`` upgrades to head before use. The store is the only shared state
-(DESIGN.md "Store").
+Holds ``Store`` (open and migrate, ``save_poll``, the queries the engine, the actions and the
+commands run) and ``upgrade`` (Alembic to head). SQLModel over SQLAlchemy; SQLite in WAL mode
+by default (``$STATE_DIRECTORY/state.db``), any SQLAlchemy URL otherwise. The schema is owned
+by Alembic (``bridge/store/migrations``); ``Store.open`` upgrades to head before use. The store
+is the only shared state (DESIGN.md "Store"). Tables in ``bridge.store.tables``, their JSON
+codecs in ``bridge.store.codec``.
 
 Times go in aware (any zone) and come back aware UTC (SQLModel's ``UTCDateTime``).
 """
@@ -12,303 +14,27 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import UniqueConstraint, Index
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine, select
 
-from bridge.core.model import (
-    BLOCKED_BY,
-    MENTION,
-    Account,
-    AccountInfo,
-    Event,
-    EventKind,
-    ItemKind,
-    ItemRef,
-    ItemSnapshot,
-    PollResult,
-    StatusCategory,
+from bridge.core.model import BLOCKED_BY, MENTION, AccountInfo, EventKind, Event, ItemRef, ItemSnapshot, PollResult
+from bridge.store.codec import Link, aware_utc, decode_events, event_to_json, item_to_json, row_to_event, row_to_item
+from bridge.store.tables import (
+    WALK_STATE_CURSOR,
+    AccountRow,
+    CursorRow,
+    EventRow,
+    FindingRow,
+    HandoffRow,
+    ItemRow,
+    LinkRow,
+    OutboxRow,
+    WalkStateRow,
 )
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-
-
-class EventRow(SQLModel, table=True):
-    __tablename__ = "events"
-    __table_args__ = (
-        UniqueConstraint("tool", "event_id", name="uq_events_tool_event_id"),
-        Index("ix_events_item", "item_tool", "item_key", "at"),
-    )
-    pk: int | None = Field(default=None, primary_key=True)
-    tool: str
-    event_id: str
-    item_tool: str
-    item_key: str
-    at: datetime
-    kind: str
-    actor: str | None = None
-    data: str  # JSON of the remaining Event fields
-    stored_at: datetime
-
-
-class ItemRow(SQLModel, table=True):
-    __tablename__ = "items"
-    tool: str = Field(primary_key=True)
-    key: str = Field(primary_key=True)
-    updated_at: datetime | None = None
-    data: str  # JSON of ItemSnapshot
-    seen_at: datetime
-
-
-class CursorRow(SQLModel, table=True):
-    __tablename__ = "cursors"
-    connector: str = Field(primary_key=True)
-    scope: str = Field(primary_key=True)
-    value: str  # JSON
-    updated_at: datetime
-
-
-class HandoffRow(SQLModel, table=True):
-    __tablename__ = "handoffs"
-    key: str = Field(primary_key=True)
-    rule: str
-    item_tool: str
-    item_key: str
-    sender: str | None = None
-    receiver: str
-    sent_at: datetime
-    deadline: datetime
-    state: str
-    ended_at: datetime | None = None
-    updated_at: datetime
-
-
-class FindingRow(SQLModel, table=True):
-    __tablename__ = "findings"
-    key: str = Field(primary_key=True)
-    rule: str
-    detect: str
-    item_tool: str
-    item_key: str
-    receiver: str | None = None
-    at: datetime
-    evidence: str  # JSON list of event ids
-    summary: str
-    first_seen: datetime
-    resolved_at: datetime | None = None
-
-
-class AccountRow(SQLModel, table=True):
-    """An account seen in a tool, with what the tool showed of it (for ``bridge.core.people``)."""
-
-    __tablename__ = "accounts"
-    tool: str = Field(primary_key=True)
-    id: str = Field(primary_key=True)
-    display_name: str | None = None
-    email: str | None = None
-    first_seen: datetime
-    last_seen: datetime
-
-
-class LinkRow(SQLModel, table=True):
-    """One edge of the link graph: ``src`` is linked to ``dst`` now.
-
-    ``kind``: ``blocked_by`` (src waits on dst) or ``mention`` (same work, no waiting).
-    ``began_at``: the first ``linked`` event on src naming dst, else when src was first seen
-    with the link. ``evidence``: that event's id, if any. Rows are rewritten from each new
-    snapshot of ``src`` (``ItemSnapshot.links`` / ``blocked_by``).
-    """
-
-    __tablename__ = "links"
-    __table_args__ = (Index("ix_links_dst", "dst_tool", "dst_key"),)
-    src_tool: str = Field(primary_key=True)
-    src_key: str = Field(primary_key=True)
-    dst_tool: str = Field(primary_key=True)
-    dst_key: str = Field(primary_key=True)
-    kind: str
-    began_at: datetime
-    evidence: str | None = None
-
-
-class WalkStateRow(SQLModel, table=True):
-    """What the evaluator derived from one item's events, kept so a restart need not re-read them.
-
-    ``data``: JSON written and read by ``bridge.engine.evaluator`` (open handoffs with evidence, wait-for
-    edges); ``None`` when the item has nothing open. ``dirty``: set by ``Store.save_poll`` when the
-    item or one of its events was stored, cleared when the evaluator has walked it again. The
-    whole table is valid only under the fingerprint kept in the ``cursors`` row
-    (``WALK_STATE_CURSOR``); the evaluator rebuilds it from the events when that differs.
-    """
-
-    __tablename__ = "walk_states"
-    tool: str = Field(primary_key=True)
-    key: str = Field(primary_key=True)
-    dirty: bool = False
-    data: str | None = None
-
-
-#: ``cursors`` row (connector, scope) holding the fingerprint the ``walk_states`` rows were built under.
-WALK_STATE_CURSOR = ("@evaluator", "walk_states")
-
-
-@dataclass(frozen=True)
-class Link:
-    """A link graph edge as the rules read it (see ``LinkRow``)."""
-
-    src: ItemRef
-    dst: ItemRef
-    kind: str
-    began_at: datetime
-    evidence: str | None = None
-
-
-class OutboxRow(SQLModel, table=True):
-    """One planned write. ``key`` is the idempotency key (rule, finding, step)."""
-
-    __tablename__ = "outbox"
-    key: str = Field(primary_key=True)
-    marker: str = Field(index=True)
-    finding_key: str = Field(index=True)
-    rule: str
-    step: int
-    connector: str
-    action: str  # JSON of bridge.core.model.Action
-    status: str = Field(index=True)  # pending | sending | unknown | done | dry_run | cancelled | failed
-    attempts: int = 0
-    created_at: datetime
-    sent_at: datetime | None = None
-    confirmed_at: datetime | None = None
-    url: str | None = None
-    last_error: str | None = None
-
-
-# --------------------------------------------------------------------------- codecs
-
-
-def event_to_json(ev: Event) -> str:
-    d = asdict(ev)
-    for k in ("tool", "id", "item", "at", "kind", "actor"):
-        d.pop(k)
-    d["subject"] = [ev.subject.tool, ev.subject.id] if ev.subject else None
-    d["target"] = [ev.target.tool, ev.target.key] if ev.target else None
-    d["mentions"] = [[m.tool, m.id] for m in ev.mentions]
-    return json.dumps(d, sort_keys=True)
-
-
-def _account(s: str | None) -> Account | None:
-    if not s:
-        return None
-    tool, _, ident = s.partition(":")
-    return Account(tool, ident)
-
-
-_KINDS = {k.value: k for k in EventKind}
-
-
-def _stored_time(value) -> datetime:
-    """An ``at`` read without SQLAlchemy's conversion: SQLite gives its text, others a datetime."""
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
-    return _aware(value)
-
-
-def _decode_events(ref: ItemRef, rows) -> tuple[ItemRef, list[Event]]:
-    """Decode one item's event rows ``(item_tool, item_key, tool, event_id, at, kind, actor, data)``
-    (the inverse of ``event_to_json``), sharing the item and each account between its events:
-    a first start decodes every stored event, and this is most of its time."""
-    accounts: dict[str, Account] = {}
-
-    def account(text):
-        if not text:
-            return None
-        found = accounts.get(text)
-        if found is None:
-            tool, _, ident = text.partition(":")
-            found = accounts[text] = Account(tool, ident)
-        return found
-
-    out = []
-    for _t, _k, tool, event_id, at, kind, actor, data in rows:
-        d = json.loads(data)
-        subject, target, mentions = d.get("subject"), d.get("target"), d.get("mentions")
-        out.append(Event(
-            tool=tool,
-            id=event_id,
-            item=ref,
-            at=_stored_time(at),
-            kind=_KINDS[kind],
-            actor=account(actor),
-            subject=account(f"{subject[0]}:{subject[1]}") if subject else None,
-            from_status=d.get("from_status"),
-            to_status=d.get("to_status"),
-            review_state=d.get("review_state"),
-            label=d.get("label"),
-            link_type=d.get("link_type"),
-            target=ItemRef(*target) if target else None,
-            text=d.get("text"),
-            mentions=tuple(Account(*m) for m in mentions) if mentions else (),
-            due=d.get("due"),
-        ))
-    return ref, out
-
-
-def row_to_event(row: EventRow) -> Event:
-    ref = ItemRef(row.item_tool, row.item_key)
-    return _decode_events(ref, [(row.item_tool, row.item_key, row.tool, row.event_id, row.at, row.kind, row.actor,
-                                 row.data)])[1][0]
-
-
-def item_to_json(it: ItemSnapshot) -> str:
-    return json.dumps(
-        {
-            "title": it.title,
-            "url": it.url,
-            "kind": it.kind.value,
-            "status": it.status,
-            "status_category": it.status_category.value,
-            "assignees": [[a.tool, a.id] for a in it.assignees],
-            "labels": list(it.labels),
-            "author": [it.author.tool, it.author.id] if it.author else None,
-            "created_at": it.created_at.isoformat() if it.created_at else None,
-            "updated_at": it.updated_at.isoformat() if it.updated_at else None,
-            "links": [[r.tool, r.key] for r in it.links],
-            "due": it.due.isoformat() if it.due else None,
-            "blocked_by": [[r.tool, r.key] for r in it.blocked_by],
-        },
-        sort_keys=True,
-    )
-
-
-def row_to_item(row: ItemRow) -> ItemSnapshot:
-    d = json.loads(row.data)
-    return ItemSnapshot(
-        ref=ItemRef(row.tool, row.key),
-        title=d["title"],
-        url=d["url"],
-        kind=ItemKind(d["kind"]),
-        status=d["status"],
-        status_category=StatusCategory(d["status_category"]),
-        assignees=tuple(Account(*a) for a in d["assignees"]),
-        labels=tuple(d["labels"]),
-        author=Account(*d["author"]) if d["author"] else None,
-        created_at=datetime.fromisoformat(d["created_at"]) if d["created_at"] else None,
-        updated_at=datetime.fromisoformat(d["updated_at"]) if d["updated_at"] else None,
-        links=tuple(ItemRef(*r) for r in d["links"]),
-        due=datetime.fromisoformat(d["due"]) if d.get("due") else None,
-        blocked_by=tuple(ItemRef(*r) for r in d.get("blocked_by", [])),
-    )
-
-
-# --------------------------------------------------------------------------- store
 
 
 def _chunks_by_tool(refs, size: int = 400) -> Iterator[tuple[str, list[str]]]:
@@ -319,6 +45,7 @@ def _chunks_by_tool(refs, size: int = 400) -> Iterator[tuple[str, list[str]]]:
     for tool, keys in by_tool.items():
         for i in range(0, len(keys), size):
             yield tool, keys[i:i + size]
+
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -451,7 +178,7 @@ class Store:
         for at, event_id, data in s.exec(q):
             target = json.loads(data).get("target")
             if target and tuple(target) not in first:
-                first[tuple(target)] = (_aware(at), event_id)
+                first[tuple(target)] = (aware_utc(at), event_id)
         for dst, row in old.items():
             if dst not in wanted:
                 s.delete(row)
@@ -521,7 +248,7 @@ class Store:
                     rows += conn.execute(base.where(c.src_tool == tool, c.src_key.in_(keys)))
                     rows += conn.execute(base.where(c.dst_tool == tool, c.dst_key.in_(keys)))
             unique = {(r[0], r[1], r[2], r[3]): r for r in rows}
-        return [Link(ItemRef(st, sk), ItemRef(dt, dk), kind, _aware(began), evidence)
+        return [Link(ItemRef(st, sk), ItemRef(dt, dk), kind, aware_utc(began), evidence)
                 for st, sk, dt, dk, kind, began, evidence in unique.values()]
 
     def item_updated_at(self, tool: str, keys: list[str]) -> dict[str, datetime | None]:
@@ -531,7 +258,7 @@ class Store:
             for i in range(0, len(keys), 500):
                 chunk = keys[i : i + 500]
                 for row in s.exec(select(ItemRow).where(ItemRow.tool == tool, ItemRow.key.in_(chunk))):
-                    out[row.key] = _aware(row.updated_at)
+                    out[row.key] = aware_utc(row.updated_at)
         return out
 
     # ---- reading for rules
@@ -548,7 +275,7 @@ class Store:
         """Each item's events, oldest first, one item at a time (all items, or ``items``).
 
         Streams in index order (``ix_events_item``), so memory holds one item's events. Rows are
-        decoded by :func:`_decode_events` (the evaluator reads every event at a first start).
+        decoded by :func:`decode_events` (the evaluator reads every event at a first start).
         """
         from sqlalchemy import String, type_coerce
 
@@ -568,11 +295,11 @@ class Store:
                     ref = (row[0], row[1])
                     if ref != current:
                         if bucket:
-                            yield _decode_events(ItemRef(*current), bucket)
+                            yield decode_events(ItemRef(*current), bucket)
                         current, bucket = ref, []
                     bucket.append(row)
                 if bucket:
-                    yield _decode_events(ItemRef(*current), bucket)
+                    yield decode_events(ItemRef(*current), bucket)
 
     def items(self) -> dict[ItemRef, ItemSnapshot]:
         with self.session() as s:
@@ -704,6 +431,16 @@ class Store:
                 q = q.where(OutboxRow.status.in_(statuses))
             return list(s.exec(q.order_by(OutboxRow.created_at, OutboxRow.key)))
 
+    def count_sent(self, connector: str, statuses: tuple[str, ...], after: datetime) -> int:
+        """How many ``connector`` outbox rows in ``statuses`` have ``sent_at`` later than ``after``
+        (one ``SELECT count(*)``; the write budget's count)."""
+        from sqlalchemy import func
+
+        q = select(func.count()).select_from(OutboxRow).where(
+            OutboxRow.connector == connector, OutboxRow.status.in_(statuses), OutboxRow.sent_at > after)
+        with self.session() as s:
+            return s.exec(q).one()
+
     def update_outbox(self, key: str, **changes) -> OutboxRow:
         with self.session() as s:
             row = s.get(OutboxRow, key)
@@ -711,4 +448,3 @@ class Store:
                 setattr(row, k, v)
             s.add(row)
             return row
-

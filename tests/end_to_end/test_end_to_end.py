@@ -10,11 +10,11 @@ from structlog.testing import capture_logs
 
 from bridge.app.commands import demo
 from bridge.app.commands.explain import explain
-from bridge.core.model import Account, ItemRef, PollResult
+from bridge.core.model import Account, AccountInfo, ItemRef, PollResult
 from bridge.store import OutboxRow
 from connectors.github import mapping
 from tests.support.recorded import read_replay
-from tests.support.world import BOT, TOKEN, DiesAfterSending, World, berlin
+from tests.support.world import BOT, PEOPLE, TOKEN, DiesAfterSending, World, berlin
 
 
 @pytest.fixture
@@ -68,6 +68,25 @@ def test_review_never_picked_up_posts_one_nudge_then_reassigns(world):
     # The daemon's own reassignment did not start a new handoff to cara.
     w.run_until("2026-11-26 17:00", step=timedelta(hours=1))
     assert len(w.bot_comments()) == 2
+
+
+def test_reassign_goes_to_the_account_learned_by_email(world):
+    # lead is known by e-mail only; a poll once showed cara's account with that e-mail. (The
+    # config check asks a reassign target for an account in each tool of its rule, so the
+    # entry loses its GitHub account after loading: what the Planner sees of an e-mail-only person.)
+    w = world(people=PEOPLE.replace('[people.lead]\n', '[people.lead]\nemail = "cara@acme.example"\n'))
+    w.config.people["lead"] = w.config.people["lead"].model_copy(update={"accounts": {}})
+    assert w.config.person_account("lead", "github") is None
+    w.restart()
+    seen = AccountInfo(Account("github", "cara"), "Cara", "Cara@acme.example")
+    w.store.save_poll("github", "@seen", PollResult(accounts=[seen]), w.clock())
+    w.open_pr_with_review_request()
+    with capture_logs() as logs:
+        w.run_until("2026-11-24 13:15")
+    assert not [e for e in logs if e["event"] == "step_skipped"], "the reassign step found lead's account"
+    comments = w.bot_comments()
+    assert len(comments) == 2 and comments[1]["body"].startswith("@cara:")
+    assert [a["login"] for a in w.emu.issue("acme/web", 12)["assignees"]] == ["cara"]
 
 
 def test_receivers_reply_after_the_nudge_stops_the_escalation(world):
@@ -312,7 +331,7 @@ def test_revoked_token_stops_that_connector_with_one_log_line_and_others_go_on(w
     w = world()
     other = CountingConnector()
     w.engine.connectors["other"] = other
-    w.engine.health["other"] = type(w.engine.health["github"])()
+    w.engine.health.add("other")
     w.run_until("2026-11-23 08:30")
     w.emu.revoke_token(TOKEN)
     w.emu.reset_requests()

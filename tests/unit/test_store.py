@@ -1,11 +1,14 @@
-"""The store keeps every field of events and snapshots across a reopen, and dedups events."""
+"""The store keeps every field of events and snapshots across a reopen, dedups events, and counts
+the write budget."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+from bridge.actions import OutboxStatus, writes_in_last_hour
 from bridge.core.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, PollResult, StatusCategory
-from bridge.store import Store
+from bridge.store import FindingRow, OutboxRow, Store
 
 T = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 TASK = ItemRef("asana", "1201000000000010")
@@ -28,3 +31,27 @@ def test_events_and_snapshots_round_trip_with_links_and_due(tmp_path):
     assert again.events(TASK) == [due, link]
     assert again.item(TASK) == snap
     assert again.get_cursor("asana", "p") == {"sync": "b"}
+
+
+def test_write_budget_counts_rows_sent_in_the_last_hour_in_one_query(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path}/state.db")
+    now = T.astimezone(ZoneInfo("Europe/Berlin"))  # any zone in, compared as UTC
+    rows = [  # (connector, status, sent minutes before now)
+        ("github", OutboxStatus.DONE, 10), ("github", OutboxStatus.UNKNOWN, 59), ("github", OutboxStatus.SENDING, 1),
+        ("github", OutboxStatus.DONE, 60),  # exactly an hour ago: out of (now - 1h, now]
+        ("github", OutboxStatus.FAILED, 5), ("github", OutboxStatus.PENDING, None), ("jira", OutboxStatus.DONE, 5),
+    ]
+    for i, (connector, status, minutes) in enumerate(rows):
+        sent = None if minutes is None else now - timedelta(minutes=minutes)
+        store.record_finding_and_plan(_finding(f"f{i}"), [OutboxRow(
+            key=f"f{i}:0", marker=f"hb:{i:012x}", finding_key=f"f{i}", rule="r", step=0, connector=connector,
+            action="{}", status=status, created_at=T, sent_at=sent)])
+    assert writes_in_last_hour(store, "github", now) == 3
+    assert writes_in_last_hour(store, "jira", now) == 1
+    assert writes_in_last_hour(store, "asana", now) == 0
+    store.engine.dispose()
+
+
+def _finding(key: str) -> FindingRow:
+    return FindingRow(key=key, rule="r", detect="handoff", item_tool="github", item_key="acme/web#1", at=T,
+                      evidence="[]", summary="s", first_seen=T)

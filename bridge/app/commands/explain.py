@@ -67,8 +67,9 @@ def explain(engine, ref: ItemRef) -> str:
             lines.append("  did not fire: no event on this item passes the baton under this rule"
                          " (events by the daemon and self-handoffs never do)")
         for h in mine:
-            tz = engine.config.schedule_for(h.receiver).timezone
-            local = h.deadline.astimezone(engine.config.schedule_for(h.receiver).tz)
+            schedule = engine.evaluator.directory.schedule_for(h.receiver)
+            tz = schedule.timezone
+            local = h.deadline.astimezone(schedule.tz)
             lines.append(f"  handoff {h.sender.id if h.sender else '?'} → {h.receiver.id} by {h.trigger} at {h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]")
             lines.append(f"    deadline {h.deadline:%Y-%m-%d %H:%M}Z ({local:%a %H:%M} {tz}, receiver's business time)")
             lines.append(f"    state {h.state.upper()}: {h.reason}" + (f" [{h.ended_by}]" if h.ended_by else ""))

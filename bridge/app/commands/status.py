@@ -29,11 +29,11 @@ from datetime import datetime, timedelta
 
 from bridge.core import errors
 from bridge.actions import format_deadline
-from bridge.core.model import Account, ItemRef, ItemSnapshot
+from bridge.core.model import Account, HandoffState, ItemRef, ItemSnapshot
 from rules import standoff as standoff_rule
 
 MOVING, BLOCKED = "MOVING", "BLOCKED"
-PENDING = ("sent", "overdue")
+PENDING = (HandoffState.SENT, HandoffState.OVERDUE)
 WAITING_KINDS = (standoff_rule.BLOCKED_BY, standoff_rule.STATUS)
 SORTS = ("age", "item", "holder")
 
@@ -184,7 +184,7 @@ class _Builder:
         waited_on = sorted((e for e in ev.edges if e.on == ref and e.item != ref), key=lambda e: (e.began, e.key))
         standoffs = [f for f in ev.standoffs if f.detect == "standoff" and ref in f.items]
         blocking = [e for e in waits if e.kind in WAITING_KINDS]
-        overdue = [h for h in handoffs if h.state == "overdue"]
+        overdue = [h for h in handoffs if h.state == HandoffState.OVERDUE]
 
         starts = [h.sent_at for h in handoffs] + [e.began for e in waits + waited_on]
         starts += [e.began for f in standoffs for e in f.edges if ref in (e.item, e.on)]
@@ -260,7 +260,7 @@ class _Builder:
         if handoffs:
             h = handoffs[0]
             what = f"acknowledge {_trigger_phrase(h.trigger)}"
-            if h.state == "overdue":
+            if h.state == HandoffState.OVERDUE:
                 what += " (overdue)"
             return self.decision(h.receiver, what, h.deadline)
         for e in waits:

@@ -1,9 +1,9 @@
-"""Alembic environment: runs migrations against the URL handed in by ``bridge.store.upgrade``."""
+"""Alembic environment: runs migrations against the URL handed in by ``bridge.store.store.upgrade``."""
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import bridge.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+import bridge.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata

@@ -1,0 +1,164 @@
+"""The outbox: planned writes delivered at most once, reconciled by marker, within a write budget.
+
+Holds ``OutboxStatus`` (the row states), ``action_to_json`` / ``action_from_json`` (the row's
+``action``), ``Delivery`` (what happened to a row in a cycle), ``deliver`` and
+``writes_in_last_hour`` (the write budget's count).
+
+Outbox first (DESIGN.md "Actions"): delivery marks a row ``sending`` (committed) before the
+write and ``done`` after it. A row found ``sending`` or ``unknown`` (crash after send, lost
+response, 5xx on a write) is never re-sent blindly: the connector first looks for its marker
+(``hb:<12 hex>``), which every text the daemon writes carries.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Callable
+
+from bridge.core import errors
+from bridge.core.model import Account, Action, ActionKind, ItemRef
+from bridge.store import Store
+
+
+class OutboxStatus(StrEnum):
+    """An outbox row's state, as ``OutboxRow.status`` stores it.
+
+    ``pending`` → ``sending`` → ``done`` | ``unknown`` (reconcile next cycle) | ``failed``
+    (permanent refusal); ``dry_run`` (recorded, never sent); ``cancelled`` (the finding was
+    resolved before the row went out).
+    """
+
+    PENDING = "pending"
+    SENDING = "sending"
+    UNKNOWN = "unknown"
+    DONE = "done"
+    DRY_RUN = "dry_run"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+#: Rows delivery still has to act on.
+ACTIVE = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.UNKNOWN)
+#: Rows that may have gone out (counted against the write budget); the first two are reconciled by marker.
+UNCERTAIN = (OutboxStatus.SENDING, OutboxStatus.UNKNOWN)
+SENT = (OutboxStatus.DONE, OutboxStatus.UNKNOWN, OutboxStatus.SENDING)
+
+
+def action_to_json(a: Action) -> str:
+    """``OutboxRow.action``: ``a`` as JSON (kind, item, marker, body, assignees, label, title, due)."""
+    d = asdict(a)
+    d["kind"] = a.kind.value
+    d["item"] = [a.item.tool, a.item.key]
+    d["assignees"] = [[x.tool, x.id] for x in a.assignees]
+    d["due"] = a.due.isoformat() if a.due else None
+    return json.dumps(d, sort_keys=True)
+
+
+def action_from_json(text: str) -> Action:
+    """The ``Action`` of an ``OutboxRow.action`` (the inverse of ``action_to_json``)."""
+    d = json.loads(text)
+    return Action(
+        kind=ActionKind(d["kind"]),
+        item=ItemRef(*d["item"]),
+        marker=d["marker"],
+        body=d["body"],
+        assignees=tuple(Account(*x) for x in d["assignees"]),
+        label=d["label"],
+        title=d["title"],
+        due=datetime.fromisoformat(d["due"]) if d.get("due") else None,
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one outbox row in this cycle (for logs, the demo and ``--json``)."""
+
+    key: str
+    rule: str
+    do: str
+    tool: str
+    item: str
+    marker: str
+    status: OutboxStatus
+    url: str | None = None
+    error: str | None = None
+
+
+def deliver(
+    store: Store,
+    connectors: dict,
+    now: datetime,
+    *,
+    active_findings: set[str],
+    held: set[str] = frozenset(),
+    available: Callable[[str], bool],
+    budget_left: Callable[[str], int],
+    on_error: Callable[[str, errors.ConnectorError], None],
+) -> list[Delivery]:
+    """Send every outbox row that is due, reconciling uncertain ones by marker first.
+
+    Args:
+        active_findings: keys of findings still standing; rows of others are cancelled.
+        held: keys of findings held back (inhibited inside a standoff): their pending rows wait.
+        available: connector name → may it be called now (not stopped, not rate limited).
+        budget_left: connector name → writes still allowed this hour.
+        on_error: told about connector errors (auth stops a connector; rate limits pause it).
+
+    Returns one ``Delivery`` per row touched.
+    """
+    out: list[Delivery] = []
+    for row in store.outbox(ACTIVE):
+        action = action_from_json(row.action)
+
+        def report(status: OutboxStatus, url: str | None = None, error: str | None = None) -> None:
+            out.append(Delivery(row.key, row.rule, action.kind.value, action.item.tool, action.item.key, row.marker, status, url, error))
+
+        if row.finding_key not in active_findings and row.status == OutboxStatus.PENDING:
+            store.update_outbox(row.key, status=OutboxStatus.CANCELLED)
+            report(OutboxStatus.CANCELLED)
+            continue
+        if row.finding_key in held and row.status == OutboxStatus.PENDING:
+            continue
+        if not available(row.connector):
+            continue
+        conn = connectors[row.connector]
+        try:
+            if row.status in UNCERTAIN:
+                found = conn.find_marker(action, row.sent_at or row.created_at)
+                if found is not None:
+                    store.update_outbox(row.key, status=OutboxStatus.DONE, confirmed_at=now, url=found.url, last_error=None)
+                    report(OutboxStatus.DONE, found.url)
+                    continue
+                if row.finding_key not in active_findings:
+                    store.update_outbox(row.key, status=OutboxStatus.CANCELLED)
+                    report(OutboxStatus.CANCELLED)
+                    continue
+            if budget_left(row.connector) <= 0:
+                continue
+            store.update_outbox(row.key, status=OutboxStatus.SENDING, attempts=row.attempts + 1, sent_at=now)
+            result = conn.apply(action)
+            store.update_outbox(row.key, status=OutboxStatus.DONE, confirmed_at=now, url=result.url, last_error=None)
+            report(OutboxStatus.DONE, result.url)
+        except errors.OutcomeUnknown as exc:
+            store.update_outbox(row.key, status=OutboxStatus.UNKNOWN, last_error=str(exc))
+            report(OutboxStatus.UNKNOWN, error=str(exc))
+        except errors.PermanentError as exc:
+            store.update_outbox(row.key, status=OutboxStatus.FAILED, last_error=str(exc))
+            report(OutboxStatus.FAILED, error=str(exc))
+        except errors.ConnectorError as exc:
+            # Not sent (auth, rate limit, transient on a read): back to pending unless the
+            # write may have gone out.
+            status = OutboxStatus.UNKNOWN if row.status in UNCERTAIN else OutboxStatus.PENDING
+            store.update_outbox(row.key, status=status, last_error=str(exc))
+            on_error(row.connector, exc)
+            report(status, error=str(exc))
+    return out
+
+
+def writes_in_last_hour(store: Store, connector: str, now: datetime) -> int:
+    """Rows of ``connector`` sent in the hour before ``now``, (now - 1h, now] (for the write budget):
+    those ``done``, ``unknown`` or ``sending``, counted in one query."""
+    return store.count_sent(connector, SENT, now - timedelta(hours=1))

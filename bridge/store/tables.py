@@ -1,0 +1,152 @@
+"""The store's tables: one SQLModel class per table, as Alembic's migrations create them.
+
+Holds ``EventRow``, ``ItemRow``, ``CursorRow``, ``HandoffRow``, ``FindingRow``, ``AccountRow``,
+``LinkRow``, ``WalkStateRow`` and ``OutboxRow``, and the ``WALK_STATE_CURSOR`` cursor key. A
+change here needs a migration (``bridge/store/migrations/versions``). Datetime columns are
+SQLModel's ``UTCDateTime``: aware in (any zone), aware UTC out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("tool", "event_id", name="uq_events_tool_event_id"),
+        Index("ix_events_item", "item_tool", "item_key", "at"),
+    )
+    pk: int | None = Field(default=None, primary_key=True)
+    tool: str
+    event_id: str
+    item_tool: str
+    item_key: str
+    at: datetime
+    kind: str
+    actor: str | None = None
+    data: str  # JSON of the remaining Event fields
+    stored_at: datetime
+
+
+class ItemRow(SQLModel, table=True):
+    __tablename__ = "items"
+    tool: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    updated_at: datetime | None = None
+    data: str  # JSON of ItemSnapshot
+    seen_at: datetime
+
+
+class CursorRow(SQLModel, table=True):
+    __tablename__ = "cursors"
+    connector: str = Field(primary_key=True)
+    scope: str = Field(primary_key=True)
+    value: str  # JSON
+    updated_at: datetime
+
+
+class HandoffRow(SQLModel, table=True):
+    __tablename__ = "handoffs"
+    key: str = Field(primary_key=True)
+    rule: str
+    item_tool: str
+    item_key: str
+    sender: str | None = None
+    receiver: str
+    sent_at: datetime
+    deadline: datetime
+    state: str  # a bridge.core.model.HandoffState value
+    ended_at: datetime | None = None
+    updated_at: datetime
+
+
+class FindingRow(SQLModel, table=True):
+    __tablename__ = "findings"
+    key: str = Field(primary_key=True)
+    rule: str
+    detect: str
+    item_tool: str
+    item_key: str
+    receiver: str | None = None
+    at: datetime
+    evidence: str  # JSON list of event ids
+    summary: str
+    first_seen: datetime
+    resolved_at: datetime | None = None
+
+
+class AccountRow(SQLModel, table=True):
+    """An account seen in a tool, with what the tool showed of it (for ``bridge.core.people``)."""
+
+    __tablename__ = "accounts"
+    tool: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    display_name: str | None = None
+    email: str | None = None
+    first_seen: datetime
+    last_seen: datetime
+
+
+class LinkRow(SQLModel, table=True):
+    """One edge of the link graph: ``src`` is linked to ``dst`` now.
+
+    ``kind``: ``blocked_by`` (src waits on dst) or ``mention`` (same work, no waiting).
+    ``began_at``: the first ``linked`` event on src naming dst, else when src was first seen
+    with the link. ``evidence``: that event's id, if any. Rows are rewritten from each new
+    snapshot of ``src`` (``ItemSnapshot.links`` / ``blocked_by``).
+    """
+
+    __tablename__ = "links"
+    __table_args__ = (Index("ix_links_dst", "dst_tool", "dst_key"),)
+    src_tool: str = Field(primary_key=True)
+    src_key: str = Field(primary_key=True)
+    dst_tool: str = Field(primary_key=True)
+    dst_key: str = Field(primary_key=True)
+    kind: str
+    began_at: datetime
+    evidence: str | None = None
+
+
+class WalkStateRow(SQLModel, table=True):
+    """What the evaluator derived from one item's events, kept so a restart need not re-read them.
+
+    ``data``: JSON written and read by ``bridge.engine.evaluator`` (open handoffs with evidence, wait-for
+    edges); ``None`` when the item has nothing open. ``dirty``: set by ``Store.save_poll`` when the
+    item or one of its events was stored, cleared when the evaluator has walked it again. The
+    whole table is valid only under the fingerprint kept in the ``cursors`` row
+    (``WALK_STATE_CURSOR``); the evaluator rebuilds it from the events when that differs.
+    """
+
+    __tablename__ = "walk_states"
+    tool: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    dirty: bool = False
+    data: str | None = None
+
+
+#: ``cursors`` row (connector, scope) holding the fingerprint the ``walk_states`` rows were built under.
+WALK_STATE_CURSOR = ("@evaluator", "walk_states")
+
+
+class OutboxRow(SQLModel, table=True):
+    """One planned write. ``key`` is the idempotency key (rule, finding, step)."""
+
+    __tablename__ = "outbox"
+    key: str = Field(primary_key=True)
+    marker: str = Field(index=True)
+    finding_key: str = Field(index=True)
+    rule: str
+    step: int
+    connector: str
+    action: str  # JSON of bridge.core.model.Action
+    status: str = Field(index=True)  # a bridge.actions.OutboxStatus value
+    attempts: int = 0
+    created_at: datetime
+    sent_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    url: str | None = None
+    last_error: str | None = None
