@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
-from bridge.core.model import Account, Event, EventKind, ItemRef, ItemSnapshot
+from bridge.core.model import Account, Event, EventKind, HandoffState, ItemRef, ItemSnapshot
 from rules.spec import Rule
 
 ACK_KINDS = frozenset(
@@ -40,8 +40,6 @@ ACK_KINDS = frozenset(
 #: An assignment this close to a status move, by the same actor, belongs to the same change.
 SAME_CHANGE = timedelta(seconds=60)
 
-SENT, RECEIVED, OVERDUE = "sent", "received", "overdue"
-WITHDRAWN, REHANDED, CLOSED = "withdrawn", "rehanded", "closed"
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ class Handoff:
     sent_at: datetime
     sent_event: str
     deadline: datetime
-    state: str = SENT
+    state: HandoffState = HandoffState.SENT
     ended_at: datetime | None = None
     ended_by: str | None = None
     reason: str = ""
@@ -135,14 +133,14 @@ def _sends(
 
 def _ends(ev: Event, h: Handoff, who) -> tuple[str, str] | None:
     if ev.kind == EventKind.CLOSED:
-        return CLOSED, f"item closed by {ev.actor.id if ev.actor else 'someone'}"
+        return HandoffState.CLOSED, f"item closed by {ev.actor.id if ev.actor else 'someone'}"
     if ev.kind == EventKind.REVIEW_REQUEST_REMOVED and h.trigger == "review_requested" and who(ev.subject) == who(h.receiver):
-        return WITHDRAWN, "review request withdrawn"
+        return HandoffState.WITHDRAWN, "review request withdrawn"
     if ev.kind == EventKind.UNASSIGNED and who(ev.subject) == who(h.receiver) and h.trigger != "review_requested":
-        return WITHDRAWN, f"{h.receiver.id} unassigned"
+        return HandoffState.WITHDRAWN, f"{h.receiver.id} unassigned"
     if (ev.kind == EventKind.STATUS_CHANGED and h.trigger.startswith("status:")
             and _status_key(ev.to_status) != _status_key(h.trigger[len("status:"):])):
-        return WITHDRAWN, f"moved out of {h.trigger[len('status:'):]} to {ev.to_status}"
+        return HandoffState.WITHDRAWN, f"moved out of {h.trigger[len('status:'):]} to {ev.to_status}"
     return None
 
 
@@ -207,7 +205,7 @@ def walk_item(
                 if e.kind == EventKind.ASSIGNED and e.subject and e.actor == moved.actor
                 and abs(e.at - moved.at) <= SAME_CHANGE]
 
-    def close(h: Handoff, state: str, ev: Event, reason: str) -> None:
+    def close(h: Handoff, state: HandoffState, ev: Event, reason: str) -> None:
         done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
         open_.pop(who(h.receiver), None)
 
@@ -234,7 +232,7 @@ def walk_item(
         if ev.actor not in bots:
             for h in list(open_.values()):
                 if acknowledges(ev, h):
-                    close(h, RECEIVED, ev, f"acknowledged by {ev.actor.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
+                    close(h, HandoffState.RECEIVED, ev, f"acknowledged by {ev.actor.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
                     continue
                 end = _ends(ev, h, who)
                 if end:
@@ -250,7 +248,7 @@ def walk_item(
             wanted = {who(r) for r in receivers}
             for h in list(open_.values()):
                 if h.trigger == "assigned" and who(h.receiver) not in wanted:
-                    close(h, REHANDED, ev, f"re-handed to {receivers[0].id}")
+                    close(h, HandoffState.REHANDED, ev, f"re-handed to {receivers[0].id}")
         for receiver in receivers:
             rid = who(receiver)
             if rid == who(ev.actor) or receiver in bots or rid in open_:
@@ -274,7 +272,7 @@ def walk_item(
         for ev in sorted((e for e in linked_events if e.actor not in bots), key=lambda e: e.at):
             for h in list(open_.values()):
                 if ev.at >= h.sent_at and acknowledges(ev, h):
-                    close(h, RECEIVED, ev, f"acknowledged on the linked item {ev.item} by {ev.actor.id} "
+                    close(h, HandoffState.RECEIVED, ev, f"acknowledged on the linked item {ev.item} by {ev.actor.id} "
                                            f"({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
     still = tuple(
         (h, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
@@ -292,11 +290,11 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
     findings: list[Finding] = []
     for h, evidence in walk.open:
         if h.deadline <= now:
-            h = replace(h, state=OVERDUE, reason=f"no acknowledgement by {h.receiver.id} before the deadline")
+            h = replace(h, state=HandoffState.OVERDUE, reason=f"no acknowledgement by {h.receiver.id} before the deadline")
             findings.append(Finding(key=h.key, rule=h.rule, detect="handoff", item=h.item, receiver=h.receiver,
                                     at=h.deadline, handoff=h, evidence=evidence))
         else:
-            h = replace(h, state=SENT, reason="waiting; deadline not reached")
+            h = replace(h, state=HandoffState.SENT, reason="waiting; deadline not reached")
         handoffs.append(h)
     return sorted(handoffs, key=lambda h: h.sent_at), findings
 

@@ -41,7 +41,7 @@ from typing import Callable, Hashable, Iterable
 
 import networkx as nx
 
-from bridge.core.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory
+from bridge.core.model import Account, Event, EventKind, HandoffState, ItemKind, ItemRef, ItemSnapshot, StatusCategory
 from rules.spec import Rule
 
 REVIEW, CHANGES, BLOCKED_BY, HANDOFF, STATUS = "review", "changes", "blocked_by", "handoff", "status"
@@ -184,7 +184,7 @@ def link_edges(ref: ItemRef, item: ItemSnapshot | None, links: Iterable, items: 
 def handoff_edges(handoffs: Iterable) -> list[WaitEdge]:
     """``handoff`` edges: the sender of each pending (sent or overdue) handoff waits on its receiver."""
     return [WaitEdge(HANDOFF, h.sender, h.receiver, h.item, h.item, h.sent_at, (h.sent_event,))
-            for h in handoffs if h.sender is not None and h.state in ("sent", "overdue")]
+            for h in handoffs if h.sender is not None and h.state in (HandoffState.SENT, HandoffState.OVERDUE)]
 
 
 def need_of(edge: WaitEdge) -> tuple[str, tuple[ItemRef, ...]]:

@@ -24,6 +24,7 @@ from bridge.core.model import Action, ActionKind, ItemRef, ItemSnapshot
 from bridge.core.people import Directory
 from bridge.store import FindingRow, OutboxRow, Store
 from rules.handoff import Finding
+from rules.spec import Rule
 from rules.standoff import StandoffFinding
 
 log = get_logger("bridge.actions")
@@ -144,7 +145,7 @@ class Planner:
         owner = self.directory.account_for_identity(self.directory.identity(decider), ref.tool)
         return Action(kind, ref, marker, body=body, title=title, assignees=(owner,) if owner else (), due=deadline)
 
-    def _row(self, f, index: int, key: str, action: Action, rule, now: datetime, dry_run: bool) -> OutboxRow:
+    def _row(self, f, index: int, key: str, action: Action, rule: Rule, now: datetime, dry_run: bool) -> OutboxRow:
         return OutboxRow(
             key=key,
             marker=action.marker,

@@ -19,6 +19,8 @@ from bridge.core.model import Account, ItemRef, ItemSnapshot
 from bridge.core.people import Directory
 from rules import standoff as standoff_rule
 from rules.handoff import Finding
+from connectors.base import Connector
+from rules.spec import Rule
 from rules.standoff import StandoffFinding
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -46,7 +48,7 @@ def fill_template(template: str, values: dict[str, str], literal: Callable[[str]
     return "".join(out)
 
 
-def handoff_values(conn, finding: Finding, rule, item: ItemSnapshot | None, tz: str,
+def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnapshot | None, tz: str,
                    to_account: Account | None) -> dict[str, str]:
     """Placeholder values of an overdue handoff's step, in ``conn``'s markup.
 
@@ -67,7 +69,7 @@ def handoff_values(conn, finding: Finding, rule, item: ItemSnapshot | None, tz: 
     }
 
 
-def plain_values(values: dict[str, str], finding: Finding, rule, item: ItemSnapshot | None,
+def plain_values(values: dict[str, str], finding: Finding, rule: Rule, item: ItemSnapshot | None,
                  to_account: Account | None) -> dict[str, str]:
     """``values`` for a title: plain text in every tool (no markup, no mentions), each on one line;
     people by their account id."""
@@ -109,7 +111,7 @@ class StandoffText:
     def plain_label(self, r: ItemRef) -> str:
         return self.items[r].title if r.tool == "asana" and r in self.items else r.key
 
-    def values(self, f: StandoffFinding, rule, item: ItemSnapshot | None, deadline: datetime, tz: str) -> dict[str, str]:
+    def values(self, f: StandoffFinding, rule: Rule, item: ItemSnapshot | None, deadline: datetime, tz: str) -> dict[str, str]:
         """Placeholder values of a step on ``item`` (``{cycle}``, ``{decision}``, ``{blocker}``, …)."""
         conn, lit = self.conn, self.conn.literal
         cycle = lit(", and ").join(

@@ -25,6 +25,7 @@ from bridge.core import errors
 from bridge.core.clock import utcnow
 from bridge.config import load_config
 from bridge.core.logs import get_logger
+from bridge.actions import OutboxStatus
 from bridge.store import Store
 from bridge.app.systemd import Notifier
 from bridge.app.wiring import build_engine
@@ -81,7 +82,7 @@ class Daemon:
                 report = self.engine.cycle(only={name})
                 self.notifier.status(report.status_line())
                 log.info("cycle_done", connector=name, requests=report.requests, new_events=report.new_events,
-                         findings=len(report.findings), writes=sum(d.status == "done" for d in report.deliveries))
+                         findings=len(report.findings), writes=sum(d.status == OutboxStatus.DONE for d in report.deliveries))
             except Exception:  # noqa: BLE001 - a bug in one cycle must not stop the daemon
                 log.exception("cycle_failed", connector=name)
 

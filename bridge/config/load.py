@@ -162,6 +162,10 @@ class Config(StrictModel):
 
     ``templates`` has the built-in templates merged in; every ``Rule.tools`` is filled in
     (default: every configured tool). ``source`` is the file it came from, if any.
+
+    ``person_for``, ``person_account`` and ``schedule_for_person`` answer from the
+    ``[people.*]`` entries alone; callers ask ``bridge.core.people.Directory`` (the one people
+    API: these entries, then accounts matched by e-mail), which reads them.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, title="handoff-bridge configuration")
@@ -213,29 +217,12 @@ class Config(StrictModel):
         name = self._account_index().get((account.tool, account_key(account.tool, account.id)))
         return (name, self.people[name]) if name is not None else None
 
-    def person_by_email(self, email: str) -> tuple[str, Person] | None:
-        """Return ``(name, Person)`` whose ``email`` matches (case-insensitive), else ``None``."""
-        wanted = email.lower()
-        for name, person in self.people.items():
-            if person.email and person.email.lower() == wanted:
-                return name, person
-        return None
-
     def person_account(self, person_name: str, tool: str) -> Account | None:
         """Return the ``Account`` of person ``person_name`` in ``tool``, or ``None`` if unknown."""
         person = self.people.get(person_name)
         if person is None or tool not in person.accounts:
             return None
         return Account(tool, person.accounts[tool])
-
-    def schedule_for(self, account: Account | None) -> WorkSchedule:
-        """Return the working schedule of ``account``'s person, else the ``[defaults]`` schedule.
-
-        Each key a person leaves out falls back to ``[defaults]``; ``holidays = "none"`` turns
-        holidays off. Schedules are built once per person and cached.
-        """
-        found = self.person_for(account) if account is not None else None
-        return self.schedule_for_person(found[0] if found else None)
 
     def schedule_for_person(self, name: str | None) -> WorkSchedule:
         """Return the working schedule of the ``[people.<name>]`` entry (``None``: ``[defaults]``)."""

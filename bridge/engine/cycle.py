@@ -24,6 +24,7 @@ from bridge.engine.evaluator import Evaluation, Evaluator
 from bridge.engine.health import Health
 from bridge.store import HandoffRow, Store
 from rules import handoff as handoff_rule
+from rules.spec import Rule
 from rules.standoff import StandoffFinding
 
 log = get_logger("bridge.engine")
@@ -103,7 +104,7 @@ class Engine:
                 self.store.save_poll(name, WHOAMI, PollResult(next_cursor={"id": me.id}), self.clock())
         return set(self._bots.values())
 
-    def _targets(self, rule) -> set[Account]:
+    def _targets(self, rule: Rule) -> set[Account]:
         """Accounts ``rule``'s reassign steps hand to, in every tool (their activity acknowledges)."""
         out = set()
         for step in rule.steps:

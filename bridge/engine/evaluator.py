@@ -41,6 +41,7 @@ from bridge.core.people import Directory, SeenAccount
 from bridge.store import Link, Store
 from rules import handoff as handoff_rule
 from rules import standoff as standoff_rule
+from rules.spec import Rule
 
 #: Rule keys that only shape what is written, never what a walk derives (not fingerprinted).
 WORDING = frozenset({"need", "next", "dry_run", "steps"})
@@ -373,7 +374,7 @@ class Evaluator:
                     continue
                 self._feed(("link", ref), edges, only=rule.name)
 
-    def _status_owner(self, rule):
+    def _status_owner(self, rule: Rule):
         owners = {t.status.casefold(): t.owner for t in rule.on if getattr(t, "status", None) and t.owner}
 
         def status_owner(status: str, tool: str) -> Account | None:
@@ -425,7 +426,7 @@ class Evaluator:
 
     # ------------------------------------------------------------------ evaluate
 
-    def aged_at(self, rule, edge: standoff_rule.WaitEdge) -> datetime:
+    def aged_at(self, rule: Rule, edge: standoff_rule.WaitEdge) -> datetime:
         """When ``edge`` reaches ``rule.min_age`` in its waiter's business time."""
         return self.directory.schedule_for(edge.waiter).add(edge.began, rule.min_age)
 

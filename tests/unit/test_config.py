@@ -22,6 +22,7 @@ from bridge.config import (
 )
 from bridge.core.errors import ConfigError
 from bridge.core.model import Account, EventKind
+from bridge.core.people import Directory
 from rules.spec import Trigger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,11 +107,12 @@ def test_people_and_schedules():
     assert config.person_account("lead", "github") == Account("github", "lea-c")
     assert config.person_account("lead", "jira") is None
     assert config.person_account("nobody", "github") is None
-    ben = config.schedule_for(Account("github", "ben-o"))
+    people = Directory(config)  # the one people API (config, then e-mail matches)
+    ben = people.schedule_for(Account("github", "ben-o"))
     assert ben.timezone == "Europe/Berlin"
-    assert ben is config.schedule_for(Account("github", "ben-o"))  # cached
-    default = config.schedule_for(None)
-    assert default.timezone == "UTC" and default is config.schedule_for(Account("github", "stranger"))
+    assert ben is people.schedule_for(Account("github", "ben-o"))  # cached
+    default = people.schedule_for(None)
+    assert default.timezone == "UTC" and default is people.schedule_for(Account("github", "stranger"))
     # Ben's schedule: Berlin hours, defaults for the rest.
     fri = datetime.fromisoformat("2026-11-20T16:00:00+01:00")
     assert ben.add(fri, Duration.parse("4h")) == datetime.fromisoformat("2026-11-23T12:00:00+01:00")
@@ -123,8 +125,9 @@ def test_person_holidays_override_and_none():
         environ=ENV,
     )
     christmas = datetime.fromisoformat("2026-12-25T10:00:00+01:00")
-    assert config.schedule_for(Account("github", "ben-o")).is_working(christmas)
-    assert not config.schedule_for(None).is_working(christmas)
+    people = Directory(config)
+    assert people.schedule_for(Account("github", "ben-o")).is_working(christmas)
+    assert not people.schedule_for(None).is_working(christmas)
 
 
 def test_database_url(tmp_path):

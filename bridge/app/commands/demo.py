@@ -33,6 +33,7 @@ from bridge.core.clock import SteppingClock
 from bridge.config import parse_config
 from bridge.core.errors import ConfigError
 from bridge.core.model import Account
+from bridge.actions import OutboxStatus
 from bridge.store import Store
 from bridge.app.wiring import build_engine
 
@@ -313,7 +314,7 @@ class Demo:
                         "seen_at": t.isoformat(), "summary": f.summary, "evidence": list(f.evidence),
                     })
                 for d in report.deliveries:
-                    if d.status in ("done", "dry_run"):
+                    if d.status in (OutboxStatus.DONE, OutboxStatus.DRY_RUN):
                         actions.append({"rule": d.rule, "do": d.do, "tool": d.tool, "item": d.item, "marker": d.marker,
                                         "url": d.url, "status": d.status, "at": t.isoformat()})
                 t = t + self.s.step
