@@ -73,6 +73,7 @@ from bridge.core.model import (
     ItemSnapshot,
     PollResult,
 )
+from connectors import http
 from connectors.asana import mapping
 from connectors.base import register
 
@@ -192,28 +193,13 @@ class AsanaConnector:
 
     # ------------------------------------------------------------------ calls and errors
 
-    def _retry_after(self, headers: Any) -> float:
-        h = {str(k).lower(): v for k, v in dict(headers or {}).items()}
-        raw = h.get("retry-after")
-        if raw is None:
-            return 60.0
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return max(0.0, (parsedate_to_datetime(raw) - self.clock()).total_seconds())
-            except (TypeError, ValueError):
-                return 60.0
-
     @staticmethod
     def _message(exc: ApiException) -> str:
         try:
             body = json.loads(exc.body or b"{}")
-            return str(body["errors"][0]["message"])[:200]
+            return str(body["errors"][0]["message"])
         except Exception:  # noqa: BLE001 - the body is the vendor's; only a hint
-            return str(exc.reason or "")[:200]
+            return str(exc.reason or "")
 
     def _call(self, what: str, fn: Callable[[], Any], *, write: bool = False, poll: bool = False) -> Any:
         """One HTTP request through the limiter, vendor errors translated.
@@ -236,24 +222,14 @@ class AsanaConnector:
                     sync = json.loads(exc.body or b"{}").get("sync")
                 except Exception:  # noqa: BLE001
                     pass
+                # A signal poll() always catches (re-crawl), never an error: no cause to keep.
                 raise _SyncExpired(sync) from None
-            if status == 401:
-                raise errors.AuthError(self.tool, f"{what}: token rejected (401); replace the credential and reload") from None
-            if status == 429:
-                raise errors.RateLimited(self.tool, f"{what}: rate limited (429)", self._retry_after(exc.headers)) from None
-            if status == 404:
-                raise errors.NotFound(self.tool, f"{what}: not found (404): {self._message(exc)}") from None
-            if status == 0 or status >= 500:
-                cls = errors.OutcomeUnknown if write else errors.TransientError
-                tail = "outcome unknown" if write else "will retry next cycle"
-                raise cls(self.tool, f"{what}: server error {status or exc.reason}; {tail}") from None
-            raise errors.PermanentError(self.tool, f"{what}: refused ({status}): {self._message(exc)}") from None
+            raise http.error_for(self.tool, status, exc.headers, what, now=self.clock(), write=write,
+                                 message=self._message(exc)) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             never_sent = isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
-            if write and not never_sent:
-                raise errors.OutcomeUnknown(self.tool, f"{what}: {type(reason).__name__}; outcome unknown") from None
-            raise errors.TransientError(self.tool, f"{what}: {type(reason).__name__}; will retry next cycle") from None
+            raise http.no_answer(self.tool, what, type(reason).__name__, write=write, sent=not never_sent) from exc
 
     def _pages(self, what: str, fn: Callable[[dict], dict], opts: dict, *, poll: bool = True) -> list:
         """Every page of an offset-paginated list (``limit`` sent, ``next_page.offset`` followed)."""
