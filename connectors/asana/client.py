@@ -54,7 +54,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
-from xml.sax.saxutils import escape as _xml_escape
 
 import asana
 import urllib3
@@ -74,7 +73,7 @@ from bridge.core.model import (
     PollResult,
 )
 from connectors import http
-from connectors.asana import mapping
+from connectors.asana import mapping, markup
 from connectors.base import register
 
 APP_ROOT = "https://app.asana.com"
@@ -523,32 +522,16 @@ class AsanaConnector:
     # ------------------------------------------------------------------ writing
 
     def mention(self, account: Account) -> str:
-        """Asana's native mention in ``html_text``: ``<a data-asana-gid="GID"/>``."""
-        gid = "".join(ch for ch in account.id if ch.isdigit())
-        return f'<a data-asana-gid="{gid}"/>'
+        return markup.mention(account)
 
     def literal(self, text: str) -> str:
-        """A template's own words, XML-escaped: the whole body goes into ``html_text``."""
-        return _xml_escape(text, {'"': "&quot;"})
+        return markup.literal(text)
 
     def escape(self, text: str) -> str:
-        """Make untrusted text inert in Asana rich text.
-
-        XML-escapes ``& < > "`` (so no tag, hence no ``<a data-asana-gid>`` mention or link
-        can form), breaks URL schemes and ``www.`` with a zero-width space (Asana autolinks
-        bare URLs), and folds newlines to spaces.
-        """
-        text = " ".join(str(text).split())
-        text = text.replace("://", ":\u200b//").replace("www.", "www\u200b.")
-        return _xml_escape(text, {'"': "&quot;"})
+        return markup.escape(text)
 
     def footer(self, rule: str, marker: str) -> str:
-        """``\\n\\n<em>handoff-bridge · rule NAME · hb:…</em>`` (rule name escaped)."""
-        return f"\n\n<em>handoff-bridge · rule {self.escape(rule)} · {marker}</em>"
-
-    @staticmethod
-    def _html(body: str) -> str:
-        return f"<body>{body}</body>"
+        return markup.footer(rule, marker)
 
     def _story_url(self, task_gid: str, story_gid: str | None) -> str:
         return f"{APP_ROOT}/0/0/{task_gid}/{story_gid}/f" if story_gid else f"{APP_ROOT}/0/0/{task_gid}/f"
@@ -556,7 +539,7 @@ class AsanaConnector:
     def _comment(self, task_gid: str, body: str) -> ActionResult:
         data = self._call(
             f"POST /tasks/{task_gid}/stories",
-            lambda: self._stories.create_story_for_task({"data": {"html_text": self._html(body)}}, task_gid, {},
+            lambda: self._stories.create_story_for_task({"data": {"html_text": markup.html_body(body)}}, task_gid, {},
                                                         full_payload=True, _request_timeout=self.timeout),
             write=True,
         )
@@ -586,7 +569,7 @@ class AsanaConnector:
             )
             return self._comment(gid, action.body)
         if action.kind == ActionKind.DRAFT:
-            data: dict = {"name": action.title or "Request", "html_notes": self._html(action.body)}
+            data: dict = {"name": action.title or "Request", "html_notes": markup.html_body(action.body)}
             if action.assignees:
                 data["assignee"] = action.assignees[0].id
             if action.due is not None:

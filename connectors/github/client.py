@@ -51,10 +51,9 @@ from bridge.core import errors
 from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemKind, ItemRef, ItemSnapshot, PollResult
 from connectors import http
 from connectors.base import register
-from connectors.github import mapping
+from connectors.github import mapping, markup
 
 _LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 def parse_key(key: str) -> tuple[str, int]:
@@ -403,27 +402,16 @@ class GitHubConnector:
     # ------------------------------------------------------------------ writing
 
     def mention(self, account: Account) -> str:
-        return f"@{account.id}"
+        return markup.mention(account)
 
     def footer(self, rule: str, marker: str) -> str:
-        """The signature closing every text written: rule name and idempotency marker, small print."""
-        return f"\n\n<sub>handoff-bridge · rule {rule} · {marker}</sub>"
+        return markup.footer(rule, marker)
 
     def literal(self, text: str) -> str:
-        """A template's own text is Markdown the admin wrote: kept as is."""
-        return text
+        return markup.literal(text)
 
     def escape(self, text: str) -> str:
-        """Make untrusted text inert in GitHub Markdown.
-
-        Backslash-escapes Markdown punctuation (so ``#12`` does not link and ``**`` does not
-        format), breaks ``@`` with a zero-width space (no mention), and breaks URL schemes
-        and ``www.`` (no autolink). Newlines become spaces.
-        """
-        text = " ".join(text.split())
-        text = _MD_SPECIAL.sub(r"\\\1", text)
-        text = text.replace("@", "@\u200b").replace("://", ":\u200b//").replace("www.", "www\u200b.")
-        return text
+        return markup.escape(text)
 
     def _issue(self, key: str):
         """A lazy PyGithub Issue: no request until a write is made through it."""

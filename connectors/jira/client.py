@@ -55,11 +55,10 @@ from bridge.core import errors
 from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemRef, PollResult
 from connectors import http
 from connectors.base import register
-from connectors.jira import mapping
+from connectors.jira import mapping, markup
 
 FIELDS = ["summary", "status", "assignee", "reporter", "creator", "labels", "issuelinks",
           "resolution", "created", "updated", "description", "comment", "project", "duedate"]
-_WIKI_SPECIAL = re.compile(r"([\\\[\]{}*_?\-+^~|!#()])")
 _PLAIN_JQL = re.compile(r'\b(or|not)\b|[()]', re.I)
 
 
@@ -410,30 +409,16 @@ class JiraConnector:
     # ------------------------------------------------------------------ markup
 
     def mention(self, account: Account) -> str:
-        """Cloud ``[~accountid:ID]``; Data Center ``[~username]``."""
-        return f"[~accountid:{account.id}]" if self.cloud else f"[~{account.id}]"
+        return markup.mention(account, cloud=self.cloud)
 
     def escape(self, text: str) -> str:
-        """Make untrusted text inert in Jira wiki markup.
-
-        Newlines become spaces (no ``h1.``/``bq.``/list lines), every wiki special character
-        (``\\ [ ] { } * _ ? - + ^ ~ | ! # ( )``) is backslash-escaped (no ``[~mention]``,
-        ``[text|url]`` link, ``{code}``/``{color}`` macro, ``*bold*``, ``_italic_``,
-        ``-strike-``, ``!image!``, ``(y)`` emoticon), and URL schemes are broken with a
-        zero-width space (no autolink). See Atlassian "Text Formatting Notation Help".
-        """
-        text = " ".join(str(text).split())
-        text = _WIKI_SPECIAL.sub(r"\\\1", text)
-        return text.replace("://", ":\u200b//").replace("www.", "www\u200b.")
+        return markup.escape(text)
 
     def literal(self, text: str) -> str:
-        """A template's own words are wiki markup the admin wrote: kept as is."""
-        return text
+        return markup.literal(text)
 
     def footer(self, rule: str, marker: str) -> str:
-        """``\\n\\n----\\n{color:#6b778c}handoff-bridge · rule <rule> · hb:…{color}``: a rule
-        line then small grey print carrying the marker."""
-        return f"\n\n----\n{{color:#6b778c}}handoff\\-bridge · rule {self.escape(rule)} · {marker}{{color}}"
+        return markup.footer(rule, marker)
 
     # ------------------------------------------------------------------ writing
 
