@@ -51,7 +51,7 @@ from bridge.core import errors
 from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemKind, ItemRef, ItemSnapshot, PollResult
 from connectors import http
 from connectors.base import register
-from connectors.github import mapping, markup
+from connectors.github import mapping, markup, timeline
 
 _LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
@@ -283,7 +283,7 @@ class GitHubConnector:
 
     def _map_item(self, item: ItemSnapshot, raw: dict, entries: list, *, first_read: bool):
         """Timeline events, text links and the linked snapshot of one item (shared by poll and fetch)."""
-        result = mapping.map_timeline(item.ref, entries)
+        result = timeline.map_timeline(item.ref, entries)
         snapshot, link_events = mapping.map_links(
             item,
             body=raw.get("body") if isinstance(raw, dict) else None,
