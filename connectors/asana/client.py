@@ -39,8 +39,12 @@ timeout on every call (an ``int`` or a tuple is required: a float is silently ig
 urllib3 retries off (the default ``Retry(total=5)`` retries 429/5xx and read timeouts, POST
 included). ``Configuration.debug`` stays off (it prints the bearer token); the handlers the
 client attaches to the ``asana`` and ``urllib3`` loggers are removed so records flow into
-structlog. 429 → ``RateLimited`` (``Retry-After``), 401 → ``AuthError``, 404 → ``NotFound``,
-5xx / connection errors → ``TransientError`` on reads and ``OutcomeUnknown`` on writes.
+structlog. Failures go through ``connectors.http`` (the tree is drawn in
+``bridge/core/errors.py``), raised from the ``ApiException``/urllib3 error: 429 →
+``RateLimited`` (``Retry-After``), 401 → ``AuthError``, 404 → ``NotFound``, 5xx / connection
+errors → ``TransientError`` on reads and ``OutcomeUnknown`` on writes (a connection never
+made stays ``TransientError``); 412 is the events feed's own signal (a stale sync token).
+Markup (rich text): ``connectors.asana.markup``.
 
 Writing: comment = ``POST /tasks/{gid}/stories`` with ``html_text`` ``<body>…</body>``;
 reassign = ``PUT /tasks/{gid}`` ``assignee`` then the comment; draft = ``POST

@@ -31,9 +31,13 @@ reassign (``PATCH /issues/{n}`` assignees, then a comment), label (``POST .../la
 draft (``POST /repos/{o}/{r}/issues`` assigned to the receiver). Writes are never retried:
 a lost response raises ``OutcomeUnknown`` and the engine reconciles by marker.
 
-Retries happen only for GET/HEAD on 5xx and connection errors; 429 and exhausted quotas
+Retries happen only for GET/HEAD on 5xx and connection errors (urllib3, inside PyGithub).
+Every other failure goes through ``connectors.http`` (errors drawn in
+``bridge/core/errors.py``), raised from the PyGithub/requests exception: 429 and 403 with
+an exhausted quota or a secondary limit (GitHub's own rows of ``connectors.http.ROWS``)
 become ``RateLimited`` with the wait GitHub asked for (``Retry-After`` or
-``x-ratelimit-reset``), and the engine skips this connector until then.
+``x-ratelimit-reset``), and the engine skips this connector until then. Markup:
+``connectors.github.markup``; timeline entries: ``connectors.github.timeline``.
 """
 
 from __future__ import annotations

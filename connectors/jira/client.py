@@ -35,9 +35,12 @@ UTC calendar date of ``action.due``) then ``POST /rest/api/2/issueLink`` ("Relat
 
 The ``jira`` client's ``ResilientSession`` retries 429/503 and connection errors (POST
 included) with sleeps; it is built with ``max_retries=0``, so nothing is ever retried
-here: a lost write raises ``OutcomeUnknown`` and the engine reconciles by marker; 429
-becomes ``RateLimited`` (``Retry-After`` seconds or HTTP date, else ``X-RateLimit-Reset``).
-``JIRAError`` texts carry request headers (the token): they are never chained or logged.
+here: a lost write raises ``OutcomeUnknown`` and the engine reconciles by marker. Statuses
+become errors through ``connectors.http`` (the tree is drawn in ``bridge/core/errors.py``);
+429 is ``RateLimited`` (``Retry-After`` seconds or HTTP date, else ``X-RateLimit-Reset``).
+``JIRAError`` texts carry the request headers (the credential) and the response's cookies:
+the error is chained from a copy holding only status, URL and Jira's message (``_cause``).
+Markup (wiki, mentions per deployment): ``connectors.jira.markup``.
 """
 
 from __future__ import annotations
