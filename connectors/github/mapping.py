@@ -17,7 +17,7 @@ Sources followed:
 - ``connectors.textrefs`` for item references in titles, bodies, branch names and comments
   (:func:`map_links`);
 - GitHub's username rules (alphanumerics and single hyphens, not at either end, at most
-  39 characters) and its Markdown mention rules for :func:`mentions`.
+  39 characters) and its Markdown mention rules for ``connectors.github.timeline.mentions``.
 
 Event ids (``Event.id``; the store dedups on ``(tool, id)`` across all items):
 
@@ -74,7 +74,6 @@ __all__ = [
     "item_ref",
     "parse_time",
     "map_issue",
-    "mentions",
     "commit_author",
     "pull_head",
     "map_links",
@@ -111,78 +110,6 @@ def parse_time(s: Any) -> datetime:
         ValueError: not a string, not ISO 8601, or without a time zone.
     """
     return parse_iso_utc(s)
-
-
-# ---------------------------------------------------------------------------- mentions
-
-# A fenced code block: an opening fence of 3+ backticks or tildes (indented at most 3
-# spaces), up to a closing fence of the same character at least as long, or to the end.
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-# An inline code span: a backtick run closed by the next run of exactly the same length.
-_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
-# A candidate: "@" not glued to a preceding word, e-mail local part, path or another "@".
-_MENTION = re.compile(r"(?<![\w`./@+\-])@([A-Za-z0-9][A-Za-z0-9\-]*)")
-_MAX_LOGIN = 39
-
-
-def _strip_code(text: str) -> str:
-    """Blank out fenced code blocks and inline code spans (keep other text in place)."""
-    out: list[str] = []
-    fence: str | None = None
-    for line in text.splitlines(keepends=True):
-        if fence is None:
-            m = _FENCE_OPEN.match(line)
-            if m:
-                fence = m.group(1)
-                out.append("\n")
-            else:
-                out.append(line)
-        else:
-            stripped = line.strip()
-            if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence) and (
-                len(line) - len(line.lstrip(" ")) <= 3
-            ):
-                fence = None
-            out.append("\n")
-    return _CODE_SPAN.sub(" ", "".join(out))
-
-
-def mentions(text: str | None) -> tuple[Account, ...]:
-    """Extract the people ``@login``-mentioned in Markdown ``text``, deduplicated, in order.
-
-    Follows GitHub's username rules: alphanumerics and single hyphens, no hyphen at
-    either end (a trailing hyphen is read as punctuation), at most 39 characters. Not
-    mentions: text inside code spans or fenced code blocks, e-mail addresses
-    (``ben@example.com``), team mentions (``@org/team``: a team is not a person to hand
-    to), candidates glued to an underscore or longer than 39 characters. Trailing
-    punctuation (``@ben,`` ``@ben.`` ``@ben)``) ends the login. Duplicates are compared
-    case-insensitively (GitHub logins are); the first spelling is kept.
-
-    Returns:
-        ``Account("github", login)`` for each person, in order of first mention;
-        ``()`` for ``None`` or empty text. Never raises.
-    """
-    if not text or not isinstance(text, str):
-        return ()
-    cleaned = _strip_code(text)
-    seen: set[str] = set()
-    found: list[Account] = []
-    for m in _MENTION.finditer(cleaned):
-        run = m.group(1)
-        after = cleaned[m.end() : m.end() + 1]
-        if after == "/":
-            continue  # @org/team: a team mention, no single person
-        if after == "_" or after.isalnum():
-            continue  # glued to characters a login cannot hold
-        login = run.rstrip("-")
-        if not login or "--" in login or len(login) > _MAX_LOGIN:
-            continue
-        key = login.lower()
-        if key in seen:
-            continue
-        seen.add(key)
-        found.append(Account(TOOL, login))
-    return tuple(found)
 
 
 # ---------------------------------------------------------------------------- issues

@@ -1,12 +1,12 @@
 """Map GitHub timeline entries to events, in exactly one place (the timeline half of ``mapping``).
 
 Holds :func:`map_timeline` and its result :class:`TimelineMapping`, the handler of each
-mapped event type (``MAPPED_TYPES``) and the reason each deliberately skipped type is
-skipped (``SKIP_REASONS``). Pure functions over plain dicts as parsed from GitHub REST
+mapped event type (``MAPPED_TYPES``), the reason each deliberately skipped type is
+skipped (``SKIP_REASONS``), and :func:`mentions` (the ``@login`` mentions of a comment or
+review body, by GitHub's username and Markdown rules). Pure functions over plain dicts as parsed from GitHub REST
 "Timeline events" (``GET /repos/{owner}/{repo}/issues/{number}/timeline``) and "Issue event
 types" (docs.github.com/en/rest/using-the-rest-api/issue-event-types). Event ids are listed
-in ``connectors.github.mapping``'s docstring; field helpers and :func:`~connectors.github.mapping.mentions`
-come from there.
+in ``connectors.github.mapping``'s docstring; the field helpers come from there.
 """
 
 from __future__ import annotations
@@ -17,17 +17,89 @@ from typing import Any, Callable
 
 from bridge.core.model import Account, Event, EventKind, ItemRef
 from connectors.github.mapping import (
+    TOOL,
     Malformed,
     account_of,
     commit_author,
     item_ref,
     make_event,
-    mentions,
     required,
     time_at,
 )
 
-__all__ = ["TimelineMapping", "map_timeline", "SKIP_REASONS", "MAPPED_TYPES"]
+__all__ = ["TimelineMapping", "map_timeline", "mentions", "SKIP_REASONS", "MAPPED_TYPES"]
+
+
+# ---------------------------------------------------------------------------- mentions
+
+# A fenced code block: an opening fence of 3+ backticks or tildes (indented at most 3
+# spaces), up to a closing fence of the same character at least as long, or to the end.
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# An inline code span: a backtick run closed by the next run of exactly the same length.
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+# A candidate: "@" not glued to a preceding word, e-mail local part, path or another "@".
+_MENTION = re.compile(r"(?<![\w`./@+\-])@([A-Za-z0-9][A-Za-z0-9\-]*)")
+_MAX_LOGIN = 39
+
+
+def _strip_code(text: str) -> str:
+    """Blank out fenced code blocks and inline code spans (keep other text in place)."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.splitlines(keepends=True):
+        if fence is None:
+            m = _FENCE_OPEN.match(line)
+            if m:
+                fence = m.group(1)
+                out.append("\n")
+            else:
+                out.append(line)
+        else:
+            stripped = line.strip()
+            if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence) and (
+                len(line) - len(line.lstrip(" ")) <= 3
+            ):
+                fence = None
+            out.append("\n")
+    return _CODE_SPAN.sub(" ", "".join(out))
+
+
+def mentions(text: str | None) -> tuple[Account, ...]:
+    """Extract the people ``@login``-mentioned in Markdown ``text``, deduplicated, in order.
+
+    Follows GitHub's username rules: alphanumerics and single hyphens, no hyphen at
+    either end (a trailing hyphen is read as punctuation), at most 39 characters. Not
+    mentions: text inside code spans or fenced code blocks, e-mail addresses
+    (``ben@example.com``), team mentions (``@org/team``: a team is not a person to hand
+    to), candidates glued to an underscore or longer than 39 characters. Trailing
+    punctuation (``@ben,`` ``@ben.`` ``@ben)``) ends the login. Duplicates are compared
+    case-insensitively (GitHub logins are); the first spelling is kept.
+
+    Returns:
+        ``Account("github", login)`` for each person, in order of first mention;
+        ``()`` for ``None`` or empty text. Never raises.
+    """
+    if not text or not isinstance(text, str):
+        return ()
+    cleaned = _strip_code(text)
+    seen: set[str] = set()
+    found: list[Account] = []
+    for m in _MENTION.finditer(cleaned):
+        run = m.group(1)
+        after = cleaned[m.end() : m.end() + 1]
+        if after == "/":
+            continue  # @org/team: a team mention, no single person
+        if after == "_" or after.isalnum():
+            continue  # glued to characters a login cannot hold
+        login = run.rstrip("-")
+        if not login or "--" in login or len(login) > _MAX_LOGIN:
+            continue
+        key = login.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append(Account(TOOL, login))
+    return tuple(found)
 
 
 @dataclass(frozen=True)

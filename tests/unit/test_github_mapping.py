@@ -22,10 +22,9 @@ from connectors.github.mapping import (
     pull_head,
     item_ref,
     map_issue,
-    mentions,
     parse_time,
 )
-from connectors.github.timeline import MAPPED_TYPES, SKIP_REASONS, TimelineMapping, map_timeline
+from connectors.github.timeline import MAPPED_TYPES, SKIP_REASONS, TimelineMapping, map_timeline, mentions
 from tests.support.recorded import RECORDED, read_replay
 
 GH = "github"
