@@ -1,8 +1,10 @@
 """The contract every connector satisfies, and the registry that names them.
 
 A connector only fetches and writes; the engine owns cursors, storage and timing
-(DESIGN.md "Connectors"). Vendor exceptions are translated here, at the edge, into
-``bridge.core.errors``.
+(DESIGN.md "Connectors"). Vendor exceptions are translated at the edge, in each client,
+through ``connectors.http`` (one status → error table, one Retry-After parser) into the
+error tree drawn in ``bridge/core/errors.py``, raised ``from`` the vendor exception so its
+cause is kept. Each tool's text markup lives in ``connectors/<tool>/markup.py``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class Connector(Protocol):
 
         Never raises for one malformed vendor item: it is skipped and listed in
         ``PollResult.skipped``. Raises ``bridge.core.errors.ConnectorError`` subclasses for
-        failures of the call itself; the cursor then stays where it was.
+        failures of the call itself (which status gives which: ``connectors.http.ROWS``);
+        the cursor then stays where it was.
         """
 
     def fetch(self, ref: ItemRef) -> PollResult:
@@ -50,7 +53,8 @@ class Connector(Protocol):
         """
 
     def apply(self, action: Action) -> ActionResult:
-        """Write ``action`` once. Raises ``OutcomeUnknown`` when the response was lost."""
+        """Write ``action`` once. Raises ``OutcomeUnknown`` when the response was lost (a
+        timeout, a lost connection or a 5xx: ``connectors.http`` with ``write=True``)."""
 
     def find_marker(self, action: Action, since: datetime) -> ActionResult | None:
         """Look for text carrying ``action.marker`` written on or after ``since`` (UTC)."""

@@ -39,8 +39,12 @@ timeout on every call (an ``int`` or a tuple is required: a float is silently ig
 urllib3 retries off (the default ``Retry(total=5)`` retries 429/5xx and read timeouts, POST
 included). ``Configuration.debug`` stays off (it prints the bearer token); the handlers the
 client attaches to the ``asana`` and ``urllib3`` loggers are removed so records flow into
-structlog. 429 → ``RateLimited`` (``Retry-After``), 401 → ``AuthError``, 404 → ``NotFound``,
-5xx / connection errors → ``TransientError`` on reads and ``OutcomeUnknown`` on writes.
+structlog. Failures go through ``connectors.http`` (the tree is drawn in
+``bridge/core/errors.py``), raised from the ``ApiException``/urllib3 error: 429 →
+``RateLimited`` (``Retry-After``), 401 → ``AuthError``, 404 → ``NotFound``, 5xx / connection
+errors → ``TransientError`` on reads and ``OutcomeUnknown`` on writes (a connection never
+made stays ``TransientError``); 412 is the events feed's own signal (a stale sync token).
+Markup (rich text): ``connectors.asana.markup``.
 
 Writing: comment = ``POST /tasks/{gid}/stories`` with ``html_text`` ``<body>…</body>``;
 reassign = ``PUT /tasks/{gid}`` ``assignee`` then the comment; draft = ``POST
@@ -54,7 +58,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
-from xml.sax.saxutils import escape as _xml_escape
 
 import asana
 import urllib3
@@ -73,7 +76,8 @@ from bridge.core.model import (
     ItemSnapshot,
     PollResult,
 )
-from connectors.asana import mapping
+from connectors import http
+from connectors.asana import mapping, markup
 from connectors.base import register
 
 APP_ROOT = "https://app.asana.com"
@@ -192,28 +196,13 @@ class AsanaConnector:
 
     # ------------------------------------------------------------------ calls and errors
 
-    def _retry_after(self, headers: Any) -> float:
-        h = {str(k).lower(): v for k, v in dict(headers or {}).items()}
-        raw = h.get("retry-after")
-        if raw is None:
-            return 60.0
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return max(0.0, (parsedate_to_datetime(raw) - self.clock()).total_seconds())
-            except (TypeError, ValueError):
-                return 60.0
-
     @staticmethod
     def _message(exc: ApiException) -> str:
         try:
             body = json.loads(exc.body or b"{}")
-            return str(body["errors"][0]["message"])[:200]
+            return str(body["errors"][0]["message"])
         except Exception:  # noqa: BLE001 - the body is the vendor's; only a hint
-            return str(exc.reason or "")[:200]
+            return str(exc.reason or "")
 
     def _call(self, what: str, fn: Callable[[], Any], *, write: bool = False, poll: bool = False) -> Any:
         """One HTTP request through the limiter, vendor errors translated.
@@ -236,24 +225,14 @@ class AsanaConnector:
                     sync = json.loads(exc.body or b"{}").get("sync")
                 except Exception:  # noqa: BLE001
                     pass
+                # A signal poll() always catches (re-crawl), never an error: no cause to keep.
                 raise _SyncExpired(sync) from None
-            if status == 401:
-                raise errors.AuthError(self.tool, f"{what}: token rejected (401); replace the credential and reload") from None
-            if status == 429:
-                raise errors.RateLimited(self.tool, f"{what}: rate limited (429)", self._retry_after(exc.headers)) from None
-            if status == 404:
-                raise errors.NotFound(self.tool, f"{what}: not found (404): {self._message(exc)}") from None
-            if status == 0 or status >= 500:
-                cls = errors.OutcomeUnknown if write else errors.TransientError
-                tail = "outcome unknown" if write else "will retry next cycle"
-                raise cls(self.tool, f"{what}: server error {status or exc.reason}; {tail}") from None
-            raise errors.PermanentError(self.tool, f"{what}: refused ({status}): {self._message(exc)}") from None
+            raise http.error_for(self.tool, status, exc.headers, what, now=self.clock(), write=write,
+                                 message=self._message(exc)) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             never_sent = isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
-            if write and not never_sent:
-                raise errors.OutcomeUnknown(self.tool, f"{what}: {type(reason).__name__}; outcome unknown") from None
-            raise errors.TransientError(self.tool, f"{what}: {type(reason).__name__}; will retry next cycle") from None
+            raise http.no_answer(self.tool, what, type(reason).__name__, write=write, sent=not never_sent) from exc
 
     def _pages(self, what: str, fn: Callable[[dict], dict], opts: dict, *, poll: bool = True) -> list:
         """Every page of an offset-paginated list (``limit`` sent, ``next_page.offset`` followed)."""
@@ -547,32 +526,16 @@ class AsanaConnector:
     # ------------------------------------------------------------------ writing
 
     def mention(self, account: Account) -> str:
-        """Asana's native mention in ``html_text``: ``<a data-asana-gid="GID"/>``."""
-        gid = "".join(ch for ch in account.id if ch.isdigit())
-        return f'<a data-asana-gid="{gid}"/>'
+        return markup.mention(account)
 
     def literal(self, text: str) -> str:
-        """A template's own words, XML-escaped: the whole body goes into ``html_text``."""
-        return _xml_escape(text, {'"': "&quot;"})
+        return markup.literal(text)
 
     def escape(self, text: str) -> str:
-        """Make untrusted text inert in Asana rich text.
-
-        XML-escapes ``& < > "`` (so no tag, hence no ``<a data-asana-gid>`` mention or link
-        can form), breaks URL schemes and ``www.`` with a zero-width space (Asana autolinks
-        bare URLs), and folds newlines to spaces.
-        """
-        text = " ".join(str(text).split())
-        text = text.replace("://", ":\u200b//").replace("www.", "www\u200b.")
-        return _xml_escape(text, {'"': "&quot;"})
+        return markup.escape(text)
 
     def footer(self, rule: str, marker: str) -> str:
-        """``\\n\\n<em>handoff-bridge · rule NAME · hb:…</em>`` (rule name escaped)."""
-        return f"\n\n<em>handoff-bridge · rule {self.escape(rule)} · {marker}</em>"
-
-    @staticmethod
-    def _html(body: str) -> str:
-        return f"<body>{body}</body>"
+        return markup.footer(rule, marker)
 
     def _story_url(self, task_gid: str, story_gid: str | None) -> str:
         return f"{APP_ROOT}/0/0/{task_gid}/{story_gid}/f" if story_gid else f"{APP_ROOT}/0/0/{task_gid}/f"
@@ -580,7 +543,7 @@ class AsanaConnector:
     def _comment(self, task_gid: str, body: str) -> ActionResult:
         data = self._call(
             f"POST /tasks/{task_gid}/stories",
-            lambda: self._stories.create_story_for_task({"data": {"html_text": self._html(body)}}, task_gid, {},
+            lambda: self._stories.create_story_for_task({"data": {"html_text": markup.html_body(body)}}, task_gid, {},
                                                         full_payload=True, _request_timeout=self.timeout),
             write=True,
         )
@@ -610,7 +573,7 @@ class AsanaConnector:
             )
             return self._comment(gid, action.body)
         if action.kind == ActionKind.DRAFT:
-            data: dict = {"name": action.title or "Request", "html_notes": self._html(action.body)}
+            data: dict = {"name": action.title or "Request", "html_notes": markup.html_body(action.body)}
             if action.assignees:
                 data["assignee"] = action.assignees[0].id
             if action.due is not None:

@@ -31,9 +31,13 @@ reassign (``PATCH /issues/{n}`` assignees, then a comment), label (``POST .../la
 draft (``POST /repos/{o}/{r}/issues`` assigned to the receiver). Writes are never retried:
 a lost response raises ``OutcomeUnknown`` and the engine reconciles by marker.
 
-Retries happen only for GET/HEAD on 5xx and connection errors; 429 and exhausted quotas
+Retries happen only for GET/HEAD on 5xx and connection errors (urllib3, inside PyGithub).
+Every other failure goes through ``connectors.http`` (errors drawn in
+``bridge/core/errors.py``), raised from the PyGithub/requests exception: 429 and 403 with
+an exhausted quota or a secondary limit (GitHub's own rows of ``connectors.http.ROWS``)
 become ``RateLimited`` with the wait GitHub asked for (``Retry-After`` or
-``x-ratelimit-reset``), and the engine skips this connector until then.
+``x-ratelimit-reset``), and the engine skips this connector until then. Markup:
+``connectors.github.markup``; timeline entries: ``connectors.github.timeline``.
 """
 
 from __future__ import annotations
@@ -43,18 +47,17 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
-import github
 import requests
 from github import Auth, Github, GithubException
 from urllib3.util.retry import Retry
 
 from bridge.core import errors
 from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemKind, ItemRef, ItemSnapshot, PollResult
+from connectors import http
 from connectors.base import register
-from connectors.github import mapping
+from connectors.github import mapping, markup, timeline
 
 _LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 def parse_key(key: str) -> tuple[str, int]:
@@ -67,6 +70,15 @@ def parse_key(key: str) -> tuple[str, int]:
     if not sep or "/" not in repo or not num.isdigit():
         raise ValueError(f"not a GitHub item key: {key!r} (expected owner/name#number)")
     return repo, int(num)
+
+
+def _message(body: object) -> str:
+    """The ``message`` of a GitHub error body (``basic-error``: ``{"message", "documentation_url"}``), or ""."""
+    try:
+        data = json.loads(body) if isinstance(body, (str, bytes)) and body else None
+    except ValueError:
+        return ""
+    return str(data.get("message") or "") if isinstance(data, dict) else ""
 
 
 def _iso(dt: datetime) -> str:
@@ -151,48 +163,25 @@ class GitHubConnector:
             seconds_between_writes=cfg.seconds_between_writes,
         )
 
-    # ------------------------------------------------------------------ errors
-
-    def _raise_for(self, status: int, headers: dict, what: str) -> None:
-        """Translate a non-2xx/304 answer into the project's error tree."""
-        h = {k.lower(): v for k, v in (headers or {}).items()}
-        if status == 401:
-            raise errors.AuthError(self.tool, f"{what}: token rejected (401); replace the credential and reload")
-        if status == 429 or (status == 403 and ("retry-after" in h or h.get("x-ratelimit-remaining") == "0")):
-            raise errors.RateLimited(self.tool, f"{what}: rate limited ({status})", self._retry_after(h))
-        if status == 404:
-            raise errors.NotFound(self.tool, f"{what}: not found (404); check the repository name and the token's access")
-        if status == 410:
-            raise errors.NotFound(self.tool, f"{what}: gone (410); the issue was deleted")
-        if status >= 500:
-            raise errors.TransientError(self.tool, f"{what}: server error {status}; will retry next cycle")
-        raise errors.PermanentError(self.tool, f"{what}: refused ({status})")
-
-    def _retry_after(self, h: dict) -> float:
-        """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``x-ratelimit-reset``
-        (epoch seconds) minus now, else 60 (GitHub's advice for a secondary limit without a header)."""
-        if "retry-after" in h:
-            try:
-                return max(0.0, float(h["retry-after"]))
-            except ValueError:
-                from email.utils import parsedate_to_datetime
-
-                return max(0.0, (parsedate_to_datetime(h["retry-after"]) - self.clock()).total_seconds())
-        if "x-ratelimit-reset" in h:
-            return max(0.0, float(h["x-ratelimit-reset"]) - self.clock().timestamp())
-        return 60.0
+    # ------------------------------------------------------------------ HTTP
 
     def _get(self, url: str, params: dict | None = None, headers: dict | None = None) -> tuple[int, dict, object]:
-        """One GET through PyGithub's requester; returns (status, lower-cased headers, parsed JSON or None)."""
+        """One GET through PyGithub's requester; returns (status, lower-cased headers, parsed JSON or None).
+
+        Raises:
+            the ``connectors.http.error_for`` error of a non-2xx/304 answer;
+            ``TransientError`` on a timeout or lost connection (cause kept).
+        """
+        what = f"GET {url.split('?')[0]}"
         try:
             status, hdrs, body = self._gh.requester.requestJson("GET", url, parameters=params, headers=headers)
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise errors.TransientError(self.tool, f"GET {url.split('?')[0]}: {type(exc).__name__}") from None
-        hdrs = {k.lower(): v for k, v in hdrs.items()}
+            raise http.no_answer(self.tool, what, type(exc).__name__, write=False) from exc
+        hdrs = http.lower_keys(hdrs)
         if status == 304:
             return status, hdrs, None
         if status >= 300:
-            self._raise_for(status, hdrs, f"GET {url.split('?')[0]}")
+            raise http.error_for(self.tool, status, hdrs, what, now=self.clock(), message=_message(body))
         return status, hdrs, json.loads(body) if body else None
 
     def _get_pages(self, url: str, params: dict | None) -> tuple[list, int]:
@@ -298,7 +287,7 @@ class GitHubConnector:
 
     def _map_item(self, item: ItemSnapshot, raw: dict, entries: list, *, first_read: bool):
         """Timeline events, text links and the linked snapshot of one item (shared by poll and fetch)."""
-        result = mapping.map_timeline(item.ref, entries)
+        result = timeline.map_timeline(item.ref, entries)
         snapshot, link_events = mapping.map_links(
             item,
             body=raw.get("body") if isinstance(raw, dict) else None,
@@ -417,27 +406,16 @@ class GitHubConnector:
     # ------------------------------------------------------------------ writing
 
     def mention(self, account: Account) -> str:
-        return f"@{account.id}"
+        return markup.mention(account)
 
     def footer(self, rule: str, marker: str) -> str:
-        """The signature closing every text written: rule name and idempotency marker, small print."""
-        return f"\n\n<sub>handoff-bridge · rule {rule} · {marker}</sub>"
+        return markup.footer(rule, marker)
 
     def literal(self, text: str) -> str:
-        """A template's own text is Markdown the admin wrote: kept as is."""
-        return text
+        return markup.literal(text)
 
     def escape(self, text: str) -> str:
-        """Make untrusted text inert in GitHub Markdown.
-
-        Backslash-escapes Markdown punctuation (so ``#12`` does not link and ``**`` does not
-        format), breaks ``@`` with a zero-width space (no mention), and breaks URL schemes
-        and ``www.`` (no autolink). Newlines become spaces.
-        """
-        text = " ".join(text.split())
-        text = _MD_SPECIAL.sub(r"\\\1", text)
-        text = text.replace("@", "@\u200b").replace("://", ":\u200b//").replace("www.", "www\u200b.")
-        return text
+        return markup.escape(text)
 
     def _issue(self, key: str):
         """A lazy PyGithub Issue: no request until a write is made through it."""
@@ -445,18 +423,17 @@ class GitHubConnector:
         return self._gh.get_repo(repo).get_issue(number)
 
     def _write(self, what: str, fn: Callable[[], object]) -> object:
+        """Run one PyGithub write; its failures become ``connectors.http`` errors (``write=True``),
+        the PyGithub exception kept as the cause."""
         try:
             return fn()
-        except github.BadCredentialsException:
-            raise errors.AuthError(self.tool, f"{what}: token rejected (401); replace the credential and reload") from None
-        except github.RateLimitExceededException as exc:
-            raise errors.RateLimited(self.tool, f"{what}: rate limited", self._retry_after(exc.headers or {})) from None
         except GithubException as exc:
-            if exc.status >= 500:
-                raise errors.OutcomeUnknown(self.tool, f"{what}: server error {exc.status}; outcome unknown") from None
-            self._raise_for(exc.status, exc.headers or {}, what)
+            message = str(exc.data.get("message") or "") if isinstance(exc.data, dict) else ""
+            raise http.error_for(
+                self.tool, exc.status, exc.headers, what, now=self.clock(), write=True, message=message
+            ) from exc
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise errors.OutcomeUnknown(self.tool, f"{what}: {type(exc).__name__}; outcome unknown") from None
+            raise http.no_answer(self.tool, what, type(exc).__name__, write=True) from exc
 
     def apply(self, action: Action) -> ActionResult:
         """Perform ``action`` once (no retry).

@@ -35,9 +35,12 @@ UTC calendar date of ``action.due``) then ``POST /rest/api/2/issueLink`` ("Relat
 
 The ``jira`` client's ``ResilientSession`` retries 429/503 and connection errors (POST
 included) with sleeps; it is built with ``max_retries=0``, so nothing is ever retried
-here: a lost write raises ``OutcomeUnknown`` and the engine reconciles by marker; 429
-becomes ``RateLimited`` (``Retry-After`` seconds or HTTP date, else ``X-RateLimit-Reset``).
-``JIRAError`` texts carry request headers (the token): they are never chained or logged.
+here: a lost write raises ``OutcomeUnknown`` and the engine reconciles by marker. Statuses
+become errors through ``connectors.http`` (the tree is drawn in ``bridge/core/errors.py``);
+429 is ``RateLimited`` (``Retry-After`` seconds or HTTP date, else ``X-RateLimit-Reset``).
+``JIRAError`` texts carry the request headers (the credential) and the response's cookies:
+the error is chained from a copy holding only status, URL and Jira's message (``_cause``).
+Markup (wiki, mentions per deployment): ``connectors.jira.markup``.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
@@ -54,12 +56,12 @@ from jira import JIRA, JIRAError
 
 from bridge.core import errors
 from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemRef, PollResult
+from connectors import http
 from connectors.base import register
-from connectors.jira import mapping
+from connectors.jira import mapping, markup
 
 FIELDS = ["summary", "status", "assignee", "reporter", "creator", "labels", "issuelinks",
           "resolution", "created", "updated", "description", "comment", "project", "duedate"]
-_WIKI_SPECIAL = re.compile(r"([\\\[\]{}*_?\-+^~|!#()])")
 _PLAIN_JQL = re.compile(r'\b(or|not)\b|[()]', re.I)
 
 
@@ -127,9 +129,9 @@ class JiraConnector:
             self._jira = JIRA(server=self.base_url, timeout=timeout, max_retries=0,
                               get_server_info=True, **auth)
         except JIRAError as exc:
-            self._raise_for(exc.status_code or 0, _headers(exc), "GET /serverInfo")
+            raise self._error(exc, "GET /serverInfo", write=False) from _cause(exc)
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise errors.TransientError(self.tool, f"GET /serverInfo: {type(exc).__name__}; will retry") from None
+            raise http.no_answer(self.tool, "GET /serverInfo", type(exc).__name__, write=False) from exc
         self._session = self._jira._session
         self.requests = 1
 
@@ -142,43 +144,10 @@ class JiraConnector:
 
     # ------------------------------------------------------------------ HTTP
 
-    def _raise_for(self, status: int, headers: dict, what: str) -> None:
-        h = {k.lower(): v for k, v in (headers or {}).items()}
-        if status == 401:
-            raise errors.AuthError(self.tool, f"{what}: credentials rejected (401); replace the token and reload")
-        if status == 429:
-            raise errors.RateLimited(self.tool, f"{what}: rate limited (429)", self._retry_after(h))
-        if status == 403:
-            raise errors.AuthError(self.tool, f"{what}: forbidden (403); check the account's permissions")
-        if status == 404:
-            raise errors.NotFound(self.tool, f"{what}: not found (404); check the key/JQL and the account's access")
-        if status >= 500 or status == 0:
-            raise errors.TransientError(self.tool, f"{what}: server error {status}; will retry next cycle")
-        raise errors.PermanentError(self.tool, f"{what}: refused ({status})")
-
-    def _retry_after(self, h: dict) -> float:
-        """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``X-RateLimit-Reset``
-        (ISO 8601 as Jira Cloud sends it, or epoch seconds), else 60."""
-        now = self.clock()
-        if h.get("retry-after"):
-            v = h["retry-after"].strip()
-            try:
-                return max(0.0, float(v))
-            except ValueError:
-                try:
-                    return max(0.0, (parsedate_to_datetime(v) - now).total_seconds())
-                except (TypeError, ValueError):
-                    pass
-        if h.get("x-ratelimit-reset"):
-            v = h["x-ratelimit-reset"].strip()
-            try:
-                return max(0.0, float(v) - now.timestamp())
-            except ValueError:
-                try:
-                    return max(0.0, (mapping.parse_time(v.replace("Z", ":00Z") if len(v) == 17 else v) - now).total_seconds())
-                except ValueError:
-                    pass
-        return 60.0
+    def _error(self, exc: JIRAError, what: str, *, write: bool) -> errors.ConnectorError:
+        """``connectors.http.error_for`` of a ``JIRAError`` (no status: 0)."""
+        return http.error_for(self.tool, exc.status_code or 0, _headers(exc), what, now=self.clock(),
+                              write=write, message=str(exc.text or ""))
 
     def _call(self, method: str, path: str, *, write: bool = False, params: dict | None = None,
               body: object = None) -> object:
@@ -194,22 +163,15 @@ class JiraConnector:
                                          data=json.dumps(body) if body is not None else None,
                                          headers={"Content-Type": "application/json"})
         except JIRAError as exc:
-            status = exc.status_code or 0
-            if write and (status >= 500 or status == 0):
-                raise errors.OutcomeUnknown(self.tool, f"{what}: server error {status}; outcome unknown, reconcile by marker") from None
-            self._raise_for(status, _headers(exc), what)
+            raise self._error(exc, what, write=write) from _cause(exc)
         except (requests.Timeout, requests.ConnectionError) as exc:
-            if write:
-                raise errors.OutcomeUnknown(self.tool, f"{what}: {type(exc).__name__}; outcome unknown, reconcile by marker") from None
-            raise errors.TransientError(self.tool, f"{what}: {type(exc).__name__}; will retry next cycle") from None
+            raise http.no_answer(self.tool, what, type(exc).__name__, write=write) from exc
         if not resp.content:
             return None
         try:
             return resp.json()
-        except ValueError:
-            if write:
-                raise errors.OutcomeUnknown(self.tool, f"{what}: unreadable response; outcome unknown") from None
-            raise errors.TransientError(self.tool, f"{what}: unreadable response") from None
+        except ValueError as exc:
+            raise http.no_answer(self.tool, what, "unreadable response", write=write) from exc
 
     @property
     def _v(self) -> str:
@@ -450,30 +412,16 @@ class JiraConnector:
     # ------------------------------------------------------------------ markup
 
     def mention(self, account: Account) -> str:
-        """Cloud ``[~accountid:ID]``; Data Center ``[~username]``."""
-        return f"[~accountid:{account.id}]" if self.cloud else f"[~{account.id}]"
+        return markup.mention(account, cloud=self.cloud)
 
     def escape(self, text: str) -> str:
-        """Make untrusted text inert in Jira wiki markup.
-
-        Newlines become spaces (no ``h1.``/``bq.``/list lines), every wiki special character
-        (``\\ [ ] { } * _ ? - + ^ ~ | ! # ( )``) is backslash-escaped (no ``[~mention]``,
-        ``[text|url]`` link, ``{code}``/``{color}`` macro, ``*bold*``, ``_italic_``,
-        ``-strike-``, ``!image!``, ``(y)`` emoticon), and URL schemes are broken with a
-        zero-width space (no autolink). See Atlassian "Text Formatting Notation Help".
-        """
-        text = " ".join(str(text).split())
-        text = _WIKI_SPECIAL.sub(r"\\\1", text)
-        return text.replace("://", ":\u200b//").replace("www.", "www\u200b.")
+        return markup.escape(text)
 
     def literal(self, text: str) -> str:
-        """A template's own words are wiki markup the admin wrote: kept as is."""
-        return text
+        return markup.literal(text)
 
     def footer(self, rule: str, marker: str) -> str:
-        """``\\n\\n----\\n{color:#6b778c}handoff-bridge · rule <rule> · hb:…{color}``: a rule
-        line then small grey print carrying the marker."""
-        return f"\n\n----\n{{color:#6b778c}}handoff\\-bridge · rule {self.escape(rule)} · {marker}{{color}}"
+        return markup.footer(rule, marker)
 
     # ------------------------------------------------------------------ writing
 
@@ -586,8 +534,19 @@ class JiraConnector:
 
 
 def _headers(exc: JIRAError) -> dict:
+    """The response headers a ``JIRAError`` carries ({} when it has no response)."""
     resp = getattr(exc, "response", None)
     return dict(resp.headers) if resp is not None and resp.headers is not None else {}
+
+
+def _cause(exc: JIRAError) -> JIRAError:
+    """What of ``exc`` to keep as the cause: status, URL and Jira's message, with its traceback.
+
+    A ``JIRAError`` prints the request it holds (the ``Authorization`` header: the
+    credential, base64 only) and the response headers (session cookies), so the original
+    is never chained.
+    """
+    return JIRAError(exc.text, exc.status_code, exc.url).with_traceback(exc.__traceback__)
 
 
 __all__ = ["JiraConnector", "jql_minute", "scoped_jql", "FIELDS"]

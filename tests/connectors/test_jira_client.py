@@ -9,6 +9,7 @@ import pytest
 
 from bridge.core import errors
 from bridge.core.model import Account, Action, ActionKind, EventKind, ItemRef
+from connectors import http
 from connectors.jira.client import JiraConnector, scoped_jql
 from connectors.sandbox.jira.emulator import JiraEmulator
 
@@ -143,7 +144,7 @@ def test_429_is_rate_limited_with_retry_after(cloud, form):
     if form == "http-date":
         # The emulator sends seconds; check the HTTP-date form on the parser directly.
         h = {"retry-after": format_datetime(clock.now + timedelta(seconds=90), usegmt=True)}
-        assert conn._retry_after(h) == pytest.approx(90)
+        assert http.retry_after(h, clock.now) == pytest.approx(90)
     with pytest.raises(errors.RateLimited) as exc:
         conn.poll("project = WEB", None)
     assert len(searches(emu)) == 1  # no retry inside the client

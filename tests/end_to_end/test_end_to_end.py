@@ -12,7 +12,7 @@ from bridge.app.commands import demo
 from bridge.app.commands.explain import explain
 from bridge.core.model import Account, AccountInfo, ItemRef, PollResult
 from bridge.store import OutboxRow
-from connectors.github import mapping
+from connectors.github import timeline as mapping
 from tests.support.recorded import read_replay
 from tests.support.world import BOT, PEOPLE, TOKEN, DiesAfterSending, World, berlin
 

@@ -20,15 +20,11 @@ from connectors.github.mapping import (
     commit_author,
     map_links,
     pull_head,
-    MAPPED_TYPES,
-    SKIP_REASONS,
-    TimelineMapping,
     item_ref,
     map_issue,
-    map_timeline,
-    mentions,
     parse_time,
 )
+from connectors.github.timeline import MAPPED_TYPES, SKIP_REASONS, TimelineMapping, map_timeline, mentions
 from tests.support.recorded import RECORDED, read_replay
 
 GH = "github"
