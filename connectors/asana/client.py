@@ -78,6 +78,7 @@ from bridge.core.model import (
 )
 from connectors import http
 from connectors.asana import mapping, markup
+from connectors.asana.settings import AsanaConnectorConfig
 from connectors.base import register
 
 APP_ROOT = "https://app.asana.com"
@@ -182,7 +183,8 @@ class AsanaConnector:
         self.requests = 0
 
     @classmethod
-    def from_config(cls, name: str, cfg, token: str, clock=None) -> "AsanaConnector":
+    def from_config(cls, name: str, cfg: AsanaConnectorConfig, token: str,
+                    clock: Callable[[], datetime] | None = None) -> "AsanaConnector":
         """Build from a validated ``[connectors.<name>]`` (``AsanaConnectorConfig``) and its token."""
         return cls(
             name,

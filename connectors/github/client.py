@@ -56,6 +56,7 @@ from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemKin
 from connectors import http
 from connectors.base import register
 from connectors.github import mapping, markup, timeline
+from connectors.github.settings import GitHubConnectorConfig
 
 _LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
@@ -148,7 +149,8 @@ class GitHubConnector:
         self._branches: dict[str, str | None] = {}  # "owner/repo#n" -> head ref (see _learn_branches)
 
     @classmethod
-    def from_config(cls, name: str, cfg, token: str, clock=None) -> "GitHubConnector":
+    def from_config(cls, name: str, cfg: GitHubConnectorConfig, token: str,
+                    clock: Callable[[], datetime] | None = None) -> "GitHubConnector":
         """Build from a validated ``[connectors.<name>]`` section and its resolved token."""
         return cls(
             name,

@@ -59,6 +59,7 @@ from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemRef
 from connectors import http
 from connectors.base import register
 from connectors.jira import mapping, markup
+from connectors.jira.settings import JiraConnectorConfig
 
 FIELDS = ["summary", "status", "assignee", "reporter", "creator", "labels", "issuelinks",
           "resolution", "created", "updated", "description", "comment", "project", "duedate"]
@@ -136,7 +137,8 @@ class JiraConnector:
         self.requests = 1
 
     @classmethod
-    def from_config(cls, name: str, cfg, token: str, clock=None) -> "JiraConnector":
+    def from_config(cls, name: str, cfg: JiraConnectorConfig, token: str,
+                    clock: Callable[[], datetime] | None = None) -> "JiraConnector":
         """Build from a validated ``[connectors.<name>]`` section and its resolved token."""
         return cls(name, base_url=cfg.base_url, token=token, jql=cfg.jql, deployment=cfg.deployment,
                    email=cfg.email, overlap=cfg.overlap.wall(), timeout=cfg.timeout.wall().total_seconds(),

@@ -284,7 +284,7 @@ def test_a_malformed_story_is_skipped_and_the_rest_kept(emu, clock):
     emu.assign(t, ADA, BEA)
     emu.comment(t, BEA, "second")
     # Break one story in the emulator's memory: an assignment story without its assignee.
-    bad = next(s for s in emu._stories.values() if s["task"] == t and s["resource_subtype"] == "assigned")
+    bad = next(s for s in emu.state.stories.values() if s["task"] == t and s["resource_subtype"] == "assigned")
     bad["extra"]["assignee"] = None
     r = poll(conn, store, emu=emu)
     assert [e.text for e in r.events if e.kind == EventKind.COMMENTED] == ["first", "second"]

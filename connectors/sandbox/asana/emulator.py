@@ -67,11 +67,6 @@ class AsanaEmulator(LoopbackServer):
     def _fault_response(self, fault: Fault) -> Response:
         return fault_response(fault)
 
-    @property
-    def _stories(self) -> dict[str, dict]:
-        """The story records by gid (tests/connectors/test_asana_client.py breaks one in place)."""
-        return self.state.stories
-
     # ------------------------------------------------------------------ setup
     def add_user(self, gid: str, name: str, email: str | None = None) -> dict:
         """Create (or update) user ``gid`` (numeric string); return its ``UserCompact``."""
