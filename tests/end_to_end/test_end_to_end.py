@@ -12,7 +12,7 @@ from bridge.app.commands import demo
 from bridge.app.commands.explain import explain
 from bridge.core.model import Account, AccountInfo, ItemRef, PollResult
 from bridge.store import OutboxRow
-from connectors.github import timeline
+from connectors.github import timeline as github_timeline
 from tests.support.recorded import read_replay
 from tests.support.world import BOT, PEOPLE, TOKEN, DiesAfterSending, World, berlin
 
@@ -255,7 +255,7 @@ def test_untrusted_title_cannot_mention_link_or_format(world):
     w.run_until("2026-11-23 13:15")
     [c] = w.bot_comments()
     body = c["body"]
-    assert [a.id for a in timeline.mentions(body)] == ["ben-o"]
+    assert [a.id for a in github_timeline.mentions(body)] == ["ben-o"]
     assert "https://" not in body and "**" not in body and "](" not in body and " #1" not in body
     assert "`code`" not in body
 
@@ -366,7 +366,7 @@ def test_cycle_runs_over_a_recorded_pull_request_timeline(world):
     w.emu.load_recorded("acme/web", 31, issue, timeline)
     w.run_until("2026-11-23 08:00")
     ref = ItemRef("github", "acme/web#31")
-    expected = timeline.map_timeline(ref, timeline).events
+    expected = github_timeline.map_timeline(ref, timeline).events
     assert [e.id for e in w.store.events(ref)] == [e.id for e in sorted(expected, key=lambda e: e.at)]
     text = explain(w.engine, ref)
     assert "Timeline (%d events)" % len(expected) in text
@@ -384,4 +384,4 @@ def test_malformed_timeline_entry_is_logged_and_the_rest_is_stored(world):
     assert skipped["log_level"] == "error" and skipped["vendor_id"] == "acme/web#31 timeline[0]"
     assert skipped["reason"].startswith("malformed")
     ref = ItemRef("github", "acme/web#31")
-    assert len(w.store.events(ref)) == len(timeline.map_timeline(ref, timeline).events)
+    assert len(w.store.events(ref)) == len(github_timeline.map_timeline(ref, timeline).events)
