@@ -223,7 +223,7 @@ class LoopbackServer:
 
 
 class EmulatorStage:
-    """What every demo stage (``connectors/<tool>/stage.py``) does the same way with its
+    """What every demo stage (``connectors/sandbox/<tool>/stage.py``) does the same way with its
     emulator ``self.emu``: count requests, stop, inject a scenario's ``[[faults]]`` entry."""
 
     emu: Any

@@ -45,7 +45,7 @@ _WHEN = re.compile(r"^(?:(mon|tue|wed|thu|fri|sat|sun)(?:\+(\d+)w)?|(\d{4}-\d{2}
 
 
 class Stage(Protocol):
-    """One tool's emulator as the demo drives it (``connectors/<tool>/stage.py``, class ``Stage``).
+    """One tool's emulator as the demo drives it (``connectors/sandbox/<tool>/stage.py``, class ``Stage``).
 
     Class attributes: ``tool``; ``ACTS`` (act names it performs); ``ROLES`` (act keys that
     name people); ``ITEM`` (regex of its item keys, routing an act without ``tool``).
