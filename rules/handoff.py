@@ -10,8 +10,8 @@ Per item, events are walked in time order:
   section: a handoff point) hands it to the assignee set in the same change (an
   ``assigned`` event by the same actor within ``SAME_CHANGE`` of the move: one Jira
   changelog history, or the Asana stories written by one board drag), else to the status's
-  named owner from config. Events by the daemon's own accounts never send (echo
-  suppression), and nobody hands an item to themselves.
+  named owner from config (``owner = "assignee"``: the item's assignees at that moment).
+  Events by the daemon's own accounts never send (echo suppression), and nobody hands an item to themselves.
 - **acknowledge**: qualifying activity by the receiver after the send: a review, a comment,
   a status change, a commit, or assigning themselves. A person the rule escalates to
   (a ``reassign`` step's ``to``) acknowledges too. Third parties and the daemon never do.
@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
 from bridge.core.model import Account, Event, EventKind, HandoffState, ItemRef, ItemSnapshot
-from rules.spec import Rule
+from rules.spec import ASSIGNEE, Rule
 
 ACK_KINDS = frozenset(
     {EventKind.REVIEWED, EventKind.COMMENTED, EventKind.STATUS_CHANGED, EventKind.COMMITTED, EventKind.ASSIGNED}
@@ -116,7 +116,7 @@ def _sends(
     triggers: set[str],
     assignees: set[Account],
     same_change: Callable[[Event], list[Account]],
-    status_owner: Callable[[str, str], Account | None],
+    status_owner: Callable[[str, str], Account | str | None],
 ) -> tuple[str, list[Account]] | None:
     if ev.kind.value in triggers and ev.kind in (EventKind.REVIEW_REQUESTED, EventKind.ASSIGNED) and ev.subject:
         return ev.kind.value, [ev.subject]
@@ -126,7 +126,7 @@ def _sends(
         receivers = same_change(ev)
         if not receivers:
             owner = status_owner(ev.to_status or "", ev.item.tool)
-            receivers = [owner] if owner else []
+            receivers = sorted(assignees) if owner == ASSIGNEE else [owner] if owner else []
         return f"status:{ev.to_status}", receivers
     return None
 
@@ -174,7 +174,7 @@ def walk_item(
     bots: set[Account],
     deadline_for: Callable[[Account, datetime], datetime],
     escalation_targets: set[Account] = frozenset(),
-    status_owner: Callable[[str, str], Account | None] = lambda status, tool: None,
+    status_owner: Callable[[str, str], Account | str | None] = lambda status, tool: None,
     who: Identity = _account_identity,
     linked_events: Iterable[Event] = (),
     due_deadline_for: Callable[[Account, datetime], datetime] | None = None,
@@ -226,7 +226,7 @@ def walk_item(
         elif ev.kind == EventKind.UNASSIGNED and ev.subject:
             assignees.discard(ev.subject)
             seen_assignment = True
-        if ev.kind == EventKind.LABELED and not seen_assignment and snapshot:
+        if ev.kind in (EventKind.LABELED, EventKind.STATUS_CHANGED) and not seen_assignment and snapshot:
             assignees = set(snapshot.assignees)
 
         if ev.actor not in bots:
@@ -308,7 +308,7 @@ def detect(
     deadline_for: Callable[[Account, datetime], datetime],
     now: datetime,
     escalation_targets: set[Account] = frozenset(),
-    status_owner: Callable[[str, str], Account | None] = lambda status, tool: None,
+    status_owner: Callable[[str, str], Account | str | None] = lambda status, tool: None,
     who: Identity = _account_identity,
     linked: Callable[[ItemRef], Iterable[ItemRef]] = lambda ref: (),
 ) -> tuple[list[Handoff], list[Finding]]:
@@ -323,7 +323,8 @@ def detect(
         now: aware UTC.
         escalation_targets: accounts this rule reassigns to; their activity acknowledges.
         status_owner: ``(status name, tool) -> account`` of the status's named owner, used when
-            a move to a handoff status sets no assignee in the same change.
+            a move to a handoff status sets no assignee in the same change; ``ASSIGNEE`` for
+            ``owner = "assignee"`` (the item's assignees at that moment).
         who: account → identity (see :func:`walk_item`); by default each account is its own.
         linked: item → the items linked to it as the same work (cross-link acknowledgement).
 

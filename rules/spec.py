@@ -21,6 +21,7 @@ from bridge.core.model import EventKind
 
 __all__ = [
     "BUILTIN_TEMPLATES",
+    "ASSIGNEE",
     "PLACEHOLDERS",
     "STANDOFF_TEMPLATE_DEFAULTS",
     "STEP_TEMPLATE_DEFAULTS",
@@ -60,6 +61,9 @@ STANDOFF_TEMPLATE_DEFAULTS = {"comment": "standoff", "draft": "standoff_draft"}
 STEP_TEMPLATE_DEFAULTS = {"comment": "nudge", "reassign": "reassign", "draft": "draft"}
 _RULE_NAME = re.compile(r"[a-z0-9-]+")
 
+#: ``owner = "assignee"`` on a status trigger: the item's assignees when it enters the status.
+ASSIGNEE = "assignee"
+
 
 @dataclass(frozen=True)
 class Trigger:
@@ -69,7 +73,8 @@ class Trigger:
     label; the receivers are the item's assignees at that moment) or ``STATUS_CHANGED``
     (``status`` names a handoff point: a Jira status or an Asana section, compared without
     regard to case). A status hands the item to the assignee set in the same change, else to
-    ``owner`` (a ``[people.*]`` name: ownership is explicit, a person, never a team).
+    ``owner``: a ``[people.*]`` name (ownership is explicit, a person, never a team), or
+    ``ASSIGNEE`` (``"assignee"``: the item's assignees at that moment). ``owner`` is required.
     """
 
     kind: EventKind
@@ -89,7 +94,7 @@ class Trigger:
 
 _TRIGGER_HELP = (
     "expected \"review_requested\", \"assigned\", { label = \"...\" } "
-    "or { status = \"...\", owner = \"<person>\" }"
+    "or { status = \"...\", owner = \"<person>\" | \"assignee\" }"
 )
 
 
@@ -105,8 +110,11 @@ def _trigger(value: Any) -> Trigger:
             status, owner = value["status"], value.get("owner")
             if not isinstance(status, str) or not status.strip():
                 raise ValueError(f"status must be a non-empty status or section name; {_TRIGGER_HELP}")
-            if owner is not None and (not isinstance(owner, str) or not owner):
-                raise ValueError("owner must name a [people.*] entry")
+            if owner is None:
+                raise ValueError("a status handoff point needs owner = \"<person>\" (who receives it when the "
+                                 "move assigns nobody), or owner = \"assignee\" (the item's assignees)")
+            if not isinstance(owner, str) or not owner:
+                raise ValueError("owner must name a [people.*] entry, or be \"assignee\"")
             return Trigger(EventKind.STATUS_CHANGED, status=status.strip(), owner=owner)
     raise ValueError(f"unknown trigger, {_TRIGGER_HELP}")
 
@@ -136,9 +144,10 @@ TriggerField = Annotated[
                     "description": "a handoff point: a Jira status or an Asana section",
                     "properties": {
                         "status": {"type": "string", "minLength": 1},
-                        "owner": {"type": "string", "minLength": 1, "description": "a [people.*] name"},
+                        "owner": {"type": "string", "minLength": 1,
+                                  "description": "a [people.*] name, or \"assignee\" (the item's assignees)"},
                     },
-                    "required": ["status"],
+                    "required": ["status", "owner"],
                     "additionalProperties": False,
                 },
             ]
@@ -196,7 +205,7 @@ class Rule(StrictModel):
     min_age: DurationField | None = Field(default=None, description="standoff: business time every edge must have lasted (default 1d)")
     blocked_statuses: list[Text] = Field(default_factory=list, description="standoff: statuses that wait on the items they link to")
     dry_run: bool = False
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[Step] = Field(min_length=1, description="at least one; a rule with none would act on nothing")
 
     @model_validator(mode="after")
     def _per_detector(self) -> "Rule":

@@ -51,8 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate a configuration file",
                        description="Exit 0 and print a summary, or exit 2 listing every problem "
-                                   "(file, line, dotted key, bad value).")
-    p.add_argument("file", metavar="FILE")
+                                   "(file, line, dotted key, bad value). FILE or --config FILE names the file.")
+    p.add_argument("file", metavar="FILE", nargs="?", default=None,
+                   help="the configuration to check (same as --config FILE)")
+    _config_arg(p)
+    p.add_argument("--no-secrets", action="store_true",
+                   help="check everything but secret resolution: references are checked for form, "
+                        "not read (for CI, where tokens are absent)")
 
     sub.add_parser("config-schema", help="print the JSON Schema of the configuration (for editors)",
                    description="Print the JSON Schema (draft 2020-12) of the TOML configuration, for editors "
@@ -102,11 +107,18 @@ def _print_config_error(exc: ConfigError) -> int:
 def cmd_check_config(args) -> int:
     from bridge.config import load_config, summarize
 
+    if args.file is not None and args.config not in (DEFAULT_CONFIG, args.file):
+        print(f"handoff-bridge: check-config got two files ({args.file} and --config {args.config}); pass one",
+              file=sys.stderr)
+        return 2
+    path = args.file if args.file is not None else args.config
     try:
-        config = load_config(args.file)
+        config = load_config(path, resolve_secrets=not args.no_secrets)
     except ConfigError as exc:
         return _print_config_error(exc)
     print(summarize(config))
+    if args.no_secrets:
+        print("  secrets: references checked for form only, not resolved (--no-secrets)")
     return 0
 
 

@@ -23,7 +23,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bridge.core import errors
 from bridge.core.clock import utcnow
-from bridge.config import load_config
+from bridge.config import Config, load_config
 from bridge.core.logs import get_logger
 from bridge.actions import OutboxStatus
 from bridge.store import Store
@@ -31,6 +31,21 @@ from bridge.app.systemd import Notifier
 from bridge.app.wiring import build_engine
 
 log = get_logger("bridge.app.daemon")
+
+
+def reload_config(path: Path, environ=None) -> Config | None:
+    """Load ``path`` for a reload: the new ``Config``, or ``None`` after logging why it is refused.
+
+    The refusal is one ``config_reload_refused`` error line listing every problem. The new
+    file's secrets are registered for redaction before it is validated (``load_config``), and
+    problems never show a secret-typed value, a table printed whole or an unknown key's string.
+    """
+    try:
+        return load_config(path, environ=environ)
+    except errors.ConfigError as exc:
+        log.error("config_reload_refused", file=str(path), problems=exc.problems,
+                  hint="the previous configuration stays in force")
+        return None
 
 
 class Daemon:
@@ -90,11 +105,8 @@ class Daemon:
         """Re-read the config; keep the old one if the new one is invalid."""
         self.notifier.reloading("reloading configuration")
         with self._lock:
-            try:
-                config = load_config(self.config_path, environ=self.environ)
-            except errors.ConfigError as exc:
-                log.error("config_reload_refused", file=str(self.config_path), problems=exc.problems,
-                          hint="the previous configuration stays in force")
+            config = reload_config(self.config_path, self.environ)
+            if config is None:
                 self.notifier.ready("reload refused; previous configuration kept")
                 return
             self.config = config

@@ -32,6 +32,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_vali
 
 from bridge.config.positions import Positions
 from bridge.config.problems import cross_problems, format_problem, pydantic_problems, structure_problems, syntax_error
+from bridge.config.secrets import register_config_secrets
 from bridge.core.businesstime import WorkSchedule
 from bridge.core.errors import ConfigError
 from bridge.core.fields import (
@@ -83,9 +84,42 @@ class DaemonConfig(StrictModel):
     @field_validator("database")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"[A-Za-z][A-Za-z0-9+]*://", value):
-            raise ValueError("expected a database URL such as sqlite:///state/state.db")
+        if value is not None:
+            database_url_problem(value)
         return value
+
+
+def database_url_problem(url: str) -> None:
+    """Check a SQLAlchemy URL as the store will use it: syntax, port, dialect and installed driver.
+
+    Raises:
+        ValueError: a one-line reason (never the URL itself, which may carry a password).
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    if not re.match(r"[A-Za-z][A-Za-z0-9+]*://", url):
+        raise ValueError("expected a database URL such as sqlite:///state/state.db")
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ValueError("malformed database URL (is the port a number?), expected e.g. "
+                         "postgresql+psycopg://user@host:5432/bridge") from None
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ValueError(f"unknown database dialect {parsed.drivername!r}, expected e.g. sqlite or "
+                         "postgresql+psycopg") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ValueError(f"the driver of {parsed.drivername!r} is not installed "
+                         f"(no module {getattr(exc, 'name', None) or exc})") from None
+    try:
+        dialect().create_connect_args(parsed)  # e.g. SQLite refuses a host
+    except Exception as exc:  # noqa: BLE001 - any dialect's refusal is a config problem
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"not a valid {parsed.drivername} URL: {_mask_url(first)}") from None
 
 
 class Defaults(StrictModel):
@@ -267,10 +301,14 @@ class Config(StrictModel):
 # Entry points
 
 
-def parse_config(text: str, *, source: str = "<string>", environ: Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    text: str, *, source: str = "<string>", environ: Mapping[str, str] | None = None, resolve_secrets: bool = True
+) -> Config:
     """Parse and validate TOML ``text``; resolve secrets from ``environ`` (default ``os.environ``).
 
-    ``source`` names the text in messages.
+    ``source`` names the text in messages. Every secret the text holds or references is
+    registered for log redaction before validation. ``resolve_secrets=False`` checks secret
+    references' form only (for CI without tokens): the tokens of the result are empty.
 
     Raises:
         ConfigError: TOML syntax error, or any invalid key, value or reference; ``problems``
@@ -280,14 +318,17 @@ def parse_config(text: str, *, source: str = "<string>", environ: Mapping[str, s
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise syntax_error(source, exc) from None
+        raise syntax_error(source, exc, Positions(text)) from None
+    if resolve_secrets:
+        register_config_secrets(data, Config, env)
     positions = Positions(text)
     problems = structure_problems(data)
     daemon = data.get("daemon")
     allow_inline = isinstance(daemon, dict) and daemon.get("allow_inline_secrets") is True
     config: Config | None = None
+    context = {"environ": env, "allow_inline": allow_inline, "resolve": resolve_secrets}
     try:
-        config = Config.model_validate(data, context={"environ": env, "allow_inline": allow_inline})
+        config = Config.model_validate(data, context=context)
     except ValidationError as exc:
         problems += pydantic_problems(exc, data, Config)
     problems += cross_problems(data)
@@ -301,7 +342,9 @@ def parse_config(text: str, *, source: str = "<string>", environ: Mapping[str, s
     return config
 
 
-def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | Path, *, environ: Mapping[str, str] | None = None, resolve_secrets: bool = True
+) -> Config:
     """Read, parse and validate the TOML file at ``path`` (see ``parse_config``).
 
     Raises:
@@ -315,7 +358,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
             f"{source}: the configuration is not UTF-8 text"
         )
         raise ConfigError(line, [line]) from None
-    config = parse_config(text, source=source, environ=environ)
+    config = parse_config(text, source=source, environ=environ, resolve_secrets=resolve_secrets)
     config._source = Path(path)
     return config
 

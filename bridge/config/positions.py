@@ -1,6 +1,8 @@
 """TOML line finder: ``Positions`` maps key paths to the line they start on (``tomllib`` gives none).
 
-Used to name the line of a bad key in ``FILE:LINE: key: message``; best-effort, it never raises.
+Used to name the line of a bad key in ``FILE:LINE: key: message``, and the key a TOML duplicate
+error is about (``duplicates``: ``(path, line, first line)`` of each key or table defined
+again, in file order); best-effort, it never raises.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Positions:
         self.lines: dict[tuple, int] = {}
         self._aot_count: dict[tuple, int] = {}
         self._aot_current: dict[tuple, int] = {}
+        self._defined: dict[tuple, int] = {}  # keys given a value and [tables] declared -> line
+        self.duplicates: list[tuple[tuple, int, int]] = []
         try:
             self._document()
         except Exception:  # never let the locator hide the real problem
@@ -109,6 +113,18 @@ class Positions:
     def _record(self, path: tuple, line: int) -> None:
         self.lines.setdefault(path, line)
 
+    def _define(self, path: tuple, line: int) -> None:
+        first = self._defined.setdefault(path, line)
+        if first != line or any(d[0] == path for d in self.duplicates):
+            self.duplicates.append((path, line, first))
+
+    def duplicate_at(self, line: int) -> tuple[tuple, int] | None:
+        """Return ``(path, first line)`` of the key or table defined again on ``line``, if any."""
+        for path, at, first in self.duplicates:
+            if at == line:
+                return path, first
+        return None
+
     def _value(self, path: tuple) -> None:
         self._skip(False)
         c = self._peek()
@@ -142,6 +158,7 @@ class Positions:
                 key = tuple(self._key())
                 for n in range(1, len(key) + 1):
                     self._record(path + key[:n], line)
+                self._define(path + key, line)
                 self._skip(False)
                 self._advance()  # '='
                 self._value(path + key)
@@ -175,11 +192,14 @@ class Positions:
                     elif path in self._aot_current:
                         path += (self._aot_current[path],)
                     self._record(path, line)
+                if not aot:
+                    self._define(path, line)
                 table = path
             else:
                 key = tuple(self._key())
                 for n in range(1, len(key) + 1):
                     self._record(table + key[:n], line)
+                self._define(table + key, line)
                 self._skip(False)
                 self._advance()  # '='
                 self._value(table + key)

@@ -4,7 +4,14 @@ Holds ``Problem`` (a key path, a message, the offending value), the translation 
 ``ValidationError`` (``pydantic_problems``), the checks pydantic cannot make because they span
 sections (``cross_problems``: templates, people, steps, tools), the structural problems removed
 before validation (``structure_problems``), ``syntax_error`` for TOML that does not parse, and
-``format_problem``. Values at secret keys are shown as ``'***'``.
+``format_problem``.
+
+Values are masked by type and origin, never by key name: a value at a secret-typed field
+(``SecretStr``) shows only its reference (``{'env': 'NAME'}``) or ``'***'``; a table (a section
+or an inline table printed whole) is never shown; a string under an unknown key (perhaps a
+pasted token) is ``'***'``; a URL's password is ``***``; and every registered secret
+(``bridge.core.logs.register_secret``: the loader registers each resolved one before
+validating) is scrubbed from the finished line.
 """
 
 from __future__ import annotations
@@ -20,12 +27,12 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from bridge.config.positions import BARE_KEY, Positions
-from bridge.config.secrets import is_secret_path
 from bridge.core.businesstime import Duration
 from bridge.core.errors import ConfigError
-from bridge.core.fields import account_key
+from bridge.core.fields import account_key, is_secret_annotation
+from bridge.core.logs import redact
 from bridge.core.model import Tool
-from rules.spec import BUILTIN_TEMPLATES, PLACEHOLDERS, STEP_TEMPLATE_DEFAULTS
+from rules.spec import ASSIGNEE, BUILTIN_TEMPLATES, PLACEHOLDERS, STEP_TEMPLATE_DEFAULTS
 
 __all__ = [
     "AVAILABLE_CONNECTORS",
@@ -50,6 +57,8 @@ class Problem:
     path: tuple
     message: str
     value: Any = _MISSING
+    secret: bool = False  # the value sits in a secret-typed field
+    unknown: bool = False  # the value sits under a key nobody reads
 
 
 def _dotted(path: tuple) -> str:
@@ -63,21 +72,56 @@ def _dotted(path: tuple) -> str:
     return out or "(top level)"
 
 
-def _show(value: Any, path: tuple) -> str:
-    if is_secret_path(path) and not isinstance(value, (dict, bool, int, float)):
+def _has_table(value: Any) -> bool:
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list) and any(_has_table(v) for v in value)
+
+
+def _has_string(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    return isinstance(value, list) and any(_has_string(v) for v in value)
+
+
+def _is_reference(value: Any) -> bool:
+    return (isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("env", "credential")
+            and isinstance(next(iter(value.values())), str))
+
+
+def _show(problem: Problem) -> str | None:
+    """Return how ``problem.value`` may be shown, or ``None`` when it must not be shown at all."""
+    value = problem.value
+    if problem.secret:
+        return repr(value) if _is_reference(value) else "'***'"
+    if _has_table(value):
+        return None  # a table printed whole may hold anything, a token included
+    if problem.unknown and _has_string(value):
         return "'***'"
-    if isinstance(value, dict) and is_secret_path(path):
-        value = {k: (v if k in ("env", "credential") else "***") for k, v in value.items()}
     text = repr(value)
+    text = re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", text)  # a URL's password
     return text if len(text) <= 80 else text[:77] + "..."
 
 
 def format_problem(source: str, positions: Positions | None, problem: Problem) -> str:
-    """Return ``SOURCE:LINE: dotted.key: message (got VALUE)``; no line when ``positions`` has none."""
+    """Return ``SOURCE:LINE: dotted.key: message (got VALUE)``; no line when ``positions`` has none.
+
+    The value is masked as the module docstring says; registered secrets are scrubbed from the line.
+    """
     line = positions.line_of(problem.path) if positions else None
     where = f"{source}:{line}" if line else source
-    got = "" if problem.value is _MISSING else f" (got {_show(problem.value, problem.path)})"
-    return f"{where}: {_dotted(problem.path)}: {problem.message}{got}"
+    shown = None if problem.value is _MISSING else _show(problem)
+    got = "" if shown is None else f" (got {shown})"
+    return redact(f"{where}: {_dotted(problem.path)}: {problem.message}{got}")
+
+
+def _is_secret_field(root: type[BaseModel], path: tuple) -> bool:
+    """Return whether ``path`` below ``root`` is a field typed as a secret (``SecretStr``)."""
+    if not path or not isinstance(path[-1], str):
+        return False
+    model = _model_at(root, path[:-1])
+    field = model.model_fields.get(path[-1]) if model is not None else None
+    return field is not None and is_secret_annotation(_unwrap(field.annotation))
 
 
 def _unwrap(tp: Any) -> Any:
@@ -168,8 +212,10 @@ def pydantic_problems(exc: ValidationError, data: Any, root: type[BaseModel]) ->
         kind = error["type"]
         if kind == "missing":
             problem = Problem(path, "required key is missing")
+        elif kind == "missing_key":  # a model-level check naming the key it misses (PydanticCustomError)
+            problem = Problem(path + (error["ctx"]["key"],), f"required key is missing: {error['msg']}")
         elif kind == "extra_forbidden":
-            problem = Problem(path, _unknown_key(root, path), error["input"])
+            problem = Problem(path, _unknown_key(root, path), error["input"], unknown=True)
         elif kind == "literal_error" and loc and loc[-1] == "[key]":
             problem = Problem(path, f"unknown tool, expected {error['ctx']['expected']}", path[-1] if path else None)
         elif kind == "literal_error":
@@ -185,6 +231,7 @@ def pydantic_problems(exc: ValidationError, data: Any, root: type[BaseModel]) ->
                 message = message.removeprefix(prefix)
             message = message[:1].lower() + message[1:]
             problem = Problem(path, message, error["input"])
+        problem.secret = _is_secret_field(root, problem.path)
         key = (problem.path, problem.message)
         if key not in seen:
             seen.add(key)
@@ -278,6 +325,8 @@ def cross_problems(data: dict) -> list[Problem]:
         on = rule.get("on")
         for t, trig in enumerate(on if isinstance(on, list) else []):
             owner = trig.get("owner") if isinstance(trig, dict) else None
+            if owner == ASSIGNEE:
+                continue
             if isinstance(owner, str) and owner not in people:
                 close = difflib.get_close_matches(owner, list(people), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(people)) or 'none'}"
@@ -359,11 +408,19 @@ def structure_problems(data: dict) -> list[Problem]:
     return problems
 
 
-def syntax_error(source: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
-    """Return the ``ConfigError`` for TOML that does not parse, naming line and column when known."""
+def syntax_error(source: str, exc: tomllib.TOMLDecodeError, positions: Positions | None = None) -> ConfigError:
+    """Return the ``ConfigError`` for TOML that does not parse, naming line and column when known.
+
+    A key or table defined twice is named (from ``positions``) with the line of its first definition.
+    """
     message = str(exc)
     match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
-    if match:
+    duplicate = positions.duplicate_at(int(match.group(1))) if match and positions else None
+    if match and duplicate:
+        path, first = duplicate
+        line = (f"{source}:{match.group(1)}: {_dotted(path)}: duplicate key, first defined on line {first} "
+                f"(TOML syntax error, column {match.group(2)})")
+    elif match:
         line = f"{source}:{match.group(1)}: TOML syntax error: {message[: match.start()]} (column {match.group(2)})"
     else:
         line = f"{source}: TOML syntax error: {message}"

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from bridge.core.businesstime import DURATION_PATTERN, Duration, parse_holidays_code
+from bridge.core.logs import register_secret
 from bridge.core.model import Tool
 
 __all__ = [
@@ -47,8 +48,11 @@ __all__ = [
     "WorkingDays",
     "WorkingHours",
     "account_key",
+    "check_secret_ref",
     "http_url",
+    "is_secret_annotation",
     "parse_hours",
+    "register_config_secret",
     "resolve_secret_ref",
 ]
 
@@ -259,13 +263,57 @@ def resolve_secret_ref(ref: Any, *, environ: Mapping[str, str], allow_inline: bo
     raise ValueError("expected { env = \"NAME\" } or { credential = \"NAME\" }")
 
 
+#: Shortest value registered for redaction while validating: a shorter "secret" (a test's
+#: ``"x"``) would scrub that text out of every later log line, and is no real token.
+MIN_REGISTERED_SECRET = 8
+
+
+def register_config_secret(value: str) -> None:
+    """Register ``value`` for log redaction (``bridge.core.logs``) unless shorter than ``MIN_REGISTERED_SECRET``."""
+    if len(value.strip()) >= MIN_REGISTERED_SECRET:
+        register_secret(value)
+
+
 def _secret(value: Any, info: ValidationInfo) -> SecretStr:
+    """Resolve a secret reference; context ``resolve=False`` checks its form only (``SecretStr("")``).
+
+    Every value resolved (or written inline) is registered for log redaction at once, so no
+    later message about this configuration, accepted or refused, can show it.
+    """
     context = info.context or {}
-    return resolve_secret_ref(
-        value,
-        environ=context.get("environ", os.environ),
-        allow_inline=context.get("allow_inline", False),
-    )
+    allow_inline = context.get("allow_inline", False)
+    if isinstance(value, str) and value:
+        register_config_secret(value)  # a pasted token is a secret even where it is refused
+    if context.get("resolve", True) is False:
+        check_secret_ref(value, allow_inline=allow_inline)
+        return SecretStr("")
+    secret = resolve_secret_ref(value, environ=context.get("environ", os.environ), allow_inline=allow_inline)
+    register_config_secret(secret.get_secret_value())
+    return secret
+
+
+def check_secret_ref(ref: Any, *, allow_inline: bool) -> None:
+    """Check the form of a secret reference without reading it (``check-config --no-secrets``).
+
+    Raises:
+        ValueError: as ``resolve_secret_ref`` for a refused literal or a malformed reference.
+    """
+    if isinstance(ref, (SecretStr, str)):
+        if isinstance(ref, str):
+            resolve_secret_ref(ref, environ={}, allow_inline=allow_inline)
+        return
+    if isinstance(ref, Mapping) and len(ref) == 1:
+        ((kind, name),) = ref.items()
+        if kind in ("env", "credential") and isinstance(name, str) and name:
+            if kind == "credential" and ("/" in name or name in (".", "..")):
+                raise ValueError(f"credential name {name!r} must be a plain file name")
+            return
+    raise ValueError("expected { env = \"NAME\" } or { credential = \"NAME\" }")
+
+
+def is_secret_annotation(annotation: Any) -> bool:
+    """Return whether a field annotated ``annotation`` holds a secret (``SecretStr``, e.g. ``SecretField``)."""
+    return annotation is SecretStr or (isinstance(annotation, type) and issubclass(annotation, SecretStr))
 
 
 SecretField = Annotated[

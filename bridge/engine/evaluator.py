@@ -41,7 +41,7 @@ from bridge.core.people import Directory, SeenAccount
 from bridge.store import Link, Store
 from rules import handoff as handoff_rule
 from rules import standoff as standoff_rule
-from rules.spec import Rule
+from rules.spec import ASSIGNEE, Rule
 
 #: Rule keys that only shape what is written, never what a walk derives (not fingerprinted).
 WORDING = frozenset({"need", "next", "dry_run", "steps"})
@@ -377,8 +377,10 @@ class Evaluator:
     def _status_owner(self, rule: Rule):
         owners = {t.status.casefold(): t.owner for t in rule.on if getattr(t, "status", None) and t.owner}
 
-        def status_owner(status: str, tool: str) -> Account | None:
+        def status_owner(status: str, tool: str) -> Account | str | None:
             person = owners.get(status.strip().casefold())
+            if person == ASSIGNEE:
+                return ASSIGNEE  # rules.handoff hands the item to its assignees at that moment
             return self.directory.account(person, tool) if person else None
 
         return status_owner

@@ -6,6 +6,7 @@ import re
 from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from bridge.core.fields import DurationField, Text, http_url
 from connectors.settings import ConnectorSettings
@@ -47,7 +48,10 @@ class JiraConnectorConfig(ConnectorSettings):
     @model_validator(mode="after")
     def _cloud_needs_email(self) -> "JiraConnectorConfig":
         if self.deployment == "cloud" and not self.email:
-            raise ValueError("email is required when deployment = \"cloud\" (the API token's account)")
+            # "missing_key" names the key (ctx["key"]), so the problem points at connectors.jira.email
+            raise PydanticCustomError(
+                "missing_key", "deployment = \"cloud\" needs the API token's account e-mail", {"key": "email"}
+            )
         return self
 
     @property

@@ -134,10 +134,13 @@ def test_database_url(tmp_path):
     assert parse_config(BASE, environ=ENV).database_url() == "sqlite:///state/state.db"
     env = {**ENV, "STATE_DIRECTORY": "/var/lib/handoff-bridge"}
     assert parse_config(BASE, environ=env).database_url() == "sqlite:////var/lib/handoff-bridge/state.db"
-    config = parse_config('[daemon]\ndatabase = "postgresql://hb:pw@db/hb"\n' + BASE, environ=env)
-    assert config.database_url() == "postgresql://hb:pw@db/hb"
-    assert "pw" not in repr(config)
-    assert "hb:***@db" in summarize(config)
+    config = parse_config('[daemon]\ndatabase = "sqlite:///tmp/hb.db"\n' + BASE, environ=env)
+    assert config.database_url() == "sqlite:///tmp/hb.db"
+    # issue 12: a dialect whose driver is not installed is refused at load (psycopg is not in
+    # this environment); the URL's password is masked in the message
+    line = one_problem('[daemon]\ndatabase = "postgresql://hb:pw@db/hb"\n' + BASE, environ=env)
+    assert "daemon.database: the driver of 'postgresql' is not installed" in line
+    assert "hb:***@db" in line and "pw" not in line
 
 
 def test_dry_run_per_rule_wins():
@@ -159,7 +162,8 @@ def test_bad_duration_names_file_line_key_and_value():
 def test_unknown_key_suggests_the_right_one():
     line = one_problem(BASE.replace('within = "4h"', 'withn = "4h"\nwithin = "4h"'))
     assert line.startswith("config.toml:16: rules[0].withn: unknown key, did you mean 'within'?")
-    assert "(got '4h')" in line
+    # issue 12: a string under an unknown key may be a pasted token: it is not shown
+    assert line.endswith("(got '***')")
     line = one_problem("[deamon]\ndry_run = true\n" + BASE)
     assert line.startswith("config.toml:1: deamon: unknown key, did you mean 'daemon'?")
 
@@ -442,7 +446,7 @@ def test_jira_and_asana_sections():
     asana = '\n[connectors.asana]\ntoken = { env = "GITHUB_TOKEN" }\nprojects = ["1201"]\n'
     base = BASE.replace('on = ["review_requested"]', 'tools = ["github"]\non = ["review_requested"]')
     line = one_problem(base + jira)
-    assert 'connectors.jira: email is required when deployment = "cloud"' in line
+    assert 'connectors.jira.email: required key is missing: deployment = "cloud" needs' in line  # issue 12: names the key
     config = parse_config(base + jira.replace("jql", 'deployment = "datacenter"\njql') + asana, environ=ENV)
     assert config.connectors["jira"].base_url == "https://acme.atlassian.net"
     assert config.connectors["jira"].scopes == ["project = WEB"]
