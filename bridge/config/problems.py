@@ -302,12 +302,12 @@ def cross_problems(data: dict) -> list[Problem]:
         tools = rule.get("tools")
         if isinstance(tools, list):
             for t, tool in enumerate(tools):
-                if tool in {x.value for x in Tool} and tool not in connectors:
+                if isinstance(tool, str) and tool in {x.value for x in Tool} and tool not in connectors:
                     problems.append(Problem(("rules", r, "tools", t), f"no [connectors.{tool}] is configured", tool))
-            rule_tools = [t for t in tools if t in connectors]
+            rule_tools = [t for t in tools if isinstance(t, str) and t in connectors]
         else:
             rule_tools = [t for t in connectors if t in AVAILABLE_CONNECTORS]
-        detect = rule.get("detect")
+        detect = rule.get("detect") if isinstance(rule.get("detect"), str) else None
         only = {"handoff": ("on", "before_due"), "standoff": ("min_age", "blocked_statuses")}
         for key in only.get("standoff" if detect == "handoff" else "handoff" if detect == "standoff" else "", ()):
             if key in rule:
@@ -344,10 +344,10 @@ def cross_problems(data: dict) -> list[Problem]:
             if not isinstance(step, dict):
                 continue
             where = ("rules", r, "steps", s)
-            do = step.get("do")
+            do = step.get("do") if isinstance(step.get("do"), str) else None
             try:
                 after = Duration.parse(step.get("after", "0h"))
-            except ValueError:
+            except (ValueError, TypeError, AttributeError):  # not a duration: pydantic reports it
                 after = None
             if after is not None:
                 if previous is not None and after < previous[1]:
