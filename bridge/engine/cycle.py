@@ -11,7 +11,7 @@ is ``bridge.engine.health``; detection is ``bridge.engine.evaluator``; the act s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
 from bridge import actions
@@ -265,6 +265,8 @@ class Engine:
                 available=self.health.available,
                 budget_left=budget_left,
                 on_error=self.health.failed,
+                since={f.key: f.at for f in [*report.findings, *report.inhibited]},
+                grace=self._grace,
             )
         )
         for d in report.deliveries:
@@ -288,6 +290,12 @@ class Engine:
                 changed.append(self._handoff_row(h, now))
         if changed:
             self.store.upsert_handoffs(changed)
+
+    def _grace(self, name: str) -> timedelta:
+        """How long an uncertain row of ``name`` waits before its marker lookup:
+        ``actions.grace_for_timeout`` of the section's request ``timeout`` (10 s when it has none)."""
+        timeout = getattr(self.config.connectors.get(name), "timeout", None)
+        return actions.grace_for_timeout(timeout.wall() if timeout is not None else timedelta(seconds=10))
 
     def _budget(self, name: str) -> int:
         """``name``'s ``write_budget_per_hour`` (60 when its section has none)."""
