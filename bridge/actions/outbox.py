@@ -32,7 +32,7 @@ from typing import Callable, Mapping
 
 from bridge.core import errors
 from bridge.core.model import Account, Action, ActionKind, ItemRef
-from bridge.store import Store
+from bridge.store import OutboxRow, Store
 
 
 class OutboxStatus(StrEnum):
@@ -110,6 +110,18 @@ def grace_for_timeout(timeout: timedelta) -> timedelta:
     return max(3 * timeout, MIN_GRACE)
 
 
+def may_try(row: OutboxRow, now: datetime, *, active_findings: set[str], held: set[str],
+            available: Callable[[str], bool], grace: Callable[[str], timedelta]) -> bool:
+    """Would ``deliver`` look ``row`` up (and maybe send it) now? Not for a pending row of a
+    finding gone (it is cancelled) or held back, a connector that may not be called, or an
+    uncertain row inside its grace. The engine re-reads the items of these rows live first."""
+    if row.status == OutboxStatus.PENDING and (row.finding_key not in active_findings or row.finding_key in held):
+        return False
+    if not available(row.connector):
+        return False
+    return not (row.status in UNCERTAIN and now < (row.sent_at or row.created_at) + grace(row.connector))
+
+
 def deliver(
     store: Store,
     connectors: dict,
@@ -122,6 +134,7 @@ def deliver(
     on_error: Callable[[str, errors.ConnectorError], None],
     since: Mapping[str, datetime] | None = None,
     grace: Callable[[str], timedelta] = lambda name: MIN_GRACE,
+    ready: Callable[[OutboxRow], bool] = lambda row: True,
 ) -> list[Delivery]:
     """Send every outbox row that is due, each after a marker lookup (module docstring).
 
@@ -134,6 +147,8 @@ def deliver(
         since: finding key → the finding's ``at`` (UTC), where its marker lookups start.
         grace: connector name → how long an uncertain row waits after its send before it is
             looked up (``grace_for_timeout``).
+        ready: whether a row that ``may_try`` rests on fresh data (its tool polled since it was
+            planned, its item re-read live just now); a row that is not waits.
 
     Returns one ``Delivery`` per row whose state changed in this call.
     """
@@ -155,12 +170,10 @@ def deliver(
             store.update_outbox(row.key, status=OutboxStatus.CANCELLED)
             report(OutboxStatus.CANCELLED)
             continue
-        if row.finding_key in held and row.status == OutboxStatus.PENDING:
-            continue
-        if not available(row.connector):
-            continue
-        if row.status in UNCERTAIN and now < (row.sent_at or row.created_at) + grace(row.connector):
-            continue  # a late write may still land: look it up once the grace has passed
+        if not may_try(row, now, active_findings=active_findings, held=held, available=available, grace=grace):
+            continue  # held, not callable, or a late write may still land inside the grace
+        if not ready(row):
+            continue  # not on fresh data yet
         conn = connectors[row.connector]
         try:
             found = conn.find_marker(action, since.get(row.finding_key) or row.sent_at or row.created_at)

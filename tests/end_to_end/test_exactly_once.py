@@ -200,3 +200,51 @@ def test_rate_limited_first_send_is_logged_once_then_sent(github):
         w.run_until("2026-11-23 14:00")
     assert len(w.bot_comments()) == 1
     assert [e["event"] for e in logs if e["event"].startswith("action_")] == ["action_done"]
+
+
+# ---------------------------------------------------------------- fresh data only at delivery
+
+
+def test_no_nudge_from_stored_data_while_the_scope_cannot_be_polled(github):
+    w = github()
+    w.open_pr_with_review_request()
+    w.run_until("2026-11-23 12:45")
+    w.emu.faults.add("GET", r"/repos/acme/web/issues$", "status", status=500, times=None)
+    w.emu.submit_review("acme/web", 12, "ben-o", "APPROVED", at=berlin("2026-11-23 13:10"))
+    reports = w.run_until("2026-11-23 14:00")
+    assert all(r.errors for r in reports), "every poll of the repository failed"
+    assert w.bot_comments() == [], "the stored data is older than the step: nothing went out"
+    w.emu.faults.clear()
+    w.run_until("2026-11-23 15:00")
+    assert w.bot_comments() == [], "the review reached the store: the finding no longer stands"
+    assert [r.status for r in w.store.outbox()] == ["cancelled"]
+
+
+def test_item_is_reread_live_before_the_write_and_the_decision_made_again(github):
+    w = github()
+    w.open_pr_with_review_request()
+    w.run_until("2026-11-23 13:00")
+    # The repository's list answers "not modified" (a stale read), so the poll succeeds without
+    # the review ben submitted after the deadline.
+    w.emu.faults.add("GET", r"/repos/acme/web/issues$", "status", status=304, times=None)
+    w.emu.submit_review("acme/web", 12, "ben-o", "APPROVED", at=berlin("2026-11-23 13:10"))
+    w.emu.reset_requests()
+    [report] = w.run_until("2026-11-23 13:15")
+    assert not report.errors
+    assert ("GET", "/repos/acme/web/issues/12/timeline") in [(m, p.split("?")[0]) for m, p, _ in w.emu.requests]
+    assert w.bot_comments() == []
+    assert [r.status for r in w.store.outbox()] == ["cancelled"]
+    assert [d.status for d in report.deliveries] == ["cancelled"]
+
+
+def test_after_a_restart_nothing_goes_out_before_the_first_successful_poll(github):
+    w = github()
+    w.open_pr_with_review_request()
+    w.run_until("2026-11-23 13:00")
+    w.restart()
+    w.emu.faults.add("GET", r"/repos/acme/web/issues$", "status", status=503, times=None)
+    w.run_until("2026-11-23 13:45")
+    assert w.bot_comments() == []
+    w.emu.faults.clear()
+    w.run_until("2026-11-23 14:00")
+    assert len(w.bot_comments()) == 1
