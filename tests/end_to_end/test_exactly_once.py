@@ -248,3 +248,59 @@ def test_after_a_restart_nothing_goes_out_before_the_first_successful_poll(githu
     w.emu.faults.clear()
     w.run_until("2026-11-23 14:00")
     assert len(w.bot_comments()) == 1
+
+
+# ---------------------------------------------------------------- an answer that is not the list never says "not there"
+
+
+def test_github_lookup_answered_with_something_else_waits(github):
+    w = github()
+    w.open_pr_with_review_request()
+    w.emu.faults.add("POST", r"/issues/12/comments$", "lost_response", times=1)
+    w.run_until("2026-11-23 13:15")
+    # 200 with an error object instead of the comment array (a proxy, a half-broken replica).
+    w.emu.faults.add("GET", r"/issues/12/comments$", "status", status=200, times=None)
+    w.run_until("2026-11-23 14:00")
+    assert len(w.bot_comments()) == 1
+    assert [r.status for r in w.store.outbox()] == ["unknown"]
+    w.emu.faults.clear()
+    w.run_until("2026-11-23 14:30")
+    assert len(w.bot_comments()) == 1
+    assert [r.status for r in w.store.outbox()] == ["done"]
+
+
+def test_jira_lookup_answered_without_the_comment_list_waits(jira):
+    w = jira()
+    w.moved_to_qa()
+    w.emu.faults.add("POST", r"/issue/WEB-17/comment$", "lost_response", times=1)
+    w.run_until("2026-11-23 14:00")
+    assert len(w.bot_comments()) == 1
+    w.emu.faults.add("GET", r"/issue/WEB-17/comment$", "status", status=200, times=None)
+    w.run_until("2026-11-23 15:00")
+    assert len(w.bot_comments()) == 1, "an answer without comments/total is not 'not there'"
+    assert [r.status for r in w.store.outbox()] == ["unknown"]
+    w.emu.faults.clear()
+    w.run_until("2026-11-23 15:30")
+    assert len(w.bot_comments()) == 1
+    assert [r.status for r in w.store.outbox()] == ["done"]
+
+
+def test_asana_lookup_answered_without_the_story_list_waits(tmp_path):
+    from tests.end_to_end.test_asana_end_to_end import ADA, PROJECT, AsanaWorld
+
+    w = AsanaWorld(tmp_path)
+    try:
+        t = w.emu.create_task(PROJECT, ADA, "ACME MSA", section="Doing", at=berlin("2026-11-23 09:00"))
+        w.emu.move_to_section(t, ADA, "Legal review", at=berlin("2026-11-23 10:00"))
+        w.emu.faults.add("POST", rf"/tasks/{t}/stories$", "lost_response", times=1)
+        w.run_until("2026-11-24 10:00")
+        assert len(w.bot_comments(t)) == 1
+        w.emu.faults.add("GET", rf"/tasks/{t}/stories$", "status", status=200, times=None)
+        w.run_until("2026-11-24 11:00")
+        assert len(w.bot_comments(t)) == 1, "an answer without data is not 'not there'"
+        w.emu.faults.clear()
+        w.run_until("2026-11-24 11:30")
+        assert len(w.bot_comments(t)) == 1
+        assert [r.status for r in w.store.outbox()] == ["done"]
+    finally:
+        w.close()
