@@ -54,10 +54,22 @@ class Connector(Protocol):
 
     def apply(self, action: Action) -> ActionResult:
         """Write ``action`` once. Raises ``OutcomeUnknown`` when the response was lost (a
-        timeout, a lost connection or a 5xx: ``connectors.http`` with ``write=True``)."""
+        timeout, a lost connection or a 5xx: ``connectors.http`` with ``write=True``), and when
+        an action of several writes fails after its first write went out (partly applied:
+        a Jira draft created but not linked); any other error means nothing was applied.
+        Every part of a multi-write action is idempotent on its own or finished by
+        ``find_marker`` (a reassignment's assignee write is repeated harmlessly; a draft's link
+        is made by the lookup that finds the draft)."""
 
     def find_marker(self, action: Action, since: datetime) -> ActionResult | None:
-        """Look for text carrying ``action.marker`` written on or after ``since`` (UTC)."""
+        """Look for text carrying ``action.marker`` written on or after ``since`` (UTC); the
+        engine asks before every send, the first one included.
+
+        Three answers: the ``ActionResult`` of what stands (``already_present=True``; a part
+        of the action found missing, like a draft's link, is made now), ``None`` only when
+        the whole window was read and the marker is not there, or a raised
+        ``bridge.core.errors.ConnectorError`` when it cannot tell (a failed, unreadable or
+        wrongly shaped read, a pagination cut short): the row then waits, never sent."""
 
     def whoami(self) -> Account:
         """The daemon's own account in this tool (for echo suppression)."""

@@ -4,9 +4,10 @@
 states, delivery, reconcile by marker, the write budget).
 """
 
-from bridge.actions.outbox import Delivery, OutboxStatus, action_from_json, deliver, writes_in_last_hour
+from bridge.actions.outbox import (ACTIVE, Delivery, OutboxStatus, action_from_json, deliver, grace_for_timeout,
+                                   may_try, writes_in_last_hour)
 from bridge.actions.plan import Planner
 from bridge.actions.render import format_deadline
 
-__all__ = ["Delivery", "OutboxStatus", "Planner", "action_from_json", "deliver", "format_deadline",
-           "writes_in_last_hour"]
+__all__ = ["ACTIVE", "Delivery", "OutboxStatus", "Planner", "action_from_json", "deliver", "format_deadline",
+           "grace_for_timeout", "may_try", "writes_in_last_hour"]

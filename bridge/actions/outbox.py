@@ -5,9 +5,21 @@ Holds ``OutboxStatus`` (the row states), ``action_to_json`` / ``action_from_json
 ``writes_in_last_hour`` (the write budget's count).
 
 Outbox first (DESIGN.md "Actions"): delivery marks a row ``sending`` (committed) before the
-write and ``done`` after it. A row found ``sending`` or ``unknown`` (crash after send, lost
-response, 5xx on a write) is never re-sent blindly: the connector first looks for its marker
-(``hb:<12 hex>``), which every text the daemon writes carries.
+write and ``done`` after it. No row is ever sent blindly:
+
+- **Every send is preceded by a marker lookup** (``Connector.find_marker``), the first one
+  included, so a lost, replaced or migrated store never re-posts what the tracker already holds
+  (every text the daemon writes carries its marker ``hb:<12 hex>``). The lookup window starts at
+  the finding's ``at`` (nothing of a finding can be older), else at the row's send or creation time.
+- **An uncertain row waits.** A row ``sending`` or ``unknown`` (crash after send, lost response,
+  timeout, 5xx, or a multi-write action cut short after its first write) is looked up only once
+  ``grace(connector)`` has passed since it was sent: a write the tool applies after the client
+  gave up lands inside that time. The lookup repeats right before any resend (same cycle).
+- **A lookup that cannot tell never counts as "not there".** ``find_marker`` returns the result
+  (found), ``None`` (the whole window was read: not there) or raises ``ConnectorError`` (can't
+  tell); then the row keeps its state and waits for the next cycle.
+- A row's state change is reported (and so logged) once, when it happens; a row that stays
+  ``unknown`` or ``pending`` cycle after cycle is not reported again.
 """
 
 from __future__ import annotations
@@ -16,11 +28,11 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Callable
+from typing import Callable, Mapping
 
 from bridge.core import errors
 from bridge.core.model import Account, Action, ActionKind, ItemRef
-from bridge.store import Store
+from bridge.store import OutboxRow, Store
 
 
 class OutboxStatus(StrEnum):
@@ -87,6 +99,29 @@ class Delivery:
     error: str | None = None
 
 
+#: Grace before an uncertain row's marker lookup when the caller names none (seconds, wall clock).
+MIN_GRACE = timedelta(seconds=60)
+
+
+def grace_for_timeout(timeout: timedelta) -> timedelta:
+    """The wait before an uncertain row's lookup: ``max(3 x timeout, 60 s)`` (``timeout``: the
+    connector's per-request timeout). A write the client gave up on after ``timeout`` can still be
+    applied by the tool; three request times cover a slow request queued behind another."""
+    return max(3 * timeout, MIN_GRACE)
+
+
+def may_try(row: OutboxRow, now: datetime, *, active_findings: set[str], held: set[str],
+            available: Callable[[str], bool], grace: Callable[[str], timedelta]) -> bool:
+    """Would ``deliver`` look ``row`` up (and maybe send it) now? Not for a pending row of a
+    finding gone (it is cancelled) or held back, a connector that may not be called, or an
+    uncertain row inside its grace. The engine re-reads the items of these rows live first."""
+    if row.status == OutboxStatus.PENDING and (row.finding_key not in active_findings or row.finding_key in held):
+        return False
+    if not available(row.connector):
+        return False
+    return not (row.status in UNCERTAIN and now < (row.sent_at or row.created_at) + grace(row.connector))
+
+
 def deliver(
     store: Store,
     connectors: dict,
@@ -97,8 +132,11 @@ def deliver(
     available: Callable[[str], bool],
     budget_left: Callable[[str], int],
     on_error: Callable[[str, errors.ConnectorError], None],
+    since: Mapping[str, datetime] | None = None,
+    grace: Callable[[str], timedelta] = lambda name: MIN_GRACE,
+    ready: Callable[[OutboxRow], bool] = lambda row: True,
 ) -> list[Delivery]:
-    """Send every outbox row that is due, reconciling uncertain ones by marker first.
+    """Send every outbox row that is due, each after a marker lookup (module docstring).
 
     Args:
         active_findings: keys of findings still standing; rows of others are cancelled.
@@ -106,9 +144,15 @@ def deliver(
         available: connector name → may it be called now (not stopped, not rate limited).
         budget_left: connector name → writes still allowed this hour.
         on_error: told about connector errors (auth stops a connector; rate limits pause it).
+        since: finding key → the finding's ``at`` (UTC), where its marker lookups start.
+        grace: connector name → how long an uncertain row waits after its send before it is
+            looked up (``grace_for_timeout``).
+        ready: whether a row that ``may_try`` rests on fresh data (its tool polled since it was
+            planned, its item re-read live just now); a row that is not waits.
 
-    Returns one ``Delivery`` per row touched.
+    Returns one ``Delivery`` per row whose state changed in this call.
     """
+    since = since or {}
     out: list[Delivery] = []
     for row in store.outbox(ACTIVE):
         action = action_from_json(row.action)
@@ -116,45 +160,52 @@ def deliver(
         def report(status: OutboxStatus, url: str | None = None, error: str | None = None) -> None:
             out.append(Delivery(row.key, row.rule, action.kind.value, action.item.tool, action.item.key, row.marker, status, url, error))
 
+        def settle(status: OutboxStatus, error: str | None = None) -> None:
+            """Keep ``error`` on the row; report only a change of state."""
+            store.update_outbox(row.key, status=status, last_error=error)
+            if status != row.status:
+                report(status, error=error)
+
         if row.finding_key not in active_findings and row.status == OutboxStatus.PENDING:
             store.update_outbox(row.key, status=OutboxStatus.CANCELLED)
             report(OutboxStatus.CANCELLED)
             continue
-        if row.finding_key in held and row.status == OutboxStatus.PENDING:
-            continue
-        if not available(row.connector):
-            continue
+        if not may_try(row, now, active_findings=active_findings, held=held, available=available, grace=grace):
+            continue  # held, not callable, or a late write may still land inside the grace
+        if not ready(row):
+            continue  # not on fresh data yet
         conn = connectors[row.connector]
         try:
-            if row.status in UNCERTAIN:
-                found = conn.find_marker(action, row.sent_at or row.created_at)
-                if found is not None:
-                    store.update_outbox(row.key, status=OutboxStatus.DONE, confirmed_at=now, url=found.url, last_error=None)
-                    report(OutboxStatus.DONE, found.url)
-                    continue
-                if row.finding_key not in active_findings:
-                    store.update_outbox(row.key, status=OutboxStatus.CANCELLED)
-                    report(OutboxStatus.CANCELLED)
-                    continue
-            if budget_left(row.connector) <= 0:
-                continue
+            found = conn.find_marker(action, since.get(row.finding_key) or row.sent_at or row.created_at)
+        except errors.ConnectorError as exc:
+            # Can't tell whether it is there: never a send; the row keeps its state.
+            settle(OutboxStatus(row.status), error=str(exc))
+            on_error(row.connector, exc)
+            continue
+        if found is not None:
+            store.update_outbox(row.key, status=OutboxStatus.DONE, confirmed_at=now, url=found.url, last_error=None)
+            report(OutboxStatus.DONE, found.url)
+            continue
+        if row.finding_key not in active_findings:
+            store.update_outbox(row.key, status=OutboxStatus.CANCELLED)
+            report(OutboxStatus.CANCELLED)
+            continue
+        if budget_left(row.connector) <= 0:
+            continue
+        try:
             store.update_outbox(row.key, status=OutboxStatus.SENDING, attempts=row.attempts + 1, sent_at=now)
             result = conn.apply(action)
             store.update_outbox(row.key, status=OutboxStatus.DONE, confirmed_at=now, url=result.url, last_error=None)
             report(OutboxStatus.DONE, result.url)
         except errors.OutcomeUnknown as exc:
-            store.update_outbox(row.key, status=OutboxStatus.UNKNOWN, last_error=str(exc))
-            report(OutboxStatus.UNKNOWN, error=str(exc))
+            settle(OutboxStatus.UNKNOWN, error=str(exc))
         except errors.PermanentError as exc:
-            store.update_outbox(row.key, status=OutboxStatus.FAILED, last_error=str(exc))
-            report(OutboxStatus.FAILED, error=str(exc))
+            settle(OutboxStatus.FAILED, error=str(exc))
         except errors.ConnectorError as exc:
-            # Not sent (auth, rate limit, transient on a read): back to pending unless the
-            # write may have gone out.
-            status = OutboxStatus.UNKNOWN if row.status in UNCERTAIN else OutboxStatus.PENDING
-            store.update_outbox(row.key, status=status, last_error=str(exc))
+            # Refused before anything was applied (auth, rate limit): back to pending unless an
+            # earlier attempt's outcome is still open.
+            settle(OutboxStatus.UNKNOWN if row.status in UNCERTAIN else OutboxStatus.PENDING, error=str(exc))
             on_error(row.connector, exc)
-            report(status, error=str(exc))
     return out
 
 

@@ -1,4 +1,5 @@
-"""One cycle of the daemon as named stages: poll → store → evaluate → re-check → plan → deliver.
+"""One cycle of the daemon as named stages: poll → store → evaluate → re-check → plan → deliver
+(deliver first re-reads live the items it is about to write on: ``Engine.confirm_fresh``).
 
 Holds ``Engine`` (the stages and the cycle that runs them in order), ``CycleReport`` (what a
 cycle did) and the ``WHOAMI`` cursor scope. The scheduler only decides *when*
@@ -11,7 +12,7 @@ is ``bridge.engine.health``; detection is ``bridge.engine.evaluator``; the act s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
 from bridge import actions
@@ -82,6 +83,11 @@ class Engine:
         self._recorded: set[str] | None = None  # finding keys already in the store
         self._persisted: dict[str, tuple] = {}
         self.last: Evaluation | None = None
+        # Freshness for delivery (this process only: after a start nothing goes out for a tool
+        # before its first successful poll): (connector, scope) → the start of the cycle whose
+        # poll of it succeeded last, and item → the scope whose poll last returned it.
+        self._polled: dict[tuple[str, str], datetime] = {}
+        self._scope_of: dict[ItemRef, str] = {}
 
     def bots(self) -> set[Account]:
         """The daemon's own accounts, for echo suppression.
@@ -124,13 +130,18 @@ class Engine:
         report = CycleReport(at=now)
         for name, scope, result in self.poll(report, only):
             report.new_events += self.store_result(name, scope, result)
-        ev = self.recheck(self.evaluate(now), now)
-        self.last = ev
-        report.handoffs, report.findings = ev.handoffs, [*ev.findings, *ev.standoffs]
-        report.inhibited = ev.inhibited
+            self._polled[(name, scope)] = now
+            self._scope_of.update((it.ref, scope) for it in result.items)
+        self._take(report, self.recheck(self.evaluate(now), now))
         self.plan(report, now)
         self.deliver(report, now)
         return report
+
+    def _take(self, report: CycleReport, ev: Evaluation) -> None:
+        """Make ``ev`` the evaluation acted on (``self.last`` and ``report``'s findings)."""
+        self.last = ev
+        report.handoffs, report.findings = ev.handoffs, [*ev.findings, *ev.standoffs]
+        report.inhibited = ev.inhibited
 
     # ------------------------------------------------------------------ stages
 
@@ -246,9 +257,51 @@ class Engine:
                 log.info("action_dry_run", rule=row.rule, do=action.kind.value, item=action.item.key, marker=row.marker, body=action.body)
         self.store.resolve_findings(self._standing(report), now)
 
+    def confirm_fresh(self, report: CycleReport, now: datetime) -> set[str]:
+        """Re-read live the items of the rows about to go out and decide again: returns the keys
+        of the rows that rest on fresh data (the others wait).
+
+        A row may go out only when (1) the scope holding its item (every scope of its connector
+        when this process has not seen the item in a poll yet) was polled successfully at or
+        after the row was planned, in this process, and (2) its item was re-read now with
+        ``connector.fetch(ref)``; what that read brings is stored and the evaluation repeated
+        (with ``recheck``, as for new standoffs), so ``report``'s findings are the ones after
+        it: a finding acknowledged meanwhile no longer stands and its rows are cancelled.
+        One read per item, only for rows ``actions.may_try`` would send.
+        """
+        standing, held = self._standing(report), {f.key for f in report.inhibited}
+        rows = [r for r in self.store.outbox(actions.ACTIVE)
+                if actions.may_try(r, now, active_findings=standing, held=held,
+                                   available=self.health.available, grace=self._grace)]
+        fresh = [r for r in rows if self._polled_since(r.connector, actions.action_from_json(r.action).item, r.created_at)]
+        refs = {actions.action_from_json(r.action).item: r.connector for r in fresh}
+        read: set[ItemRef] = set()
+        for ref, name in sorted(refs.items()):
+            if not self.health.available(name):
+                continue
+            try:
+                result = self.connectors[name].fetch(ref)
+            except errors.ConnectorError as exc:
+                self.health.failed(name, exc)
+                log.info("delivery_waits", connector=name, item=ref.key, reason="live re-read failed", error=str(exc))
+                continue
+            self.store_result(name, FETCH_SCOPE, result)
+            read.add(ref)
+        if read:
+            self._take(report, self.recheck(self.evaluate(now), now))
+        return {r.key for r in fresh if actions.action_from_json(r.action).item in read}
+
+    def _polled_since(self, name: str, ref: ItemRef, since: datetime) -> bool:
+        """Was the scope holding ``ref`` (every scope of ``name`` when unknown) polled
+        successfully, in this process, at or after ``since``?"""
+        scope = self._scope_of.get(ref)
+        scopes = [scope] if scope is not None else self.connectors[name].scopes()
+        return all((t := self._polled.get((name, sc))) is not None and t >= since for sc in scopes)
+
     def deliver(self, report: CycleReport, now: datetime) -> None:
         """Send the due outbox rows within each connector's write budget (held findings' rows
-        wait) and log each delivery."""
+        wait, and so do rows not on fresh data: ``confirm_fresh``) and log each delivery."""
+        ready = self.confirm_fresh(report, now)
         used = {name: actions.writes_in_last_hour(self.store, name, now) for name in self.connectors}
 
         def budget_left(name: str) -> int:
@@ -265,6 +318,9 @@ class Engine:
                 available=self.health.available,
                 budget_left=budget_left,
                 on_error=self.health.failed,
+                since={f.key: f.at for f in [*report.findings, *report.inhibited]},
+                grace=self._grace,
+                ready=lambda row: row.key in ready,
             )
         )
         for d in report.deliveries:
@@ -288,6 +344,12 @@ class Engine:
                 changed.append(self._handoff_row(h, now))
         if changed:
             self.store.upsert_handoffs(changed)
+
+    def _grace(self, name: str) -> timedelta:
+        """How long an uncertain row of ``name`` waits before its marker lookup:
+        ``actions.grace_for_timeout`` of the section's request ``timeout`` (10 s when it has none)."""
+        timeout = getattr(self.config.connectors.get(name), "timeout", None)
+        return actions.grace_for_timeout(timeout.wall() if timeout is not None else timedelta(seconds=10))
 
     def _budget(self, name: str) -> int:
         """``name``'s ``write_budget_per_hour`` (60 when its section has none)."""

@@ -596,12 +596,25 @@ class AsanaConnector:
         Comments and reassignments: the task's comments (``GET /tasks/{gid}/stories``) created
         since ``since`` minus 5 minutes. Drafts: the task's subtasks (``GET
         /tasks/{gid}/subtasks``) whose notes carry the marker.
+
+        Returns ``None`` only when every page was read; a page that is not Asana's ``{"data":
+        [...]}`` raises ``TransientError`` (the lookup cannot tell; the row waits).
         """
         gid = action.item.key
+
+        def checked(what: str, fn: Callable[[dict], Any]) -> Callable[[dict], dict]:
+            def read(o: dict) -> dict:
+                body = fn(o)
+                if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                    raise http.no_answer(self.tool, what, "answer without a data list, marker lookup cannot tell", write=False)
+                return body
+            return read
+
         if action.kind in (ActionKind.COMMENT, ActionKind.REASSIGN):
             stories = self._pages(
                 f"GET /tasks/{gid}/stories",
-                lambda o: self._stories.get_stories_for_task(gid, o, full_payload=True, _request_timeout=self.timeout),
+                checked(f"GET /tasks/{gid}/stories",
+                        lambda o: self._stories.get_stories_for_task(gid, o, full_payload=True, _request_timeout=self.timeout)),
                 {"opt_fields": "created_at,resource_subtype,text,html_text"},
                 poll=False,
             )
@@ -620,7 +633,8 @@ class AsanaConnector:
         if action.kind == ActionKind.DRAFT:
             subtasks = self._pages(
                 f"GET /tasks/{gid}/subtasks",
-                lambda o: self._tasks.get_subtasks_for_task(gid, o, full_payload=True, _request_timeout=self.timeout),
+                checked(f"GET /tasks/{gid}/subtasks",
+                        lambda o: self._tasks.get_subtasks_for_task(gid, o, full_payload=True, _request_timeout=self.timeout)),
                 {"opt_fields": "name,notes,html_notes,permalink_url"},
                 poll=False,
             )

@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import requests
 from github import Auth, Github, GithubException
@@ -468,17 +468,46 @@ class GitHubConnector:
             return ActionResult(url=new.html_url, remote_id=f"{repo}#{new.number}")
         raise errors.PermanentError(self.tool, f"unsupported action {action.kind}")
 
+    def _marker_read(self, url: str, params: dict | None, shape: type) -> tuple[Any, dict]:
+        """One GET of a marker lookup whose answer must be JSON of ``shape`` (``list``/``dict``);
+        returns ``(body, lower-cased headers)``. Anything else raises ``TransientError``."""
+        what = f"GET {url.split('?')[0]}"
+        try:
+            _, hdrs, body = self._get(url, params)
+        except ValueError as exc:  # unreadable JSON
+            raise http.no_answer(self.tool, what, "unreadable response, marker lookup cannot tell", write=False) from exc
+        if not isinstance(body, shape):
+            raise http.no_answer(self.tool, what, f"answer is not a JSON {shape.__name__}, marker lookup cannot tell",
+                                 write=False)
+        return body, hdrs
+
+    def _marker_pages(self, url: str, params: dict | None) -> list:
+        """Every page of a marker lookup's list (``Link: rel="next"``), each checked by ``_marker_read``."""
+        out: list = []
+        next_url: str | None = url
+        first = True
+        while next_url:
+            body, hdrs = self._marker_read(next_url, params if first else None, list)
+            first = False
+            out.extend(body)
+            m = _LINK_NEXT.search(hdrs.get("link", ""))
+            next_url = m.group(1) if m else None
+        return out
+
     def find_marker(self, action: Action, since: datetime) -> ActionResult | None:
         """Find what ``action`` already wrote, by its marker, on or after ``since``.
 
         Comments and reassignments: the item's comments since ``since`` (``GET
         .../comments?since=``). Drafts: the repository's issues updated since ``since``
         whose body carries the marker. Labels: present on the item.
+
+        Returns ``None`` only when every page was read and was GitHub's JSON array (the issue:
+        an object); anything else raises ``TransientError`` (the lookup cannot tell; the row waits).
         """
         repo, number = parse_key(action.item.key)
         window = _iso(since - timedelta(minutes=5))
         if action.kind in (ActionKind.COMMENT, ActionKind.REASSIGN):
-            comments, _ = self._get_pages(
+            comments = self._marker_pages(
                 f"/repos/{repo}/issues/{number}/comments", {"since": window, "per_page": self.per_page}
             )
             for c in comments:
@@ -488,7 +517,7 @@ class GitHubConnector:
                     return ActionResult(url=c.get("html_url"), remote_id=str(c.get("id")), already_present=True)
             return None
         if action.kind == ActionKind.DRAFT:
-            issues, _ = self._get_pages(
+            issues = self._marker_pages(
                 f"/repos/{repo}/issues", {"since": window, "state": "all", "sort": "created", "direction": "desc", "per_page": self.per_page}
             )
             for i in issues:
@@ -496,8 +525,8 @@ class GitHubConnector:
                     return ActionResult(url=i.get("html_url"), remote_id=f"{repo}#{i.get('number')}", already_present=True)
             return None
         if action.kind == ActionKind.LABEL:
-            _, _, body = self._get(f"/repos/{repo}/issues/{number}")
-            if action.label in [lbl.get("name") for lbl in (body or {}).get("labels", [])]:
+            body, _ = self._marker_read(f"/repos/{repo}/issues/{number}", None, dict)
+            if action.label in [lbl.get("name") for lbl in body.get("labels") or [] if isinstance(lbl, dict)]:
                 return ActionResult(url=None, already_present=True)
             return None
         return None

@@ -471,18 +471,23 @@ class JiraConnector:
             new_key = new.get("key")
             if not new_key:
                 raise errors.OutcomeUnknown(self.tool, "POST /issue: no key in the answer; outcome unknown")
-            self._link(new_key, key)
+            try:
+                self._link(new_key, key)
+            except errors.ConnectorError as exc:
+                # The draft stands (it carries the marker): the action is partly applied. Never
+                # "not sent": the row is reconciled by marker, which finds the draft and links it.
+                raise errors.OutcomeUnknown(
+                    self.tool, f"draft {new_key} created, its link to {key} not made ({exc}); reconcile by marker"
+                ) from exc
             return ActionResult(url=self._browse(new_key), remote_id=new_key)
         raise errors.PermanentError(self.tool, f"unsupported action {action.kind}")
 
     def _link(self, new_key: str, stalled: str) -> None:
-        """``new_key`` relates to ``stalled``. A link lost on the way is retried by
-        ``find_marker``, which sees the draft without its link."""
-        try:
-            self._call("POST", "/rest/api/2/issueLink", write=True,
-                       body={"type": {"name": "Relates"}, "inwardIssue": {"key": new_key}, "outwardIssue": {"key": stalled}})
-        except errors.OutcomeUnknown:
-            pass  # the draft exists and carries the marker; find_marker re-links if missing
+        """``new_key`` relates to ``stalled`` (the second write of a draft). Raises like any
+        write; ``find_marker`` links a draft it finds without its link, so a link lost or
+        refused is made on a later lookup, never by creating the draft again."""
+        self._call("POST", "/rest/api/2/issueLink", write=True,
+                   body={"type": {"name": "Relates"}, "inwardIssue": {"key": new_key}, "outwardIssue": {"key": stalled}})
 
     def find_marker(self, action: Action, since: datetime) -> ActionResult | None:
         """Find what ``action`` already wrote, by its marker, on or after ``since`` (UTC).
@@ -491,17 +496,25 @@ class JiraConnector:
         /rest/api/2/issue/{key}/comment?orderBy=-created``), until one is older than
         ``since`` minus 5 minutes. Drafts: the project's issues created since then (JQL
         ``project = P AND created >= "<minute>"``, bot time zone) whose description carries
-        the marker; a draft found without its "Relates" link is linked now. Labels:
-        present on the item.
+        the marker; a draft found without its "Relates" link is linked now (the missing part
+        only; an error of that link is raised, so the row waits and the next lookup finishes
+        it). Labels: present on the item.
+
+        Returns ``None`` only when the whole window was read; raises ``ConnectorError`` when
+        it cannot tell (a failed or malformed read).
         """
         key = action.item.key
         window = since - timedelta(minutes=5)
         if action.kind in (ActionKind.COMMENT, ActionKind.REASSIGN):
             start = 0
             while True:
+                what = f"GET /rest/api/2/issue/{key}/comment"
                 body = self._call("GET", f"/rest/api/2/issue/{key}/comment",
-                                  params={"orderBy": "-created", "startAt": start, "maxResults": 100}) or {}
-                page = body.get("comments") or []
+                                  params={"orderBy": "-created", "startAt": start, "maxResults": 100})
+                page = body.get("comments") if isinstance(body, dict) else None
+                if not isinstance(page, list) or not isinstance(body.get("total"), int):
+                    # A page without its list or its total cannot say "not there".
+                    raise http.no_answer(self.tool, what, "answer without comments/total, marker lookup cannot tell", write=False)
                 for c in page:
                     if action.marker in str(c.get("body") or ""):
                         cid = str(c.get("id"))
@@ -511,7 +524,7 @@ class JiraConnector:
                     older = any(mapping.parse_time(c.get("created")) < window for c in page)
                 except ValueError:
                     older = False
-                if not page or older or start >= int(body.get("total") or 0):
+                if not page or older or start >= body["total"]:
                     return None
         if action.kind == ActionKind.DRAFT:
             project = key.rsplit("-", 1)[0]

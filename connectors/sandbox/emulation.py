@@ -6,7 +6,9 @@ world, no Flask), ``render`` (vendor JSON shapes), ``routes`` (the Flask app) an
 
 - ``Fault`` / ``Faults``: injected faults, consumed by matching requests (``status``: answer
   an HTTP error shaped by the emulator, e.g. 429 + ``Retry-After`` or a 5xx; ``slow``: sleep,
-  then answer; ``lost_response``: apply the request, then drop the connection unanswered).
+  then answer; ``lost_response``: apply the request, then drop the connection unanswered;
+  ``late_apply``: drop the connection unanswered and hold the request, applied only when the
+  test calls ``LoopbackServer.apply_held()``: a write the tool applies after the client gave up).
 - ``lost_response_middleware``: the WSGI wrapper that makes ``lost_response`` real.
 - ``LoopbackServer``: ``start()`` / ``stop()`` / ``url`` on a daemon thread, quiet logs, and
   the per-request fault hook and request log every emulator's Flask app calls.
@@ -45,7 +47,7 @@ class Fault:
 class Faults:
     """An emulator's fault table; each request consumes the first fault that matches it."""
 
-    KINDS = ("status", "slow", "lost_response")
+    KINDS = ("status", "slow", "lost_response", "late_apply")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -60,8 +62,9 @@ class Faults:
         then against path+query. ``kind``: ``"status"`` (answer ``status`` with the vendor's
         error body; ``retry_after`` seconds adds ``Retry-After``), ``"slow"`` (sleep ``delay``
         seconds, then answer normally), ``"lost_response"`` (apply the request, then close the
-        connection without answering). ``times``: how many requests it hits; ``None`` = until
-        :meth:`clear`.
+        connection without answering), ``"late_apply"`` (close the connection without answering
+        and without applying; the request is held until ``LoopbackServer.apply_held``).
+        ``times``: how many requests it hits; ``None`` = until :meth:`clear`.
 
         Raises:
             ValueError: unknown kind, or ``status``/``delay`` missing for their kind.
@@ -100,8 +103,10 @@ class Faults:
             return len(self._faults)
 
 
-#: WSGI environ key set on a request hit by a ``lost_response`` fault.
+#: WSGI environ key set on a request hit by a ``lost_response`` (or ``late_apply``) fault.
 LOST = "emulator.lost_response"
+#: WSGI environ key of a held request replayed by ``LoopbackServer.apply_held`` (no fault is taken).
+REPLAY = "emulator.replay"
 
 
 def lost_response_middleware(inner: Callable, environ_key: str = LOST) -> Callable:
@@ -156,6 +161,7 @@ class LoopbackServer:
     requests: list
     faults: Faults
     _lock: Any
+    _held: list | None = None
     _server: Any = None
     _thread: threading.Thread | None = None
     url: str | None = None
@@ -195,23 +201,54 @@ class LoopbackServer:
 
     def inject_fault(self) -> Any:
         """Call first in a Flask ``before_request``: record ``g.full_path`` (path?query), take the
-        first matching fault and act on it. Returns the response of a ``status`` fault, else
-        ``None`` (a ``slow`` fault has slept; a ``lost_response`` fault marks the request for
+        first matching fault and act on it. Returns the response of a ``status`` fault (or the
+        placeholder of a held ``late_apply`` request, never sent), else ``None`` (a ``slow``
+        fault has slept; a ``lost_response`` fault marks the request for
         ``lost_response_middleware``)."""
-        from flask import g, request
+        from flask import Response, g, request
 
         path = request.path
         g.full_path = path + ("?" + request.query_string.decode() if request.query_string else "")
+        if request.environ.get(REPLAY):
+            return None
         fault = self.faults.take(request.method, path, g.full_path)
         if fault is None:
             return None
         if fault.kind == "status":
             return self._fault_response(fault)
+        if fault.kind == "late_apply":
+            with self._lock:
+                if self._held is None:
+                    self._held = []
+                self._held.append(dict(method=request.method, path=path,
+                                       query_string=request.query_string.decode(),
+                                       headers=[(k, v) for k, v in request.headers.items()],
+                                       data=request.get_data()))
+            request.environ[LOST] = True  # the middleware drops the connection unanswered
+            return Response(status=204)
         if fault.kind == "slow":
             time.sleep(fault.delay or 0)
         if fault.kind == "lost_response":
             request.environ[LOST] = True
         return None
+
+    def apply_held(self) -> int:
+        """Apply every request held by a ``late_apply`` fault now, in arrival order (their
+        answers go nowhere: the client gave up long ago). Returns how many were applied."""
+        from werkzeug.test import EnvironBuilder
+
+        with self._lock:
+            held, self._held = list(self._held or []), []
+        for req in held:
+            environ = EnvironBuilder(**req).get_environ()
+            environ[REPLAY] = True
+            body = self.app(environ, lambda status, headers, exc_info=None: (lambda data: None))
+            try:
+                b"".join(body)
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+        return len(held)
 
     def log_served(self, resp: Any) -> Any:
         """Call in a Flask ``after_request``: append ``(method, path?query, status)`` to ``requests``."""
