@@ -609,6 +609,10 @@ def test_non_object_issue_raises_value_error():
         ("Ana.Souza@Example.COM", Account("email", "ana.souza@example.com"), "ana.souza@example.com"),
         ("1234567+ana-s@users.noreply.github.com", gh("ana-s"), None),
         ("ana-s@users.noreply.github.com", gh("ana-s"), None),
+        # issue 12: a bot's no-reply address is its [bot] login, not an e-mail pseudo-account
+        ("98922864+name[bot]@users.noreply.github.com", gh("name[bot]"), None),
+        ("41898282+github-actions[bot]@users.noreply.github.com", gh("github-actions[bot]"), None),
+        ("dependabot[bot]@users.noreply.github.com", gh("dependabot[bot]"), None),
         ("", None, None),
         (None, None, None),
     ],
