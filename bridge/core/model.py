@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     REVIEW_REQUESTED = "review_requested"
     REVIEW_REQUEST_REMOVED = "review_request_removed"
     REVIEWED = "reviewed"
+    REVIEW_DISMISSED = "review_dismissed"
     COMMENTED = "commented"
     LINKED = "linked"
     UNLINKED = "unlinked"
@@ -132,7 +133,10 @@ class Event:
 
     - ``subject``: the account assigned / unassigned / asked for review.
     - ``from_status``/``to_status``: for ``status_changed``.
-    - ``review_state``: ``approved`` | ``changes_requested`` | ``commented`` | ``dismissed``.
+    - ``review_state``: ``approved`` | ``changes_requested`` | ``commented`` | ``dismissed``;
+      for ``review_dismissed``, the state the review had before it was dismissed.
+    - ``review_dismissed``: ``actor`` dismissed a review of ``subject`` (the reviewer; ``None``
+      when the review is not known), at the time of dismissal; ``text`` is its message.
     - ``label``: for ``labeled``/``unlabeled``.
     - ``link_type``/``target``: for ``linked``/``unlinked``.
     - ``text``/``mentions``: for ``commented`` and ``reviewed``.
