@@ -27,9 +27,10 @@ later event on the item (which prove that the receiver did nothing that counts).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable, Iterable, Mapping
 
+from bridge.core.businesstime import Duration, WorkSchedule
 from bridge.core.model import Account, Event, EventKind, HandoffState, ItemRef, ItemSnapshot
 from rules.spec import ASSIGNEE, Rule
 
@@ -165,6 +166,19 @@ class ItemWalk:
     open: tuple[tuple[Handoff, tuple[str, ...]], ...] = ()
 
 
+def due_deadline(schedule: WorkSchedule, due: datetime | date, before_due: Duration) -> datetime:
+    """The latest moment (aware UTC) that leaves ``before_due`` of ``schedule``'s business time
+    before ``due``.
+
+    ``due`` is ``ItemSnapshot.due``: a moment (an aware ``datetime``) is used as it is; a date
+    alone is the end of that day where the owing person works (``schedule.end_of_date``:
+    23:59:59 in their time zone), not in UTC: a Wednesday due date with ``before_due = "1d"``
+    and hours 09:00-17:00 is Wednesday 09:00 in Auckland as in Los Angeles.
+    """
+    moment = due if isinstance(due, datetime) else schedule.end_of_date(due)
+    return schedule.subtract(moment, before_due)
+
+
 def walk_item(
     rule: Rule,
     ref: ItemRef,
@@ -177,7 +191,7 @@ def walk_item(
     status_owner: Callable[[str, str], Account | str | None] = lambda status, tool: None,
     who: Identity = _account_identity,
     linked_events: Iterable[Event] = (),
-    due_deadline_for: Callable[[Account, datetime], datetime] | None = None,
+    due_deadline_for: Callable[[Account, datetime | date], datetime] | None = None,
 ) -> ItemWalk:
     """Walk one item's events (oldest first) for one ``handoff`` rule.
 
@@ -189,7 +203,8 @@ def walk_item(
             acknowledges here too.
         due_deadline_for: ``(receiver, item due) -> latest moment`` that still leaves the
             rule's ``before_due`` before the item's due date; the deadline is the earlier of
-            that and ``deadline_for``.
+            that and ``deadline_for``. The due is ``ItemSnapshot.due`` as stored: a moment or a
+            date alone, which :func:`due_deadline` resolves in the receiver's schedule.
 
     The other arguments are as for :func:`detect`.
     """

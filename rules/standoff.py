@@ -122,7 +122,9 @@ def review_edges(ref: ItemRef, evs: list[Event], item: ItemSnapshot | None, *, b
     """``review`` and ``changes`` edges of one pull request from its events (oldest first).
 
     An open review request is answered by any review from the reviewer, or withdrawn. Changes
-    requested are answered by the author's commit, comment or new review request.
+    requested are answered by the author's commit, comment or new review request, and end when
+    the reviewer approves or the review is dismissed (a ``review_dismissed`` event naming the
+    reviewer as its subject: any of their reviews dismissed ends their standing request).
     """
     if item is None or item.kind != ItemKind.PULL_REQUEST or not is_open(item) or item.author is None:
         return []
@@ -144,6 +146,10 @@ def review_edges(ref: ItemRef, evs: list[Event], item: ItemSnapshot | None, *, b
                 changes[ev.actor] = ev
             elif ev.review_state in ("approved", "dismissed"):
                 changes.pop(ev.actor, None)
+        elif ev.kind == EventKind.REVIEW_DISMISSED and ev.subject:
+            # A dismissed "changes requested" no longer stands: the stored review event keeps
+            # the state it was read with, so the dismissal (actor: who dismissed it) ends it.
+            changes.pop(ev.subject, None)
         elif ev.kind in (EventKind.COMMITTED, EventKind.COMMENTED) and who(ev.actor) == who(author):
             changes.clear()
         elif ev.kind == EventKind.CLOSED:

@@ -239,6 +239,11 @@ class WorkSchedule:
         i = bisect_left(cal.dates, day)
         return i < len(cal.dates) and cal.dates[i] == day
 
+    def end_of_date(self, day: date) -> datetime:
+        """Return the last second of the local calendar date ``day`` (23:59:59 in this schedule's
+        time zone) as aware UTC: what a due date without a time means for this person."""
+        return datetime.combine(day, time(23, 59, 59), self.tz).astimezone(_UTC)
+
     def is_working(self, at: datetime) -> bool:
         """Return whether the aware datetime ``at`` falls inside working hours (``[start, end)``).
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     REVIEW_REQUESTED = "review_requested"
     REVIEW_REQUEST_REMOVED = "review_request_removed"
     REVIEWED = "reviewed"
+    REVIEW_DISMISSED = "review_dismissed"
     COMMENTED = "commented"
     LINKED = "linked"
     UNLINKED = "unlinked"
@@ -132,7 +133,10 @@ class Event:
 
     - ``subject``: the account assigned / unassigned / asked for review.
     - ``from_status``/``to_status``: for ``status_changed``.
-    - ``review_state``: ``approved`` | ``changes_requested`` | ``commented`` | ``dismissed``.
+    - ``review_state``: ``approved`` | ``changes_requested`` | ``commented`` | ``dismissed``;
+      for ``review_dismissed``, the state the review had before it was dismissed.
+    - ``review_dismissed``: ``actor`` dismissed a review of ``subject`` (the reviewer; ``None``
+      when the review is not known), at the time of dismissal; ``text`` is its message.
     - ``label``: for ``labeled``/``unlabeled``.
     - ``link_type``/``target``: for ``linked``/``unlinked``.
     - ``text``/``mentions``: for ``commented`` and ``reviewed``.
@@ -166,6 +170,13 @@ class ItemSnapshot:
     in its text, remote links, attachments). ``blocked_by``: the subset it waits on now (native
     blocked-by links and dependencies, and text that says "blocked by"/"depends on"/"waiting
     on"; see ``connectors.textrefs``). When each link began is read from its ``linked`` events.
+
+    ``due``: a moment (an aware UTC ``datetime``: Asana ``due_at``) or a calendar date alone (a
+    ``date``, not a ``datetime``: Jira ``duedate``, Asana ``due_on``). A date is the end of that
+    day *for the person who owes the item*, so it stays a date here and is resolved in that
+    person's schedule where a deadline is computed (``WorkSchedule.end_of_date``; see
+    ``rules.handoff.due_deadline``). Test ``isinstance(due, datetime)`` first: a ``datetime``
+    is also a ``date``.
     """
 
     ref: ItemRef
@@ -180,7 +191,7 @@ class ItemSnapshot:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     links: tuple[ItemRef, ...] = ()
-    due: datetime | None = None  # aware UTC; a due date alone means the end of that day in UTC
+    due: datetime | date | None = None  # see "due" above
     blocked_by: tuple[ItemRef, ...] = ()
 
 

@@ -322,7 +322,7 @@ class Evaluator:
                 status_owner=self._status_owner(rule),
                 who=self.who,
                 linked_events=linked_events,
-                due_deadline_for=(lambda acct, due, r=rule: self.directory.schedule_for(acct).subtract(due, r.before_due))
+                due_deadline_for=(lambda acct, due, r=rule: handoff_rule.due_deadline(self.directory.schedule_for(acct), due, r.before_due))
                 if rule.before_due else None,
             )
             self._ended.extend(walk.done)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from bridge.core.model import Account, Event, EventKind, ItemKind, ItemRef, ItemSnapshot, StatusCategory
 from bridge.store.tables import EventRow, ItemRow
@@ -112,6 +112,20 @@ def item_to_json(it: ItemSnapshot) -> str:
     )
 
 
+def _stored_due(tool: str, text: str | None) -> datetime | date | None:
+    """``ItemSnapshot.due`` from its stored text: ``YYYY-MM-DD`` is a date alone, anything else a
+    moment. Snapshots stored before dates were kept as dates hold a Jira due date (always a date
+    alone) as ``YYYY-MM-DDT23:59:59+00:00``: read back as the date it was."""
+    if not text:
+        return None
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    moment = datetime.fromisoformat(text)
+    if tool == "jira" and text.endswith("T23:59:59+00:00"):
+        return moment.date()
+    return moment
+
+
 def row_to_item(row: ItemRow) -> ItemSnapshot:
     """The ``ItemSnapshot`` stored as ``row`` (the inverse of ``item_to_json``)."""
     d = json.loads(row.data)
@@ -128,7 +142,7 @@ def row_to_item(row: ItemRow) -> ItemSnapshot:
         created_at=datetime.fromisoformat(d["created_at"]) if d["created_at"] else None,
         updated_at=datetime.fromisoformat(d["updated_at"]) if d["updated_at"] else None,
         links=tuple(ItemRef(*r) for r in d["links"]),
-        due=datetime.fromisoformat(d["due"]) if d.get("due") else None,
+        due=_stored_due(row.tool, d.get("due")),
         blocked_by=tuple(ItemRef(*r) for r in d.get("blocked_by", [])),
     )
 

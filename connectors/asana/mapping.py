@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime
 from html import unescape
 from typing import Any, Iterable
 
@@ -442,8 +442,9 @@ def _map_task(project_gid, task, extra_links, sections, extra_blocked_by=()) -> 
     )
 
 
-def _due(task: dict) -> datetime | None:
-    """``due_at`` (a moment), else ``due_on`` (a date: the end of that day, 23:59:59 UTC)."""
+def _due(task: dict) -> datetime | date | None:
+    """``due_at`` (a moment, aware UTC), else ``due_on`` as a ``date``: a date alone is the end of
+    that day for whoever owes the task, resolved in their schedule (``ItemSnapshot.due``)."""
     if task.get("due_at"):
         return _time(task, "due_at", "task")
     on = task.get("due_on")
@@ -453,7 +454,7 @@ def _due(task: dict) -> datetime | None:
         day = datetime.fromisoformat(str(on)).date()
     except ValueError:
         raise _Malformed(f"task.due_on: {on!r} is not a date") from None
-    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
+    return day
 
 
 def notes_link_events(task: dict) -> list[Event]:

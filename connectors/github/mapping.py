@@ -291,7 +291,9 @@ def make_event(ref: ItemRef, kind: EventKind, event_id: str, at: datetime, **fie
 # GitHub's no-reply commit addresses: ``ID+login@users.noreply.github.com`` (since July 2017)
 # and ``login@users.noreply.github.com`` (before); GitHub Docs "Setting your commit email
 # address". The login is the account's, so the commit is attributed to it, not to an e-mail.
-_NOREPLY = re.compile(r"^(?:\d+\+)?([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))@users\.noreply\.github\.com$", re.IGNORECASE)
+#: ``[ID+]login@users.noreply.github.com``; an app's bot login ends in ``[bot]`` (GitHub's own
+#: ``41898282+github-actions[bot]@users.noreply.github.com``), which a user login cannot.
+_NOREPLY = re.compile(r"^(?:\d+\+)?([A-Za-z0-9][A-Za-z0-9-]{0,38})(\[bot\])?@users\.noreply\.github\.com$", re.IGNORECASE)
 
 
 def commit_author(entry: dict) -> tuple[Account | None, AccountInfo | None]:
@@ -300,7 +302,8 @@ def commit_author(entry: dict) -> tuple[Account | None, AccountInfo | None]:
     Git authors carry a name and an e-mail, no login (GitHub REST "Timeline events",
     ``timeline-committed-event.author``). Returns ``(actor, info)``:
 
-    - a GitHub no-reply address (``[ID+]login@users.noreply.github.com``) →
+    - a GitHub no-reply address (``[ID+]login@users.noreply.github.com``, a bot's too:
+      ``98922864+name[bot]@…`` → ``name[bot]``, the login its API objects carry) →
       ``Account("github", login)``, info with the author name and ``email=None`` (the
       address reaches nobody);
     - any other address → ``Account("email", <lower-cased address>)``, a pseudo-account
@@ -319,7 +322,7 @@ def commit_author(entry: dict) -> tuple[Account | None, AccountInfo | None]:
     email = email.strip()
     m = _NOREPLY.match(email)
     if m:
-        account = Account(TOOL, m.group(1))
+        account = Account(TOOL, m.group(1) + ("[bot]" if m.group(2) else ""))
         return account, AccountInfo(account, display_name=name, email=None)
     account = Account(EMAIL, email.lower())
     return account, AccountInfo(account, display_name=name, email=email.lower())

@@ -11,6 +11,7 @@ in ``connectors.github.mapping``'s docstring; the field helpers come from there.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -146,10 +147,6 @@ SKIP_REASONS: dict[str, str] = {
     "moved_columns_in_project": _PROJECT,
     "removed_from_project": _PROJECT,
     "converted_note_to_issue": _PROJECT,
-    "review_dismissed": (
-        "review dismissal: the payload names the dismisser and a review_id but not the reviewer; "
-        "the dismissed review itself reads state 'dismissed' in the timeline"
-    ),
     "connected": "development link: the REST payload does not name the connected item",
     "disconnected": "development link: the REST payload does not name the disconnected item",
     "pinned": "pinning: presentation only",
@@ -199,6 +196,11 @@ def map_timeline(ref: ItemRef, entries: list[dict]) -> TimelineMapping:
       actor ``review_requester``, else ``actor``. A team request is skipped.
     - ``reviewed`` → actor ``user``, ``review_state`` lower-cased, ``text`` = body,
       ``mentions``, at ``submitted_at``. A ``pending`` review is skipped.
+    - ``review_dismissed`` → actor ``actor`` (the dismisser), at ``created_at`` (the
+      dismissal), ``review_state`` = ``dismissed_review.state`` (the state dismissed),
+      ``text`` = ``dismissal_message``, subject = the ``user`` of the ``reviewed`` entry whose
+      ``id`` is ``dismissed_review.review_id`` among ``entries`` (``None`` when absent: the
+      payload itself does not name the reviewer; that review now reads ``dismissed``).
     - ``commented`` → actor ``user`` (else ``actor``), text, mentions, at ``created_at``.
     - ``line-commented``/``commit-commented`` → one ``commented`` event per comment.
     - ``labeled``/``unlabeled`` → ``label`` = ``label.name``.
@@ -226,6 +228,7 @@ def map_timeline(ref: ItemRef, entries: list[dict]) -> TimelineMapping:
     """
     events: list[Event] = []
     skipped: list[tuple[int, str, str]] = []
+    reviewers = _reviewers(entries)
     for index, entry in enumerate(entries):
         etype = entry.get("event") if isinstance(entry, dict) else None
         etype = etype if isinstance(etype, str) else ""
@@ -235,6 +238,8 @@ def map_timeline(ref: ItemRef, entries: list[dict]) -> TimelineMapping:
             if not etype:
                 raise Malformed("entry has no 'event' type")
             handler = _HANDLERS.get(etype)
+            if etype == "review_dismissed":
+                handler = functools.partial(_review_dismissed, reviewers=reviewers)
             if handler is None:
                 reason = SKIP_REASONS.get(etype) or (
                     f"unmapped event type {etype!r}: no handoff meaning known to this mapping"
@@ -320,6 +325,31 @@ def _reviewed(ref: ItemRef, entry: dict) -> _Handled:
             mentions=mentions(body),
         )
     ], []
+
+
+def _reviewers(entries: Any) -> dict[Any, dict]:
+    """``reviewed`` entry id → its ``user`` object, for naming the reviewer of a dismissal."""
+    out: dict[Any, dict] = {}
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, dict) and entry.get("event") == "reviewed" and isinstance(entry.get("user"), dict):
+            rid = entry.get("id")
+            if isinstance(rid, (int, str)) and not isinstance(rid, bool):
+                out[rid] = entry["user"]
+    return out
+
+
+def _review_dismissed(ref: ItemRef, entry: dict, *, reviewers: dict[Any, dict]) -> _Handled:
+    dismissed = required(entry, "dismissed_review", dict, "entry")
+    raw_state = required(dismissed, "state", str, "dismissed_review")
+    rid = required(dismissed, "review_id", (int, str), "dismissed_review")
+    actor = _actor(entry, "actor")
+    at = time_at(entry, "created_at", "entry")
+    try:
+        subject = account_of(reviewers[rid], "reviewed.user") if rid in reviewers else None
+    except Malformed:  # a deleted ("ghost") reviewer: the dismissal is still a fact
+        subject = None
+    return [make_event(ref, EventKind.REVIEW_DISMISSED, _vendor_id(entry, "ev"), at, actor=actor, subject=subject,
+                       review_state=raw_state.lower(), text=_text(dismissed, "dismissal_message"))], []
 
 
 def _text(obj: dict, key: str) -> str | None:
@@ -496,5 +526,5 @@ _HANDLERS: dict[str, Callable[[ItemRef, dict], _Handled]] = {
 }
 
 #: Event types that map to an event (the rest are skipped).
-MAPPED_TYPES: frozenset[str] = frozenset(_HANDLERS)
+MAPPED_TYPES: frozenset[str] = frozenset(_HANDLERS) | {"review_dismissed"}
 

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
 from bridge.core.model import (BLOCKED_BY, Account, AccountInfo, Event, EventKind, ItemKind, ItemRef, ItemSnapshot,
@@ -419,15 +419,16 @@ def map_histories(
     return events, skipped
 
 
-def _due(value: Any) -> datetime | None:
-    """``fields.duedate`` (``YYYY-MM-DD``, a date without time) as the end of that day, 23:59:59 UTC."""
+def _due(value: Any) -> date | None:
+    """``fields.duedate`` (``YYYY-MM-DD``, a date without time) as a ``date``: the end of that day
+    for whoever owes the issue, resolved in their schedule (``ItemSnapshot.due``)."""
     if not value:
         return None
     try:
         day = datetime.fromisoformat(str(value)[:10]).date()
     except ValueError:
         raise Malformed(f"duedate {value!r} is not a date") from None
-    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=timezone.utc)
+    return day
 
 
 # ---------------------------------------------------------------------------- comments

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -71,7 +71,7 @@ def test_create_task_takes_notes_due_on_and_assignee_together_and_people_emails_
     conn = connector(stage, clock)
     r = conn.poll(PROJECT, None)
     [snap] = r.items
-    assert snap.assignees == (Account("asana", ADA),) and snap.due == datetime(2026, 11, 27, 23, 59, 59, tzinfo=timezone.utc)
+    assert snap.assignees == (Account("asana", ADA),) and snap.due == date(2026, 11, 27)
     emails = {a.account.id: a.email for a in r.accounts}
     assert emails == {ADA: "ada.lovelace@example.org"}, "the scenario's e-mail, lower-cased"
     stage.apply(act(clock, "assign", item=TASK, assignee="ben"))

@@ -3,7 +3,7 @@ EventResponse of shared/specs/asana/asana_oas.yaml). Pure: no HTTP."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -176,9 +176,10 @@ def test_due_date_changes_map_and_dependent_stories_are_deliberately_skipped():
     assert len(reasons) == 2 and not any(r.startswith("malformed") for r in reasons)
 
 
-def test_snapshot_due_is_due_at_else_the_end_of_due_on_in_utc():
+def test_snapshot_due_is_due_at_else_due_on_as_a_date():
     base = {"gid": "1200000000000001", "name": "Day-one import", "completed": False}
-    assert mapping.map_task(PROJECT, {**base, "due_on": "2025-03-07"}).due == datetime(2025, 3, 7, 23, 59, 59, tzinfo=timezone.utc)
+    on = mapping.map_task(PROJECT, {**base, "due_on": "2025-03-07"}).due
+    assert on == date(2025, 3, 7) and not isinstance(on, datetime)  # issue 12: resolved in the owner's schedule
     assert mapping.map_task(PROJECT, {**base, "due_at": "2025-03-07T15:00:00.000Z", "due_on": "2025-03-07"}).due == \
         datetime(2025, 3, 7, 15, 0, tzinfo=timezone.utc)
     assert mapping.map_task(PROJECT, base).due is None

@@ -256,7 +256,9 @@ def test_recorded_issue_events_specific_values():
     assert one("reopened")[1].actor == gh("sfdye")
 
     skipped = {t: map_timeline(_event_ref(r), [r]).skipped for t, r in by_type.items()}
-    assert "reviewer" in skipped["review_dismissed"][0][2]
+    # issue 12 changes this: the dismissal was skipped ("names no reviewer"); now it is an event
+    raw, ev = one("review_dismissed")
+    assert (ev.kind, ev.actor, ev.subject, ev.review_state) == (EventKind.REVIEW_DISMISSED, gh("sfdye"), None, "changes_requested")
     assert skipped["merged"][0][2] == SKIP_REASONS["merged"]
     assert {t for t, s in skipped.items() if s} == set(by_type) - MAPPED_TYPES
 
@@ -609,6 +611,10 @@ def test_non_object_issue_raises_value_error():
         ("Ana.Souza@Example.COM", Account("email", "ana.souza@example.com"), "ana.souza@example.com"),
         ("1234567+ana-s@users.noreply.github.com", gh("ana-s"), None),
         ("ana-s@users.noreply.github.com", gh("ana-s"), None),
+        # issue 12: a bot's no-reply address is its [bot] login, not an e-mail pseudo-account
+        ("98922864+name[bot]@users.noreply.github.com", gh("name[bot]"), None),
+        ("41898282+github-actions[bot]@users.noreply.github.com", gh("github-actions[bot]"), None),
+        ("dependabot[bot]@users.noreply.github.com", gh("dependabot[bot]"), None),
         ("", None, None),
         (None, None, None),
     ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -138,7 +138,7 @@ def test_due_dates_in_the_changelog_and_on_the_snapshot():
     m = mapping.map_issue(issue(hs, duedate="2026-12-04"))
     assert [(e.id, e.kind, e.due) for e in m.events] == [
         ("10017:5:0", EventKind.DUE_CHANGED, "2026-12-01"), ("10017:6:0", EventKind.DUE_CHANGED, None)]
-    assert m.item.due == datetime(2026, 12, 4, 23, 59, 59, tzinfo=timezone.utc)
+    assert m.item.due == date(2026, 12, 4) and not isinstance(m.item.due, datetime)  # issue 12: a date alone stays a date
     assert mapping.map_issue(issue()).item.due is None
 
 

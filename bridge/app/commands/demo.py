@@ -41,13 +41,16 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOOLS = ("github", "jira", "asana")
 SCENARIO_KEYS = {"name", "description", "timezone", "start", "end", "step", "repositories", "bot",
                  "defaults", "people", "templates", "rules", "daemon", "timeline", "expect", "faults", *TOOLS}
+#: Keys every timeline act may carry; each stage's ``ACT_KEYS`` maps an act to the keys it adds.
+COMMON_ACT_KEYS = frozenset({"at", "do", "item", "tool", "actor", "say"})
 _WHEN = re.compile(r"^(?:(mon|tue|wed|thu|fri|sat|sun)(?:\+(\d+)w)?|(\d{4}-\d{2}-\d{2}))\s+(\d{1,2}):(\d{2})$", re.I)
 
 
 class Stage(Protocol):
     """One tool's emulator as the demo drives it (``connectors/sandbox/<tool>/stage.py``, class ``Stage``).
 
-    Class attributes: ``tool``; ``ACTS`` (act names it performs); ``ROLES`` (act keys that
+    Class attributes: ``tool``; ``ACTS`` (act names it performs); ``ACT_KEYS`` (act name → the
+    keys it takes besides ``COMMON_ACT_KEYS``: any other key is refused); ``ROLES`` (act keys that
     name people); ``ITEM`` (regex of its item keys, routing an act without ``tool``).
     Built as ``Stage(clock, settings, people, bot)`` where ``settings`` is the scenario's
     ``[<tool>]`` table.
@@ -183,6 +186,10 @@ def load_scenario(path: Path) -> Scenario:
         stage = stages[tool]
         if act.get("do") not in stage.ACTS:
             problems.append(f"{where}.do: unknown {tool} act {act.get('do')!r} (expected one of {', '.join(sorted(stage.ACTS))})")
+        else:
+            allowed = COMMON_ACT_KEYS | stage.ACT_KEYS[act["do"]]
+            problems += [f"{where}.{k}: unknown key for {tool} act {act['do']!r} (expected one of {', '.join(sorted(allowed))})"
+                         for k in act if k not in allowed]
         for role in stage.ROLES:
             if role in act and act[role] is not None and act[role] not in people:
                 problems.append(f"{where}.{role}: unknown person {act[role]!r}")

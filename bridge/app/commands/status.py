@@ -25,7 +25,7 @@ of a useful status (DESIGN.md "Vocabulary"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bridge.core import errors
 from bridge.actions import format_deadline
@@ -146,7 +146,9 @@ class _Builder:
             return f"\"{snap.title}\""
         return ref.key
 
-    def decision(self, who: Account | None, what: str, by: datetime | None) -> Decision:
+    def decision(self, who: Account | None, what: str, by: datetime | date | None) -> Decision:
+        if by is not None and not isinstance(by, datetime):  # a due date alone: the end of that day for `who`
+            by = self.ev.directory.schedule_for(who).end_of_date(by)
         local = None
         if by is not None:
             local = format_deadline(by, self.ev.directory.schedule_for(who).timezone)

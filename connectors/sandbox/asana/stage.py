@@ -60,10 +60,24 @@ class AsanaStage(EmulatorStage):
     """
 
     tool = "asana"
-    ACTS = frozenset({
-        "create_task", "edit", "assign", "unassign", "move", "comment", "complete", "uncomplete",
-        "add_dependency", "remove_dependency", "set_due", "attach_url", "expire_sync_tokens",
-    })
+    #: Each act and the keys it takes besides ``at``, ``do``, ``item``, ``tool``, ``actor`` and
+    #: ``say`` (``bridge.app.commands.demo.load_scenario`` refuses any other key).
+    ACT_KEYS = {
+        "create_task": frozenset({"project", "title", "notes", "assignee", "section", "due_on"}),
+        "edit": frozenset({"title", "notes"}),
+        "assign": frozenset({"assignee"}),
+        "unassign": frozenset(),
+        "move": frozenset({"section"}),
+        "comment": frozenset({"body"}),
+        "complete": frozenset(),
+        "uncomplete": frozenset(),
+        "add_dependency": frozenset({"depends_on"}),
+        "remove_dependency": frozenset({"depends_on"}),
+        "set_due": frozenset({"due_on"}),
+        "attach_url": frozenset({"url", "name"}),
+        "expire_sync_tokens": frozenset(),
+    }
+    ACTS = frozenset(ACT_KEYS)
     ROLES = ("actor", "assignee")
     ITEM = re.compile(r"^\d+$")
 
@@ -122,7 +136,7 @@ class AsanaStage(EmulatorStage):
             project = str(act.get("project") or self.projects[0]["gid"])
             e.create_task(project, actor, act.get("title", "untitled"), notes=act.get("notes", ""),
                           assignee=self.account(act["assignee"]) if act.get("assignee") else None,
-                          section=act.get("section"), due_on=act.get("due_on"), gid=item, at=at)
+                          section=act.get("section"), due_on=_day(act.get("due_on")), gid=item, at=at)
         elif do == "edit":
             if act.get("title") is None and act.get("notes") is None:
                 raise ValueError("edit needs title and/or notes")
@@ -147,7 +161,7 @@ class AsanaStage(EmulatorStage):
         elif do == "remove_dependency":
             e.remove_dependency(item, actor, str(act["depends_on"]), at=at)
         elif do == "set_due":
-            e.set_due(item, actor, act.get("due_on"), at=at)
+            e.set_due(item, actor, _day(act.get("due_on")), at=at)
         elif do == "attach_url":
             e.add_attachment_url(item, actor, act["url"], act.get("name", act["url"]), at=at)
         return act.get("say") or narrate(act)
@@ -173,6 +187,11 @@ class AsanaStage(EmulatorStage):
                                             f"due {st.get('due_at') or st.get('due_on')})\n{st.get('notes') or ''}",
                                     "draft": True})
         return out
+
+
+def _day(value) -> str | None:
+    """A scenario's ``due_on`` (a TOML date or ``YYYY-MM-DD`` text) as Asana's ``due_on`` text."""
+    return None if value is None else str(value)
 
 
 def narrate(act: dict) -> str:

@@ -110,6 +110,11 @@ class GitHubEmulator(LoopbackServer):
         with self._lock:
             return copy.deepcopy(self.state.submit_review(repo, number, actor, state, body, at))
 
+    def dismiss_review(self, repo: str, number: int, actor: str, review_id: int, message: str = "",
+                       at: datetime | None = None) -> None:
+        """Dismiss review ``review_id`` (timeline ``review_dismissed``; the review reads ``dismissed``)."""
+        self.state.dismiss_review(repo, number, actor, review_id, message, at)
+
     def comment(self, repo: str, number: int, actor: str, body: str,
                 at: datetime | None = None) -> dict:
         """Comment on an issue or PR as ``actor``; return the issue-comment object."""

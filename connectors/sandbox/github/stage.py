@@ -48,11 +48,27 @@ class GitHubStage(EmulatorStage):
     """
 
     tool = "github"
-    ACTS = frozenset({
-        "open_issue", "open_pull_request", "request_review", "remove_review_request", "review",
-        "comment", "assign", "unassign", "label", "unlabel", "close", "reopen", "commit",
-        "edit", "block", "unblock",
-    })
+    #: Each act and the keys it takes besides ``at``, ``do``, ``item``, ``tool``, ``actor`` and
+    #: ``say`` (``bridge.app.commands.demo.load_scenario`` refuses any other key).
+    ACT_KEYS = {
+        "open_issue": frozenset({"title", "body", "assignees"}),
+        "open_pull_request": frozenset({"title", "body", "assignees", "branch"}),
+        "request_review": frozenset({"reviewer"}),
+        "remove_review_request": frozenset({"reviewer"}),
+        "review": frozenset({"state", "body"}),
+        "comment": frozenset({"body"}),
+        "assign": frozenset({"assignee"}),
+        "unassign": frozenset({"assignee"}),
+        "label": frozenset({"label"}),
+        "unlabel": frozenset({"label"}),
+        "close": frozenset(),
+        "reopen": frozenset(),
+        "commit": frozenset({"message"}),
+        "edit": frozenset({"title", "body"}),
+        "block": frozenset({"blocker"}),
+        "unblock": frozenset({"blocker"}),
+    }
+    ACTS = frozenset(ACT_KEYS)
     ROLES = ("actor", "reviewer", "assignee")
     ITEM = re.compile(r"^[\w.-]+/[\w.-]+#\d+$")
 

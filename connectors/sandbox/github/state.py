@@ -345,6 +345,26 @@ class GitHubState:
             self._append(issue, when, item)
             return item
 
+    def dismiss_review(self, repo: str, number: int, actor: str, review_id: int, message: str,
+                       at: datetime | None = None) -> None:
+        """Dismiss review ``review_id`` as ``actor``, as GitHub does: the timeline ``reviewed``
+        item now reads state ``dismissed`` (its ``user`` and ``submitted_at`` stay), and a
+        ``review_dismissed`` event by ``actor`` names the review and the state it had
+        (``dismissed_review``: spec ``review-dismissed-issue-event``, IssueEvent.setUp.txt).
+
+        Raises:
+            ValueError: no such submitted review on this pull request, or it is dismissed already.
+        """
+        with self.lock:
+            issue = self.pr(repo, number)
+            review = next((e["item"] for e in issue.timeline if e["item"] and e["item"].get("event") == "reviewed"
+                           and e["item"]["id"] == review_id), None)
+            if review is None or review["state"] in ("dismissed", "pending"):
+                raise ValueError(f"{repo}#{number} has no submitted review {review_id} to dismiss")
+            was, review["state"] = review["state"], "dismissed"
+            self._event(issue, actor, "review_dismissed", at, dismissed_review={
+                "state": was, "review_id": review_id, "dismissal_message": message})
+
     def comment(self, repo: str, number: int, actor: str, body: str,
                 at: datetime | None = None) -> dict:
         """Comment on an issue or PR as ``actor``; return the stored issue-comment object."""

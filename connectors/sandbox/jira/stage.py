@@ -27,7 +27,7 @@ Acts (``do``) and their keys besides ``at``, ``actor``, ``item`` (and ``say``):
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Callable
 
 from connectors.sandbox.emulation import EmulatorStage
@@ -42,10 +42,25 @@ class JiraStage(EmulatorStage):
     """One Jira emulator for one scenario (``bridge.app.commands.demo.Stage``)."""
 
     tool = "jira"
-    ACTS = frozenset({
-        "create_issue", "transition", "assign", "unassign", "comment", "link", "label", "unlabel",
-        "resolve", "reopen", "remote_link", "edit", "unlink",
-    })
+    #: Each act and the keys it takes besides ``at``, ``do``, ``item``, ``tool``, ``actor`` and
+    #: ``say`` (``bridge.app.commands.demo.load_scenario`` refuses any other key).
+    ACT_KEYS = {
+        "create_issue": frozenset({"title", "body", "assignee", "status", "labels", "due_on"}),
+        "transition": frozenset({"status", "assignee"}),
+        "assign": frozenset({"assignee"}),
+        "unassign": frozenset(),
+        "comment": frozenset({"body"}),
+        "link": frozenset({"link", "other"}),
+        "label": frozenset({"label"}),
+        "unlabel": frozenset({"label"}),
+        "resolve": frozenset({"resolution"}),
+        "reopen": frozenset({"status"}),
+        "remote_link": frozenset({"url", "title"}),
+        "edit": frozenset({"title", "body"}),
+        "unlink": frozenset({"link", "other"}),
+        "set_due": frozenset({"due_on"}),
+    }
+    ACTS = frozenset(ACT_KEYS)
     ROLES = ("actor", "assignee")
     ITEM = re.compile(r"^[A-Z][A-Z0-9_]+-\d+$")
 
@@ -102,7 +117,7 @@ class JiraStage(EmulatorStage):
         if do == "create_issue":
             e.create_issue(key.rsplit("-", 1)[0], actor, act.get("title", "untitled"), act.get("body", ""),
                            assignee=self.account(act.get("assignee")), status=act.get("status", "To Do"),
-                           labels=act.get("labels", ()), key=key, at=at)
+                           labels=act.get("labels", ()), key=key, at=at, duedate=_date(act.get("due_on")))
         elif do == "transition":
             assignee = self.account(act["assignee"]) if "assignee" in act else UNCHANGED
             e.transition(key, actor, act["status"], assignee=assignee, at=at)
@@ -130,6 +145,8 @@ class JiraStage(EmulatorStage):
             e.edit(key, actor, summary=act.get("title"), description=act.get("body"), at=at)
         elif do == "unlink":
             e.unlink(key, actor, act.get("link", "is blocked by"), act["other"], at=at)
+        elif do == "set_due":
+            e.set_duedate(key, actor, _date(act.get("due_on")), at=at)
         return act.get("say") or narrate(act)
 
     def written(self) -> list[dict]:
@@ -153,6 +170,17 @@ class JiraStage(EmulatorStage):
         return out
 
 
+def _date(value) -> str | None:
+    """A scenario's ``due_on`` (TOML date or ``YYYY-MM-DD`` text) as Jira's ``yyyy-MM-dd``; ``None`` clears.
+
+    Raises:
+        ValueError: not a calendar date.
+    """
+    if value is None:
+        return None
+    return date.fromisoformat(str(value)).isoformat()
+
+
 def mapping_id(user: dict | None) -> str | None:
     return (user or {}).get("accountId") or (user or {}).get("name")
 
@@ -160,7 +188,8 @@ def mapping_id(user: dict | None) -> str | None:
 def narrate(act: dict) -> str:
     who, do, item = act["actor"], act["do"], act["item"]
     return {
-        "create_issue": f"{who} creates {item} \"{act.get('title', '')}\"",
+        "create_issue": f"{who} creates {item} \"{act.get('title', '')}\""
+                        + (f", due {act['due_on']}" if act.get("due_on") else ""),
         "transition": f"{who} moves {item} to \"{act.get('status')}\""
                       + (f" and assigns it to {act['assignee']}" if act.get("assignee") else ""),
         "assign": f"{who} assigns {item} to {act.get('assignee')}",
@@ -174,6 +203,7 @@ def narrate(act: dict) -> str:
         "remote_link": f"{who} adds a web link to {item}: {act.get('url')}",
         "edit": f"{who} edits {item}" + "".join(
             f" ({k} now \"{act[k]}\")" for k in ("title", "body") if k in act),
+        "set_due": f"{who} sets {item} due {act.get('due_on') or 'never (cleared)'}",
         "unlink": f"{who} removes the link {item} {act.get('link', 'is blocked by')} {act.get('other')}",
     }[do]
 
