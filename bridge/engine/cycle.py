@@ -129,7 +129,7 @@ class Engine:
         report.handoffs, report.findings = ev.handoffs, [*ev.findings, *ev.standoffs]
         report.inhibited = ev.inhibited
         self.plan(report, now)
-        self.deliver(report, now)
+        self.deliver(report, now, only)
         return report
 
     # ------------------------------------------------------------------ stages
@@ -246,9 +246,11 @@ class Engine:
                 log.info("action_dry_run", rule=row.rule, do=action.kind.value, item=action.item.key, marker=row.marker, body=action.body)
         self.store.resolve_findings(self._standing(report), now)
 
-    def deliver(self, report: CycleReport, now: datetime) -> None:
-        """Send the due outbox rows within each connector's write budget (held findings' rows
-        wait) and log each delivery."""
+    def deliver(self, report: CycleReport, now: datetime, only: set[str] | None = None) -> None:
+        """Send the due outbox rows (``only`` these connectors' rows, or all: the daemon runs
+        each connector's cycle on its own thread, so a row is only ever sent by its
+        connector's) within each connector's write budget (held findings' rows wait) and log
+        each delivery."""
         used = {name: actions.writes_in_last_hour(self.store, name, now) for name in self.connectors}
 
         def budget_left(name: str) -> int:
@@ -262,7 +264,7 @@ class Engine:
                 now,
                 active_findings=self._standing(report),
                 held={f.key for f in report.inhibited},
-                available=self.health.available,
+                available=lambda name: (only is None or name in only) and self.health.available(name),
                 budget_left=budget_left,
                 on_error=self.health.failed,
             )

@@ -200,3 +200,27 @@ def test_the_deploy_readme_names_only_tables_the_config_accepts():
         assert head in fields, f"[{table}] in deploy/systemd/README.md: the config has no {head!r} table"
         if head == "connectors":
             assert rest in ("github", "jira", "asana"), table
+
+
+# --------------------------------------------------------------------------- one connector's cycle
+
+
+def test_a_cycle_for_some_connectors_sends_only_their_rows(tmp_path):
+    """The daemon runs each connector's cycle on its own thread: a row must only be sent by the
+    cycle of its own connector (another's would work from a stale outbox snapshot)."""
+    from bridge.engine.cycle import CycleReport
+    from tests.support.world import World, berlin
+
+    w = World(tmp_path, start="2026-11-23 12:00")
+    try:
+        w.emu.open_issue("acme/web", "ana", "Old request", pull_request=True, at=berlin("2026-11-20 09:00"), number=12)
+        w.emu.request_review("acme/web", 12, "ana", "ben-o", at=berlin("2026-11-20 09:05"))
+        for name, scope, result in w.engine.poll(CycleReport(at=w.clock()), {"github"}):
+            w.engine.store_result(name, scope, result)
+        other = w.engine.cycle(only=set())  # evaluates and plans, but is no connector's cycle
+        assert other.findings and other.planned, "precondition: the overdue review is planned"
+        assert other.deliveries == [] and w.bot_comments() == []
+        mine = w.engine.cycle(only={"github"})
+        assert [d.status for d in mine.deliveries] == ["done"] and len(w.bot_comments()) == 1
+    finally:
+        w.close()
