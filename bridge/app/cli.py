@@ -1,7 +1,13 @@
 """``handoff-bridge``: the command line.
 
 Exit status: 0 success; 1 a demo expectation missed or something unexpected happened;
-2 bad configuration or usage.
+2 bad configuration or usage (an unknown ``HANDOFF_BRIDGE_LOG_*`` value too); 3 ``once``: a
+connector was down (unreachable, or it refused its credential) and was skipped, the others
+ran; 4 ``explain``: the item is not in the store. A reader that closes the output early
+(``status | head``) ends the command quietly with 141 (128 + SIGPIPE, as a shell reports it).
+
+Logging: ``HANDOFF_BRIDGE_LOG_FORMAT`` (auto, json, console) and ``HANDOFF_BRIDGE_LOG_LEVEL``
+(debug, info, warning, error), when set, override ``[daemon] log_format`` / ``log_level``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,19 @@ Start with `handoff-bridge demo` (no tracker needed), then write a config
 (see config.example.toml) and check it with `handoff-bridge check-config FILE`.
 """
 
+EPILOG = """\
+exit status: 0 success; 1 a demo expectation missed or something unexpected; 2 bad
+configuration or usage; 3 once: a connector was down (unreachable or refused its
+credential), the others ran; 4 explain: the item is not in the store; 141 the output was
+closed early (e.g. | head).
+environment: HANDOFF_BRIDGE_CONFIG (default --config), HANDOFF_BRIDGE_LOG_FORMAT and
+HANDOFF_BRIDGE_LOG_LEVEL (override [daemon] log_format / log_level).
+"""
+
+EXIT_CONNECTOR_DOWN = 3
+EXIT_UNKNOWN_ITEM = 4
+EXIT_BROKEN_PIPE = 141
+
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", default=DEFAULT_CONFIG, metavar="FILE",
@@ -35,7 +54,7 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="handoff-bridge", description=DESCRIPTION,
+    parser = argparse.ArgumentParser(prog="handoff-bridge", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"handoff-bridge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -45,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
 
     p = sub.add_parser("once", help="run one cycle now and print what it did",
-                       description="Poll every connector once, evaluate every rule, deliver due actions, print a summary.")
+                       description="Poll every connector once, evaluate every rule, deliver due actions, print a summary. "
+                                   f"Exit {EXIT_CONNECTOR_DOWN} when a connector was down (unreachable, or it refused "
+                                   "its credential): it is named on stderr and the others ran.")
     _config_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -65,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="show an item's timeline, its handoffs and why each rule fired or not",
                        description="ITEM is e.g. acme/web#12 (GitHub), WEB-17 (Jira), an Asana task gid, or "
-                                   "tool:key such as asana:1204567890123. Reads the store; no tracker call.")
+                                   "tool:key such as asana:1204567890123. Reads the store; no tracker call. "
+                                   f"Exit {EXIT_UNKNOWN_ITEM} when the item is not in the store.")
     _config_arg(p)
     p.add_argument("item", metavar="ITEM")
 
@@ -137,9 +159,17 @@ def _setup(args, *, stream=None, connect: bool = True):
     from bridge.app.wiring import build_engine
 
     config = load_config(args.config)
-    configure_logging(fmt=config.daemon.log_format, level=config.daemon.log_level, stream=stream or sys.stderr)
+    configure_logging(**_log_settings(config), stream=stream or sys.stderr)
     store = Store.open(config.database_url())
     return config, store, build_engine(config, store, clock=utcnow) if connect else None
+
+
+def _log_settings(config) -> dict[str, str]:
+    """``configure_logging`` arguments: the config's ``[daemon]`` values, overridden by
+    ``HANDOFF_BRIDGE_LOG_FORMAT`` / ``HANDOFF_BRIDGE_LOG_LEVEL`` when set."""
+    from bridge.app.logging import logging_settings_from_env
+
+    return logging_settings_from_env(fmt=config.daemon.log_format, level=config.daemon.log_level)
 
 
 def cmd_run(args) -> int:
@@ -151,16 +181,22 @@ def cmd_run(args) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         return _print_config_error(exc)
-    configure_logging(fmt=config.daemon.log_format, level=config.daemon.log_level, stream=sys.stdout)
+    configure_logging(**_log_settings(config), stream=sys.stdout)
     return Daemon(args.config).run()
 
 
 def cmd_once(args) -> int:
+    from bridge.app.wiring import close_connectors
+
     try:
         _config, _store, engine = _setup(args)
     except ConfigError as exc:
         return _print_config_error(exc)
-    report = engine.cycle()
+    try:
+        report = engine.cycle()
+    finally:
+        close_connectors(engine.connectors)
+    down = engine.health.unhealthy()
     if args.json:
         print(json.dumps({
             "polled": report.polled, "requests": report.requests, "new_events": report.new_events,
@@ -172,7 +208,9 @@ def cmd_once(args) -> int:
         print(report.status_line())
         for d in report.deliveries:
             print(f"  {d.status:<9} {d.do:<8} {d.item}  {d.marker}  {d.url or d.error or ''}")
-    return 0
+    for name, reason in sorted(down.items()):
+        print(f"handoff-bridge: connector {name} is down and was skipped: {reason}", file=sys.stderr)
+    return EXIT_CONNECTOR_DOWN if down else 0
 
 
 def cmd_explain(args) -> int:
@@ -191,6 +229,10 @@ def cmd_explain(args) -> int:
         config, store, _ = _setup(args, connect=False)
     except ConfigError as exc:
         return _print_config_error(exc)
+    if store.item(ref) is None and not store.events(ref):
+        print(f"handoff-bridge: {ref}: not in the store (not polled yet, or not in a watched repository, "
+              f"query or project)", file=sys.stderr)
+        return EXIT_UNKNOWN_ITEM
     print(explain(offline_engine(config, store, utcnow), ref))  # reads the store only: no tool need answer
     return 0
 
@@ -264,12 +306,26 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bridge.app.logging import LogSettingError
+
     args = build_parser().parse_args(argv)
     if hasattr(args, "config") and args.command != "check-config" and not Path(args.config).exists():
         print(f"handoff-bridge: configuration file not found: {args.config} "
               f"(pass --config FILE or set HANDOFF_BRIDGE_CONFIG; see config.example.toml)", file=sys.stderr)
         return 2
-    return COMMANDS[args.command](args)
+    try:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (| head): say nothing, and keep the interpreter's final flush
+        # from raising again (Python docs, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except LogSettingError as exc:  # an unknown HANDOFF_BRIDGE_LOG_FORMAT / _LEVEL
+        print(f"handoff-bridge: {exc} (HANDOFF_BRIDGE_LOG_FORMAT / HANDOFF_BRIDGE_LOG_LEVEL or [daemon])", file=sys.stderr)
+        return 2
+    return code
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ class Engine:
             self._scope_of.update((it.ref, scope) for it in result.items)
         self._take(report, self.recheck(self.evaluate(now), now))
         self.plan(report, now)
-        self.deliver(report, now)
+        self.deliver(report, now, only)
         return report
 
     def _take(self, report: CycleReport, ev: Evaluation) -> None:
@@ -257,7 +257,7 @@ class Engine:
                 log.info("action_dry_run", rule=row.rule, do=action.kind.value, item=action.item.key, marker=row.marker, body=action.body)
         self.store.resolve_findings(self._standing(report), now)
 
-    def confirm_fresh(self, report: CycleReport, now: datetime) -> set[str]:
+    def confirm_fresh(self, report: CycleReport, now: datetime, only: set[str] | None = None) -> set[str]:
         """Re-read live the items of the rows about to go out and decide again: returns the keys
         of the rows that rest on fresh data (the others wait).
 
@@ -267,11 +267,12 @@ class Engine:
         ``connector.fetch(ref)``; what that read brings is stored and the evaluation repeated
         (with ``recheck``, as for new standoffs), so ``report``'s findings are the ones after
         it: a finding acknowledged meanwhile no longer stands and its rows are cancelled.
-        One read per item, only for rows ``actions.may_try`` would send.
+        One read per item, only for rows ``actions.may_try`` would send (of ``only`` these
+        connectors, or all).
         """
         standing, held = self._standing(report), {f.key for f in report.inhibited}
         rows = [r for r in self.store.outbox(actions.ACTIVE)
-                if actions.may_try(r, now, active_findings=standing, held=held,
+                if (only is None or r.connector in only) and actions.may_try(r, now, active_findings=standing, held=held,
                                    available=self.health.available, grace=self._grace)]
         fresh = [r for r in rows if self._polled_since(r.connector, actions.action_from_json(r.action).item, r.created_at)]
         refs = {actions.action_from_json(r.action).item: r.connector for r in fresh}
@@ -298,10 +299,12 @@ class Engine:
         scopes = [scope] if scope is not None else self.connectors[name].scopes()
         return all((t := self._polled.get((name, sc))) is not None and t >= since for sc in scopes)
 
-    def deliver(self, report: CycleReport, now: datetime) -> None:
-        """Send the due outbox rows within each connector's write budget (held findings' rows
-        wait, and so do rows not on fresh data: ``confirm_fresh``) and log each delivery."""
-        ready = self.confirm_fresh(report, now)
+    def deliver(self, report: CycleReport, now: datetime, only: set[str] | None = None) -> None:
+        """Send the due outbox rows (``only`` these connectors' rows, or all: the daemon runs
+        each connector's cycle on its own thread, so a row is only ever sent by its
+        connector's) within each connector's write budget (held findings' rows wait, and so do
+        rows not on fresh data: ``confirm_fresh``) and log each delivery."""
+        ready = self.confirm_fresh(report, now, only)
         used = {name: actions.writes_in_last_hour(self.store, name, now) for name in self.connectors}
 
         def budget_left(name: str) -> int:
@@ -315,7 +318,7 @@ class Engine:
                 now,
                 active_findings=self._standing(report),
                 held={f.key for f in report.inhibited},
-                available=self.health.available,
+                available=lambda name: (only is None or name in only) and self.health.available(name),
                 budget_left=budget_left,
                 on_error=self.health.failed,
                 since={f.key: f.at for f in [*report.findings, *report.inhibited]},

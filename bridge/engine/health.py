@@ -1,11 +1,19 @@
 """Connector health: which connectors may be called now, and the log lines when that changes.
 
-Holds ``ConnectorHealth`` (one connector's state) and ``Health`` (all of them). An
-``AuthError`` stops a connector for good (one ``connector_stopped`` line) until the config
-is reloaded; a ``RateLimited`` pauses it for the time the tool asked
-(``connector_rate_limited``); any other error is logged once while it lasts
-(``connector_failing``) and once when a poll succeeds again (``connector_recovered``). Every
-other connector goes on.
+Holds ``ConnectorHealth`` (one connector's state) and ``Health`` (all of them).
+
+- **Down at start**: until a connector has answered once since start (or reload), any error
+  but a rate limit marks it *down*: one ``connector_down`` line (its reason and when it is
+  tried again), then retries with exponential backoff (`DOWN_BACKOFF_FIRST` doubling up to
+  `DOWN_BACKOFF_MAX`, on the health clock) without a line per failure; its first successful
+  poll logs ``connector_up``. A tracker unreachable or refusing the token at start so never
+  stops the daemon or the other connectors.
+- Once it has answered: an ``AuthError`` stops it for good (one ``connector_stopped`` line)
+  until the config is reloaded; a ``RateLimited`` pauses it for the time the tool asked
+  (``connector_rate_limited``); any other error is logged once while it lasts
+  (``connector_failing``) and once when a poll succeeds again (``connector_recovered``).
+
+Every other connector goes on.
 """
 
 from __future__ import annotations
@@ -19,15 +27,33 @@ from bridge.core.logs import get_logger
 
 log = get_logger("bridge.engine")
 
+#: First wait before a connector that is down at start is tried again; doubled per failure.
+DOWN_BACKOFF_FIRST = timedelta(seconds=10)
+#: Longest wait between two tries of a connector that is down at start.
+DOWN_BACKOFF_MAX = timedelta(minutes=10)
+
+
+def down_backoff(tries: int) -> timedelta:
+    """The wait after the ``tries``-th failed try (1-based) of a connector down at start:
+    ``DOWN_BACKOFF_FIRST * 2**(tries-1)``, at most ``DOWN_BACKOFF_MAX``."""
+    if tries < 1:
+        return timedelta(0)
+    return min(DOWN_BACKOFF_MAX, DOWN_BACKOFF_FIRST * 2 ** min(tries - 1, 32))
+
 
 @dataclass
 class ConnectorHealth:
     """One connector's state: ``stopped`` (the reason, when stopped by auth), ``not_before``
-    (rate limited until, aware), ``failing`` (a failure was logged and no recovery yet)."""
+    (rate limited or backing off until, aware), ``failing`` (a failure was logged and no
+    recovery yet), ``up`` (it has answered since start), ``down_tries`` (failed tries while
+    down at start), ``reason`` (the last error's text, ``None`` once a poll succeeded)."""
 
     stopped: str | None = None
     not_before: datetime | None = None
     failing: bool = False
+    up: bool = False
+    down_tries: int = 0
+    reason: str | None = None
 
 
 class Health:
@@ -56,6 +82,10 @@ class Health:
     def failed(self, name: str, exc: errors.ConnectorError) -> None:
         """Take in a connector error: auth stops ``name``, a rate limit pauses it, others mark it failing."""
         h = self._by_name[name]
+        h.reason = str(exc)
+        if not h.up and not isinstance(exc, errors.RateLimited):
+            self._down(name, h, exc)
+            return
         if isinstance(exc, errors.AuthError):
             if not h.stopped:
                 h.stopped = str(exc)
@@ -70,9 +100,33 @@ class Health:
             h.failing = True
             log.warning("connector_failing", connector=name, error=str(exc))
 
+    def _down(self, name: str, h: ConnectorHealth, exc: errors.ConnectorError) -> None:
+        """``name`` failed before it ever answered: back off, and say so once."""
+        h.down_tries += 1
+        wait = down_backoff(h.down_tries)
+        h.not_before = self.clock() + wait
+        if h.down_tries == 1:
+            refused = isinstance(exc, errors.AuthError)
+            (log.error if refused else log.warning)(
+                "connector_down", connector=name, reason=str(exc), retry_in_s=round(wait.total_seconds()),
+                hint=("the tool refused the credential: fix it (or reload); tried again with backoff"
+                      if refused else "tried again with backoff; the other connectors go on"))
+
+    def unhealthy(self) -> dict[str, str]:
+        """Connectors that are down, stopped, failing or paused now: name → the last error's text."""
+        return {name: h.stopped or h.reason or "unavailable" for name, h in self._by_name.items()
+                if h.stopped or h.failing or (not h.up and h.down_tries) or not self.available(name)}
+
     def recovered(self, name: str) -> None:
-        """A poll of ``name`` succeeded: the pause ends, and a failure logged is reported over."""
+        """A poll of ``name`` succeeded: the pause ends, and a failure logged is reported over
+        (``connector_up`` for a connector that was down at start)."""
         h = self._by_name[name]
+        if not h.up:
+            h.up = True
+            if h.down_tries:
+                log.info("connector_up", connector=name, failed_tries=h.down_tries)
+        h.down_tries = 0
+        h.reason = None
         h.not_before = None
         if h.failing:
             h.failing = False

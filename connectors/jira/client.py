@@ -105,8 +105,9 @@ class JiraConnector:
         page_size: issues per search page.
         clock: aware UTC now (stepping clock in tests and the demo).
 
-    Raises (constructor, which calls ``/serverInfo``):
-        AuthError, TransientError, PermanentError.
+    The constructor makes no request: a site that is down or refuses the token at start is
+    found by the first call (``whoami``, ``poll``), which raises like any other, so the engine
+    can mark that connector down and retry it while the others run.
     """
 
     tool = "jira"
@@ -126,15 +127,11 @@ class JiraConnector:
         self._tz: str | None = None
         self.requests = 0
         auth = {"basic_auth": (email or "", token)} if self.cloud else {"token_auth": token}
-        try:
-            self._jira = JIRA(server=self.base_url, timeout=timeout, max_retries=0,
-                              get_server_info=True, **auth)
-        except JIRAError as exc:
-            raise self._error(exc, "GET /serverInfo", write=False) from _cause(exc)
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise http.no_answer(self.tool, "GET /serverInfo", type(exc).__name__, write=False) from exc
+        # get_server_info=False: no /serverInfo at construction (nothing here uses the version
+        # it reports; every call goes through _call on this session).
+        self._jira = JIRA(server=self.base_url, timeout=timeout, max_retries=0,
+                          get_server_info=False, **auth)
         self._session = self._jira._session
-        self.requests = 1
 
     @classmethod
     def from_config(cls, name: str, cfg: JiraConnectorConfig, token: str,

@@ -366,8 +366,8 @@ def test_explain_after_once_names_handoff_deadline_state_and_marker(overdue):
     assert emu.requests == requests_before
 
     p = run_cli("explain", "github:acme/web#99", "--config", str(cfg), env=env)
-    assert p.returncode == 0
-    assert "not in the store" in p.stdout
+    assert p.returncode == 4  # issue 12: an unknown item is an error (was 0)
+    assert "not in the store" in p.stderr
 
 
 def test_explain_bad_item_is_a_usage_error(overdue, capsys):

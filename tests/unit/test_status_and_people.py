@@ -334,8 +334,8 @@ def test_status_command_text_and_json(on_disk, capsys):
     assert cli.main(["status", "--config", path]) == 0
     captured = capsys.readouterr()
     out = captured.out
-    # Jira is unreachable here (building its client asks /serverInfo): the store is read without it
-    assert "jira: GET /serverInfo" in captured.err and "status reads the store without it" in captured.err
+    # Jira is unreachable here; building its client calls nothing (issue 12), so the store is read quietly
+    assert "Traceback" not in captured.err and "serverInfo" not in captured.err
     assert out.startswith("5 items: 1 moving, 4 blocked (2 in standoffs, 1 ownerless); oldest wait ")
     assert "BLOCKED jira WEB-17" in out and "MOVING  github acme/web#20" in out
     assert "blocker: standoff: Ana Lima waits on Ben Ortiz for a review of acme/web#12, and Ben Ortiz waits on Ana Lima" in out
