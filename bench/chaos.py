@@ -16,8 +16,8 @@ The fault phase (``--fault-seconds``) injects ``--faults`` faults at uniformly r
 each on one tool, on its reads (75 %) or writes (25 %): 429 with ``Retry-After: 1``, a 5xx,
 a response slower than the client timeout (3 s), or a lost response (the request applies, the
 connection drops). ``--kills`` times it ``kill -9``s the daemon and restarts it at once; every
-other kill waits for the next write to reach an emulator's request log and kills right then
-(the daemon never reads that answer). Then ``--quiet-seconds`` without faults, then SIGTERM.
+other kill waits (up to 30 s) for the next write to reach an emulator's request log and kills
+within ~5 ms of it, often before the daemon has read the answer. Then ``--quiet-seconds`` without faults, then SIGTERM.
 
 Figures (printed as a table, or one JSON document with ``--json``):
 
@@ -222,6 +222,8 @@ class World:
         for s in self.stages.values():
             s.start()
         self.items: list[Item] = []
+        self._seen: dict[str, int] = {}
+        self.writes_served = 0
         tools = ("github", "jira", "asana")
         for i in range(n_items):
             tool = tools[i % 3]
@@ -274,11 +276,14 @@ class World:
         else:
             self.asana.emu.comment(item.key, recv, text=text)
 
-    def writes(self) -> list[tuple[str, str, int]]:
-        """Every non-GET request served, all tools (for the write-then-kill trigger)."""
+    def new_writes(self) -> list[tuple[str, str, int]]:
+        """Non-GET requests served since the last call, all tools (the write-then-kill trigger)."""
         out = []
         for tool, s in self.stages.items():
-            out += [(tool, p, st) for m, p, st in list(s.emu.requests) if m != "GET" and "/search" not in p]
+            served = s.emu.requests[self._seen.get(tool, 0):]
+            self._seen[tool] = self._seen.get(tool, 0) + len(served)
+            out += [(tool, p, st) for m, p, st in served if m != "GET" and "/search" not in p]
+        self.writes_served += len(out)
         return out
 
     def bot_writes(self) -> list[dict]:
@@ -361,7 +366,7 @@ def run(items: int = 150, faults: int = 200, kills: int = 5, seed: int = 1, faul
     rng = random.Random(seed)
     t0 = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="hb-chaos-"))
-    handoff_window = max(5.0, fault_seconds * 0.45)
+    handoff_window = max(5.0, min(fault_seconds * 0.45, fault_seconds - 60))  # acks land inside the fault phase
     world = World(items, rng, handoff_window)
     try:
         sections, env_extra = world.sections()
@@ -387,18 +392,17 @@ def run(items: int = 150, faults: int = 200, kills: int = 5, seed: int = 1, faul
         plan.sort(key=lambda p: p[0])
         injected: list[dict] = []
         pending_kill_after_write: list[float] = []  # deadlines of armed write-kills
-        seen_writes = len(world.writes())
+        world.new_writes()
 
         i = 0
         while i < len(plan) or pending_kill_after_write:
             elapsed = time.monotonic() - start
-            writes = world.writes()
-            if pending_kill_after_write and (len(writes) > seen_writes or elapsed > pending_kill_after_write[0]):
-                why = f"after write {writes[-1][0]} {writes[-1][1]}" if len(writes) > seen_writes else "after-write timed out"
+            writes = world.new_writes()
+            if pending_kill_after_write and (writes or elapsed > pending_kill_after_write[0]):
+                why = f"after write {writes[-1][0]} {writes[-1][1]}" if writes else "after-write timed out"
                 daemon.kill9(why)
                 daemon.start()
                 pending_kill_after_write.pop(0)
-            seen_writes = len(writes)
             daemon.restart_if_exited()
             while i < len(plan) and plan[i][0] <= elapsed:
                 _, what, arg = plan[i]
@@ -411,11 +415,11 @@ def run(items: int = 150, faults: int = 200, kills: int = 5, seed: int = 1, faul
                     injected.append(inject(world, rng))
                 elif what == "kill":
                     if arg:
-                        pending_kill_after_write.append(elapsed + 10.0)
+                        pending_kill_after_write.append(elapsed + 30.0)
                     else:
                         daemon.kill9("at a random moment")
                         daemon.start()
-            time.sleep(0.002)
+            time.sleep(0.005)
 
         # Quiet period: no faults left, the daemon runs undisturbed.
         while time.monotonic() - start < fault_seconds:
@@ -513,7 +517,7 @@ def measure(world: World, db: Path, daemon: Daemon, start_time: datetime) -> dic
                     "max": round(max(delays), 1) if delays else None},
         "outbox": outbox,
         "requests": {t: len(s.emu.requests) for t, s in world.stages.items()},
-        "writes_served": len(world.writes()),
+        "writes_served": world.writes_served + len(world.new_writes()),
         "log_max_instances_warnings": text.count("maximum number of running instances"),
         "log_action_unknown": text.count('"action_unknown"'),
     }
