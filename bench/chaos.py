@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{report['kills']} kill -9 ({report['kills_after_write']} right after a write), seed {report['seed']}")
         rows = [("markers written", report["markers"]), ("objects written", report["written"]),
                 ("duplicates (markers > 1)", f"{report['duplicates']} ({report['extra_copies']} extra)"),
-                ("nudged after ack", f"{report['nudged_after_ack']} of {report['acknowledged']} acked items' writes"),
+                ("nudged after ack", f"{report['nudged_after_ack']} writes ({report['acknowledged']} items acknowledged)"),
                 ("overdue never nudged", report["overdue_never_nudged"]),
                 ("facts missing from store", f"{report['missing_facts']} of {report['facts']}"),
                 ("tracebacks in log", report["tracebacks"]),
