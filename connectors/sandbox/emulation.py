@@ -98,6 +98,11 @@ class Faults:
                     return fault
         return None
 
+    def pending(self) -> list[Fault]:
+        """A copy of the faults not yet consumed (e.g. to report which were never hit)."""
+        with self._lock:
+            return list(self._faults)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._faults)
