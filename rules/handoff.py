@@ -266,7 +266,7 @@ def walk_item(
                     close(h, HandoffState.REHANDED, ev, f"re-handed to {receivers[0].id}")
         for receiver in receivers:
             rid = who(receiver)
-            if rid == who(ev.actor) or receiver in bots or rid in open_:
+            if (ev.actor is not None and rid == who(ev.actor)) or receiver in bots or rid in open_:
                 continue
             deadline = deadline_for(receiver, ev.at)
             if due_deadline_for is not None and snapshot is not None and snapshot.due is not None:

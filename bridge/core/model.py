@@ -243,6 +243,9 @@ class PollResult:
     ``None`` means "unchanged". ``requests`` counts HTTP requests made (for bench/).
     ``skipped`` lists ``(vendor id, reason)`` for items the mapping could not use.
     ``accounts`` lists the accounts seen, with display name and e-mail where the tool shows them.
+    ``stopped_by`` is the ``bridge.core.errors.ConnectorError`` that ended the poll early: the
+    result then holds what was read before it, and ``next_cursor`` stays below every change
+    not read yet (the engine stores the result, then reports the error like a failed poll).
     """
 
     events: list[Event] = field(default_factory=list)
@@ -251,6 +254,7 @@ class PollResult:
     requests: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     accounts: list[AccountInfo] = field(default_factory=list)
+    stopped_by: Exception | None = None
 
 
 @dataclass(frozen=True)

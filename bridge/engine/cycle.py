@@ -150,20 +150,29 @@ class Engine:
         ``(connector, scope, result)``, each to be stored before the next scope is polled.
 
         A connector error goes to ``health`` and ``report.errors``; a connector that stops
-        being available is left for this cycle.
+        being available is left for this cycle. A poll that ended early
+        (``PollResult.stopped_by``) is stored like any other, then its error is taken in the
+        same way. Each connector is isolated: an exception that is not one of ours (a bug, a
+        vendor client's surprise) is logged once per cycle as ``poll_crashed`` with its
+        class, becomes a ``TransientError`` for ``health``, and the other connectors, the
+        evaluation and the delivery go on.
         """
         for name, conn in self.connectors.items():
             if only is not None and name not in only:
                 continue
             if not self.health.available(name):
                 continue
-            for scope in conn.scopes():
-                cursor = self.store.get_cursor(name, scope)
+            try:
+                scopes = list(conn.scopes())
+            except Exception as exc:  # noqa: BLE001 - isolation: one connector never stops the cycle
+                self._poll_failed(report, name, None, exc)
+                continue
+            for scope in scopes:
                 try:
+                    cursor = self.store.get_cursor(name, scope)
                     result = conn.poll(scope, cursor, known=lambda keys: self.store.item_updated_at(conn.tool, keys))
-                except errors.ConnectorError as exc:
-                    self.health.failed(name, exc)
-                    report.errors.append(str(exc))
+                except Exception as exc:  # noqa: BLE001 - isolation, see the docstring
+                    self._poll_failed(report, name, scope, exc)
                     if not self.health.available(name):
                         break
                     continue
@@ -171,8 +180,23 @@ class Engine:
                     log.error("item_skipped", connector=name, scope=scope, vendor_id=vendor_id, reason=reason)
                 yield name, scope, result
                 report.requests += result.requests
+                if result.stopped_by is not None:
+                    self._poll_failed(report, name, scope, result.stopped_by)
+                    if not self.health.available(name):
+                        break
+                    continue
                 report.polled.append(f"{name}:{scope}")
                 self.health.recovered(name)
+
+    def _poll_failed(self, report: CycleReport, name: str, scope: str | None, exc: Exception) -> None:
+        """Take in one failed poll of ``name`` (``scope`` ``None``: listing its scopes failed)."""
+        if not isinstance(exc, errors.ConnectorError):
+            log.error("poll_crashed", connector=name, scope=scope, error_type=type(exc).__name__,
+                      hint="a bug or an unexpected answer; the other connectors go on")
+            exc = errors.TransientError(name, f"poll of {scope or 'its scopes'} failed unexpectedly "
+                                              f"({type(exc).__name__}); will retry next cycle")
+        self.health.failed(name, exc)
+        report.errors.append(str(exc))
 
     def store_result(self, name: str, scope: str, result: PollResult) -> int:
         """Store one poll or fetch result (its cursor moves with it) and note what it changed for

@@ -210,7 +210,9 @@ class AsanaConnector:
         """One HTTP request through the limiter, vendor errors translated.
 
         ``poll=True``: an empty limiter raises ``_OutOfBudget`` (the poll stops early);
-        otherwise ``RateLimited`` with the wait until a token is back.
+        otherwise ``RateLimited`` with the wait until a token is back. Returns the full
+        payload (a dict); a body that is not a JSON object is ``TransientError`` on a read,
+        ``OutcomeUnknown`` on a write (``connectors.http.no_answer``).
         """
         if not self.limiter.take():
             if poll:
@@ -218,7 +220,7 @@ class AsanaConnector:
             raise errors.RateLimited(self.tool, f"{what}: requests_per_minute budget spent", self.limiter.wait_for())
         self.requests += 1
         try:
-            return fn()
+            body = fn()
         except ApiException as exc:
             status = int(exc.status or 0)
             if status == 412:
@@ -235,6 +237,10 @@ class AsanaConnector:
             reason = getattr(exc, "reason", None) or exc
             never_sent = isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
             raise http.no_answer(self.tool, what, type(reason).__name__, write=write, sent=not never_sent) from exc
+        if not isinstance(body, dict):
+            # A truncated or non-JSON body: the client hands back the raw bytes or str.
+            raise http.no_answer(self.tool, what, f"unreadable response ({type(body).__name__})", write=write)
+        return body
 
     def _pages(self, what: str, fn: Callable[[dict], dict], opts: dict, *, poll: bool = True) -> list:
         """Every page of an offset-paginated list (``limit`` sent, ``next_page.offset`` followed)."""
@@ -381,8 +387,13 @@ class AsanaConnector:
             name in ``accounts`` (``mapping.accounts_of``). When the limiter runs dry the
             result holds what was read so far and the cursor continues from there.
 
+            When a read fails after the events feed moved (or after tasks were read),
+            ``stopped_by`` is that error and the result keeps what was read: the new sync
+            token, the tasks named but not read yet in ``pending``, the crawl where it was.
+
         Raises:
-            AuthError, RateLimited, TransientError, NotFound, PermanentError: the cursor stays.
+            AuthError, RateLimited, TransientError, NotFound, PermanentError: nothing was
+            read; the cursor stays.
         """
         c = dict(cursor or {})
         sync: str | None = c.get("sync")
@@ -496,6 +507,12 @@ class AsanaConnector:
             crawl = {"since": since, "offset": None, "high": None}
         except _OutOfBudget:
             return self._result(scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts)
+        except errors.ConnectorError as exc:
+            if not moved:
+                raise
+            # The events feed gave a new token: keep it and the tasks it named (``pending``).
+            return self._result(scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts,
+                                stopped_by=exc)
 
         try:
             while crawl is not None:
@@ -518,12 +535,21 @@ class AsanaConnector:
             drain()
         except _OutOfBudget:
             pass
+        except errors.ConnectorError as exc:
+            if not (moved or events or items):
+                raise
+            # Keep what was read: a task is taken off ``pending`` only once its stories are read,
+            # and ``crawl.offset`` moves only past listed pages, so the cursor passes nothing unread.
+            return self._result(scope, events, items, skipped, started, True, sync, high, crawl, pending, accounts,
+                                stopped_by=exc)
         return self._result(scope, events, items, skipped, started, True, sync, high, crawl, pending, accounts)
 
-    def _result(self, scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts) -> PollResult:
+    def _result(self, scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts,
+                stopped_by: errors.ConnectorError | None = None) -> PollResult:
         cursor = {"sync": sync, "modified_since": high, "crawl": crawl, "pending": list(pending)}
         return PollResult(events=events, items=items, next_cursor=cursor if moved or events or items else None,
-                          requests=self.requests - started, skipped=skipped, accounts=mapping.merge_accounts(accounts))
+                          requests=self.requests - started, skipped=skipped, accounts=mapping.merge_accounts(accounts),
+                          stopped_by=stopped_by)
 
     # ------------------------------------------------------------------ writing
 

@@ -25,6 +25,12 @@ Reading (cost follows the change, not the backlog; DESIGN.md "Connectors"):
   window moves only when its answer no longer fits one page, so after a change the next idle
   poll repeats the same URL and gets its 304. Events are deduplicated by id in the store,
   and the cursor is stored only together with the events (the engine does that).
+- faults (issue 12): the cursor never passes a change not read. An issue updated while the
+  list pages are read shifts the offsets (it shows twice); the cursor then stops at the end
+  of the page where it was first seen. A later list page or a timeline that fails ends the
+  poll early with what was read (``PollResult.stopped_by``), changed items oldest first, and
+  the cursor at the ``updated_at`` of the first item not read (``since`` is inclusive).
+  A body that is not JSON, or not the JSON array a list gives, is a ``TransientError``.
 
 Writing uses PyGithub objects (lazy, so no extra GET): comment (``POST .../comments``),
 reassign (``PATCH /issues/{n}`` assignees, then a comment), label (``POST .../labels``),
@@ -80,6 +86,22 @@ def _message(body: object) -> str:
     except ValueError:
         return ""
     return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+def _a_list(body: object, url: str) -> list:
+    """``body`` when it is a JSON array (``None``: empty); else ``TransientError``: a list
+    endpoint answered something else (a proxy's page, a truncated answer)."""
+    if body is None:
+        return []
+    if not isinstance(body, list):
+        raise errors.TransientError("github", f"GET {url.split('?')[0]}: a list was expected, got {type(body).__name__}; will retry next cycle")
+    return body
+
+
+def _updated(raw: object) -> str | None:
+    """The ``updated_at`` string of a listed issue, or ``None``."""
+    value = raw.get("updated_at") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _iso(dt: datetime) -> str:
@@ -172,7 +194,8 @@ class GitHubConnector:
 
         Raises:
             the ``connectors.http.error_for`` error of a non-2xx/304 answer;
-            ``TransientError`` on a timeout or lost connection (cause kept).
+            ``TransientError`` on a timeout, a lost connection or a body that is not JSON
+            (cause kept).
         """
         what = f"GET {url.split('?')[0]}"
         try:
@@ -184,7 +207,10 @@ class GitHubConnector:
             return status, hdrs, None
         if status >= 300:
             raise http.error_for(self.tool, status, hdrs, what, now=self.clock(), message=_message(body))
-        return status, hdrs, json.loads(body) if body else None
+        try:
+            return status, hdrs, json.loads(body) if body else None
+        except ValueError as exc:  # a truncated or non-JSON body (JSONDecodeError is a ValueError)
+            raise http.no_answer(self.tool, what, "unreadable response", write=False) from exc
 
     def _get_pages(self, url: str, params: dict | None) -> tuple[list, int]:
         """Follow ``Link: rel="next"`` from the first page; returns (all elements, requests made)."""
@@ -194,7 +220,7 @@ class GitHubConnector:
         while next_url:
             _, hdrs, body = self._get(next_url, params if n == 0 else None)
             n += 1
-            out.extend(body or [])
+            out.extend(_a_list(body, next_url))
             m = _LINK_NEXT.search(hdrs.get("link", ""))
             next_url = m.group(1) if m else None
         return out, n
@@ -222,10 +248,13 @@ class GitHubConnector:
 
         Returns:
             PollResult with every timeline event of every changed item, the changed items'
-            snapshots, and the next cursor (``None`` when GitHub answered 304).
+            snapshots, and the next cursor (``None`` when GitHub answered 304). When a later
+            list page or a timeline read failed after something was read, ``stopped_by`` is
+            that error, the result holds the items read before it and the cursor stops there.
 
         Raises:
-            AuthError, RateLimited, TransientError, NotFound, PermanentError.
+            AuthError, RateLimited, TransientError, NotFound, PermanentError: nothing was
+            read (the first list page, the branch names or the first timeline failed).
         """
         params = {"state": "all", "sort": "updated", "direction": "asc", "per_page": self.per_page}
         since = query_since = None
@@ -239,13 +268,9 @@ class GitHubConnector:
         requests_made = 1
         if status == 304:
             return PollResult(next_cursor=None, requests=requests_made)
-        issues = list(first or [])
-        m = _LINK_NEXT.search(hdrs.get("link", ""))
-        one_page = m is None
-        if m:
-            more, n = self._get_pages(m.group(1), None)
-            issues.extend(more)
-            requests_made += n
+        one_page = _LINK_NEXT.search(hdrs.get("link", "")) is None
+        issues, n, frontier, stopped_by = self._list_rest(hdrs, _a_list(first, url))
+        requests_made += n
 
         items, skipped, raw_of = [], [], {}
         for raw in issues:
@@ -258,12 +283,18 @@ class GitHubConnector:
             raw_of[item.ref.key] = raw
         stored = known([it.ref.key for it in items]) if known else {}
         changed = [it for it in items if stored.get(it.ref.key) != it.updated_at]
-        requests_made += self._learn_branches(scope, [it for it in changed if it.kind == ItemKind.PULL_REQUEST])
-
         events, snapshots, seen_raw = [], [], []
-        for it in changed:
+        requests_made += self._learn_branches(scope, [it for it in changed if it.kind == ItemKind.PULL_REQUEST])
+        for it in changed:  # oldest change first: a stop leaves everything older stored
             _, number = parse_key(it.ref.key)
-            entries, n = self._get_pages(f"/repos/{scope}/issues/{number}/timeline", {"per_page": self.per_page})
+            try:
+                entries, n = self._get_pages(f"/repos/{scope}/issues/{number}/timeline", {"per_page": self.per_page})
+            except errors.ConnectorError as exc:
+                if not snapshots:
+                    raise
+                stopped_by = exc
+                frontier = it.updated_at if frontier is None or it.updated_at is None else min(frontier, it.updated_at)
+                break
             requests_made += n
             snapshot, item_events, item_skipped = self._map_item(
                 it, raw_of[it.ref.key], entries, first_read=stored.get(it.ref.key) is None
@@ -272,12 +303,18 @@ class GitHubConnector:
             events.extend(item_events)
             skipped.extend(item_skipped)
             seen_raw += [raw_of[it.ref.key], *entries]
-        newest = max((it.updated_at for it in items if it.updated_at), default=since)
-        if not (one_page and query_since):
-            # Move the window only when it no longer fits one page: while it does, the next
-            # request is the same URL, so GitHub can answer 304 as soon as nothing changed.
-            query_since = _iso(newest - self.overlap) if newest else None
-        next_cursor = {"since": _iso(newest) if newest else None, "query_since": query_since, "etag": hdrs.get("etag")}
+        if stopped_by is not None or frontier is not None:
+            # Everything listed before ``frontier`` is stored; the next poll lists from there
+            # (``since`` is inclusive), and ``known`` spares the items already read.
+            mark = _iso(frontier) if frontier else query_since
+            next_cursor = {"since": mark, "query_since": mark, "etag": None} if mark else None
+        else:
+            newest = max((it.updated_at for it in items if it.updated_at), default=since)
+            if not (one_page and query_since):
+                # Move the window only when it no longer fits one page: while it does, the next
+                # request is the same URL, so GitHub can answer 304 as soon as nothing changed.
+                query_since = _iso(newest - self.overlap) if newest else None
+            next_cursor = {"since": _iso(newest) if newest else None, "query_since": query_since, "etag": hdrs.get("etag")}
         return PollResult(
             events=events,
             items=snapshots,
@@ -285,7 +322,63 @@ class GitHubConnector:
             requests=requests_made,
             skipped=skipped,
             accounts=mapping.accounts_seen(snapshots, events, seen_raw),
+            stopped_by=stopped_by,
         )
+
+    def _list_rest(self, hdrs: dict, first: list) -> tuple[list, int, datetime | None, errors.ConnectorError | None]:
+        """Follow ``Link: rel="next"`` after the first page ``first`` of an issues list, and say
+        how far the pages can be trusted.
+
+        The pages are offsets into a list sorted by ``updated_at``. An issue updated while they
+        are read moves from a page already read to the end, and every issue after it shifts one
+        place back: the first issue of the next page slides onto the page already read and is
+        never seen (issue 12, "a lost event"). Such a move shows as an issue seen twice; the
+        pages are then trusted only up to the end of the page where it was first seen, and the
+        cursor goes no further (the next poll lists from there, ``known`` sparing what is stored).
+
+        Returns:
+            (every issue listed, newest version of each, in ``(updated_at, number)`` order;
+            requests made; the frontier, ``None`` when the whole list can be trusted, else the
+            ``updated_at`` below which it can; the error that stopped the reading, or
+            ``None``). A failure of a later page is returned, not raised.
+        """
+        by_number: dict = {}
+        page_of: dict = {}  # issue number -> index of the page it was first seen on
+        last_of_page: list[str | None] = []
+        page, n, frontier, stopped_by = first, 0, None, None
+        while True:
+            for raw in page:
+                number = raw.get("number") if isinstance(raw, dict) else None
+                if number in by_number:
+                    seen_on = last_of_page[page_of[number]]
+                    if seen_on is not None:
+                        moved = datetime.fromisoformat(seen_on.replace("Z", "+00:00"))
+                        frontier = moved if frontier is None else min(frontier, moved)
+                else:
+                    page_of[number] = len(last_of_page)
+                by_number[number if number is not None else id(raw)] = raw
+            last_of_page.append(_updated(page[-1]) if page else None)
+            m = _LINK_NEXT.search(hdrs.get("link", ""))
+            if not m:
+                break
+            try:
+                _, hdrs, body = self._get(m.group(1))
+                page = _a_list(body, m.group(1))
+            except errors.ConnectorError as exc:
+                stopped_by = exc
+                last = last_of_page[-1]
+                if last is not None:
+                    cut = datetime.fromisoformat(last.replace("Z", "+00:00"))
+                    frontier = cut if frontier is None else min(frontier, cut)
+                break
+            n += 1
+        return self._sorted(by_number), n, frontier, stopped_by
+
+    @staticmethod
+    def _sorted(by_number: dict) -> list:
+        def order(raw: object) -> tuple:
+            return (_updated(raw) or "", raw.get("number") if isinstance(raw, dict) and isinstance(raw.get("number"), int) else 0)
+        return sorted(by_number.values(), key=order)
 
     def _map_item(self, item: ItemSnapshot, raw: dict, entries: list, *, first_read: bool):
         """Timeline events, text links and the linked snapshot of one item (shared by poll and fetch)."""

@@ -193,7 +193,8 @@ def map_timeline(ref: ItemRef, entries: list[dict]) -> TimelineMapping:
       (on ``/issues/events`` the ``actor`` of an assignment can be the assignee), else
       ``actor``.
     - ``review_requested``/``review_request_removed`` → subject ``requested_reviewer``;
-      actor ``review_requester``, else ``actor``. A team request is skipped.
+      actor ``review_requester``, else ``actor``, else ``None`` (a deleted "ghost" user:
+      the request stands, its sender unknown). A team request is skipped.
     - ``reviewed`` → actor ``user``, ``review_state`` lower-cased, ``text`` = body,
       ``mentions``, at ``submitted_at``. A ``pending`` review is skipped.
     - ``review_dismissed`` → actor ``actor`` (the dismisser), at ``created_at`` (the
@@ -293,7 +294,10 @@ def _review_request(kind: EventKind) -> Callable[[ItemRef, dict], _Handled]:
                 raise _Skip(_TEAM_REQUEST)
             raise Malformed("entry has neither 'requested_reviewer' nor 'requested_team'")
         subject = account_of(entry["requested_reviewer"], "requested_reviewer")
-        actor = _actor(entry, "review_requester", "actor")
+        # A deleted ("ghost") requester comes as null ``review_requester`` and ``actor``: the
+        # reviewer still owes the review, so the handoff stands with an unknown sender.
+        ghost = entry.get("review_requester") is None and entry.get("actor") is None
+        actor = None if ghost else _actor(entry, "review_requester", "actor")
         at = time_at(entry, "created_at", "entry")
         return [make_event(ref, kind, _vendor_id(entry, "ev"), at, actor=actor, subject=subject)], []
 
