@@ -43,7 +43,9 @@ def test_a_crashing_connector_never_stops_the_others_nor_the_delivery(tmp_path):
         world.open_pr_with_review_request()
         reports = world.run_until("2026-11-23 13:30")
         assert len(world.bot_comments()) == 1, "the overdue review request on GitHub was nudged"
-        assert broken.polls == len(reports) * 2, "each cycle tried each of its scopes again"
+        # A connector that never answered since start is down after its first failure (its other
+        # scope waits) and is tried again with backoff: every 15-minute cycle here.
+        assert broken.polls == len(reports), "each cycle tried the broken connector again"
         assert all(any("AttributeError" in e for e in r.errors) for r in reports)
         assert all("github:acme/web" in r.polled for r in reports)
     finally:
