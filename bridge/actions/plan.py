@@ -193,5 +193,8 @@ class Planner:
                 summary=f.summary,
                 first_seen=now,
             )
-            added.extend(store.record_finding_and_plan(finding_row, rows))
+            # A row cancelled while its finding did not stand (it was never sent) is due again
+            # once the finding stands again: a transient gap never drops a step for good.
+            added.extend(store.record_finding_and_plan(
+                finding_row, rows, revive=(OutboxStatus.CANCELLED, OutboxStatus.PENDING)))
         return added

@@ -394,19 +394,32 @@ class Store:
                 q = q.where(HandoffRow.item_tool == item.tool, HandoffRow.item_key == item.key)
             return list(s.exec(q.order_by(HandoffRow.sent_at)))
 
-    def record_finding_and_plan(self, finding: FindingRow, outbox: list[OutboxRow]) -> list[OutboxRow]:
-        """Record ``finding`` (once) and add the ``outbox`` rows not yet planned, in one transaction.
+    def record_finding_and_plan(self, finding: FindingRow, outbox: list[OutboxRow], *,
+                                revive: tuple[str, str] | None = None) -> list[OutboxRow]:
+        """Record ``finding`` (once; a resolved one is open again) and add the ``outbox`` rows not
+        yet planned, in one transaction.
 
-        Returns the rows that were new.
+        ``revive = (from_status, to_status)``: a planned row found in ``from_status`` (a row
+        cancelled while its finding did not stand; never sent) is put back to ``to_status``,
+        since the finding stands again. Returns the rows that were new or revived.
         """
         added: list[OutboxRow] = []
         with self.session() as s:
-            if s.get(FindingRow, finding.key) is None:
+            known = s.get(FindingRow, finding.key)
+            if known is None:
                 s.add(finding)
+            elif known.resolved_at is not None:
+                known.resolved_at = None
+                s.add(known)
             for row in outbox:
-                if s.get(OutboxRow, row.key) is None:
+                old = s.get(OutboxRow, row.key)
+                if old is None:
                     s.add(row)
                     added.append(row)
+                elif revive is not None and old.status == revive[0]:
+                    old.status = revive[1]
+                    s.add(old)
+                    added.append(old)
         return added
 
     def findings(self) -> list[FindingRow]:

@@ -55,3 +55,29 @@ def test_write_budget_counts_rows_sent_in_the_last_hour_in_one_query(tmp_path):
 def _finding(key: str) -> FindingRow:
     return FindingRow(key=key, rule="r", detect="handoff", item_tool="github", item_key="acme/web#1", at=T,
                       evidence="[]", summary="s", first_seen=T)
+
+
+def test_a_row_cancelled_while_its_finding_did_not_stand_is_due_again_when_it_stands_again(tmp_path):
+    """Chaos run (bench/chaos.py): a finding missing from one cycle's evaluation had its pending
+    nudge cancelled for good, and the overdue handoff was never nudged. Planning the same finding
+    again revives the never-sent row and reopens the finding; other statuses are left alone."""
+    store = Store.open(f"sqlite:///{tmp_path}/state.db")
+
+    def row(key: str, status: OutboxStatus) -> OutboxRow:
+        return OutboxRow(key=key, marker="hb:" + key.replace(":", "").ljust(12, "0")[:12], finding_key="f1", rule="r",
+                         step=int(key[-1]), connector="github", action="{}", status=status, created_at=T)
+
+    revive = (OutboxStatus.CANCELLED, OutboxStatus.PENDING)
+    assert len(store.record_finding_and_plan(_finding("f1"), [row("f1:0", OutboxStatus.PENDING),
+                                                              row("f1:1", OutboxStatus.PENDING)], revive=revive)) == 2
+    store.update_outbox("f1:0", status=OutboxStatus.CANCELLED)
+    store.update_outbox("f1:1", status=OutboxStatus.DONE)
+    assert store.resolve_findings(set(), T) == ["f1"]
+
+    again = store.record_finding_and_plan(_finding("f1"), [row("f1:0", OutboxStatus.PENDING),
+                                                           row("f1:1", OutboxStatus.PENDING)], revive=revive)
+    assert [r.key for r in again] == ["f1:0"]
+    statuses = {r.key: r.status for r in store.outbox()}
+    assert statuses == {"f1:0": OutboxStatus.PENDING, "f1:1": OutboxStatus.DONE}
+    assert [f.resolved_at for f in store.findings()] == [None]
+    store.engine.dispose()
