@@ -16,6 +16,7 @@ from bridge.core.clock import SteppingClock
 from bridge.core.model import Account, AccountInfo, EventKind, ItemRef, PollResult
 from connectors.github.client import GitHubConnector
 from connectors.sandbox.github.emulator import GitHubEmulator
+from tests.support.github import emulated_github
 from tests.support.recorded import read_replay
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -35,19 +36,8 @@ def jira(key: str) -> ItemRef:
 
 @pytest.fixture
 def env():
-    clock = SteppingClock(T0)
-    emu = GitHubEmulator(clock=clock).start()
-    emu.add_user(BOT)
-    emu.add_token(TOKEN, BOT)
-    for login in ("ana", "ben", "cara"):
-        emu.add_user(login)
-    emu.create_repo(REPO)
-    conn = GitHubConnector("github", base_url=emu.url, token=TOKEN, repositories=[REPO], clock=clock,
-                           per_page=100, seconds_between_requests=0, seconds_between_writes=0)
-    try:
-        yield emu, conn, clock
-    finally:
-        emu.stop()
+    with emulated_github(T0, TOKEN, BOT, REPO) as env:
+        yield env
 
 
 class Store:

@@ -15,12 +15,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bridge.core.clock import SteppingClock
 from bridge.core.model import Account, Event, EventKind, ItemRef
-from connectors.github.client import GitHubConnector
 from connectors.github.timeline import map_timeline
-from connectors.sandbox.github.emulator import GitHubEmulator
 from rules import standoff
+from tests.support.github import emulated_github
 from tests.support.recorded import read_replay
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -29,19 +27,8 @@ TOKEN, BOT, REPO = "ghp_dismissal_test", "hb-bot", "acme/web"
 
 @pytest.fixture
 def env():
-    clock = SteppingClock(T0)
-    emu = GitHubEmulator(clock=clock).start()
-    emu.add_user(BOT)
-    emu.add_token(TOKEN, BOT)
-    for login in ("ana", "ben", "cara"):
-        emu.add_user(login)
-    emu.create_repo(REPO)
-    conn = GitHubConnector("github", base_url=emu.url, token=TOKEN, repositories=[REPO], clock=clock,
-                           per_page=100, seconds_between_requests=0, seconds_between_writes=0)
-    try:
-        yield emu, conn, clock
-    finally:
-        emu.stop()
+    with emulated_github(T0, TOKEN, BOT, REPO) as env:
+        yield env
 
 
 class Kept:
