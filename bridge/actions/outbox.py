@@ -139,7 +139,8 @@ def deliver(
     """Send every outbox row that is due, each after a marker lookup (module docstring).
 
     Args:
-        active_findings: keys of findings still standing; rows of others are cancelled.
+        active_findings: keys of findings still standing; pending rows of others are cancelled
+            (only rows of connectors ``available`` now: a cycle never touches another connector's rows).
         held: keys of findings held back (inhibited inside a standoff): their pending rows wait.
         available: connector name → may it be called now (not stopped, not rate limited).
         budget_left: connector name → writes still allowed this hour.
@@ -166,6 +167,8 @@ def deliver(
             if status != row.status:
                 report(status, error=error)
 
+        if not available(row.connector):
+            continue  # another connector's row (its own cycle decides), or one not callable now
         if row.finding_key not in active_findings and row.status == OutboxStatus.PENDING:
             store.update_outbox(row.key, status=OutboxStatus.CANCELLED)
             report(OutboxStatus.CANCELLED)
