@@ -107,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
+    p = sub.add_parser("retry", help="read dead-lettered items again (after their cause is fixed)",
+                       description="Items whose own read kept failing (a 404 on one timeline, comments or stories) "
+                                   "are in the dead-letter list (`status` shows it). Put ITEM (or every dead-lettered "
+                                   "item) back in the retry queue and read the due ones now; what still fails waits "
+                                   "with backoff again. Exit 1 when an item named is not dead-lettered or cannot be "
+                                   f"read yet, {EXIT_CONNECTOR_DOWN} when its tracker was down.")
+    _config_arg(p)
+    p.add_argument("items", metavar="ITEM", nargs="*", help="e.g. acme/web#12, WEB-17, asana:1204567890123 (default: all)")
+    p.add_argument("--queue-only", action="store_true",
+                   help="only put them back in the queue; the running daemon reads them in its next cycle")
+
     p = sub.add_parser("demo", help="replay a scenario against the local emulators (no tracker needed)",
                        description="Start the emulators the scenario uses (GitHub, Jira, Asana) on loopback, "
                                    "replay it under a stepping clock through the real cycle, and show findings, "
@@ -229,7 +240,8 @@ def cmd_explain(args) -> int:
         config, store, _ = _setup(args, connect=False)
     except ConfigError as exc:
         return _print_config_error(exc)
-    if store.item(ref) is None and not store.events(ref):
+    if store.item(ref) is None and not store.events(ref) and not any(
+            (r.item_tool, r.item_key) == (ref.tool, ref.key) for r in store.retries()):
         print(f"handoff-bridge: {ref}: not in the store (not polled yet, or not in a watched repository, "
               f"query or project)", file=sys.stderr)
         return EXIT_UNKNOWN_ITEM
@@ -271,6 +283,54 @@ def cmd_people(args) -> int:
     return 0
 
 
+def cmd_retry(args) -> int:
+    from bridge.core.model import ItemRef
+    from bridge.app.wiring import close_connectors
+    from bridge.engine.cycle import CycleReport
+
+    try:
+        refs = [ItemRef.parse(text) for text in args.items] or None
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    try:
+        _config, store, engine = _setup(args, connect=not args.queue_only)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    from bridge.core.clock import utcnow
+    from bridge.engine.retries import RetryQueue
+
+    now = utcnow()
+    queue = engine.retries if engine is not None else RetryQueue(
+        store, tries=_config.daemon.retry_tries, first_wait=_config.daemon.retry_wait.wall(),
+        max_wait=_config.daemon.retry_max_wait.wall())
+    back = queue.requeue(now, refs)
+    named = {(r.tool, r.key) for r in refs or []}
+    missing = named - {(r.item_tool, r.item_key) for r in back}
+    for tool, key in sorted(missing):
+        print(f"handoff-bridge: {tool}:{key} is not in the dead-letter list", file=sys.stderr)
+    print(f"{len(back)} item{'s' if len(back) != 1 else ''} back in the retry queue")
+    if engine is None:
+        return 1 if missing else 0
+    try:
+        report = CycleReport(at=now)
+        engine.retry(report, now, {r.connector for r in back} or set())
+    finally:
+        close_connectors(engine.connectors)
+    left = {(r.item_tool, r.item_key): r for r in store.retries()}
+    for r in back:
+        still = left.get((r.item_tool, r.item_key))
+        print(f"  {r.item_tool} {r.item_key}: " + ("read and stored" if still is None else
+              f"still failing ({still.error}); next read {still.next_try_at:%Y-%m-%d %H:%M}Z"
+              if still.dead_at is None else f"dead-lettered again ({still.error})"))
+    down = engine.health.unhealthy()
+    for name, reason in sorted(down.items()):
+        print(f"handoff-bridge: connector {name} is down: {reason}", file=sys.stderr)
+    if down:
+        return EXIT_CONNECTOR_DOWN
+    return 1 if missing or any((r.item_tool, r.item_key) in left for r in back) else 0
+
+
 def cmd_demo(args) -> int:
     from bridge.app.commands import demo
     from bridge.app.logging import configure_logging
@@ -302,6 +362,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "status": cmd_status,
     "people": cmd_people,
+    "retry": cmd_retry,
 }
 
 

@@ -37,6 +37,7 @@ from bridge.core.businesstime import WorkSchedule
 from bridge.core.errors import ConfigError
 from bridge.core.fields import (
     WEEKDAYS,
+    DurationField,
     HolidaysCode,
     StrictModel,
     Text,
@@ -80,6 +81,20 @@ class DaemonConfig(StrictModel):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     allow_inline_secrets: bool = Field(default=False, description="permit token = \"literal\"")
+    retry_tries: int = Field(default=5, ge=1, description="failed reads of one item (the poll's included) "
+                             "before it goes to the dead-letter list")
+    retry_wait: DurationField = Field(default="5m", validate_default=True,
+                                      description="wall clock: first wait before an item that failed is read "
+                                                  "again; doubled after each failure")
+    retry_max_wait: DurationField = Field(default="6h", validate_default=True,
+                                          description="wall clock: longest wait between two reads of a failed item")
+
+    @field_validator("retry_wait", "retry_max_wait")
+    @classmethod
+    def _positive_wait(cls, value):
+        if value.wall().total_seconds() <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
 
     @field_validator("database")
     @classmethod

@@ -251,6 +251,8 @@ class GitHubConnector:
             snapshots, and the next cursor (``None`` when GitHub answered 304). When a later
             list page or a timeline read failed after something was read, ``stopped_by`` is
             that error, the result holds the items read before it and the cursor stops there.
+            An item whose timeline answers 404 or another refusal (``NotFound``,
+            ``PermanentError``) is listed in ``deferred`` and the poll goes on past it.
 
         Raises:
             AuthError, RateLimited, TransientError, NotFound, PermanentError: nothing was
@@ -283,14 +285,17 @@ class GitHubConnector:
             raw_of[item.ref.key] = raw
         stored = known([it.ref.key for it in items]) if known else {}
         changed = [it for it in items if stored.get(it.ref.key) != it.updated_at]
-        events, snapshots, seen_raw = [], [], []
+        events, snapshots, seen_raw, deferred = [], [], [], []
         requests_made += self._learn_branches(scope, [it for it in changed if it.kind == ItemKind.PULL_REQUEST])
         for it in changed:  # oldest change first: a stop leaves everything older stored
             _, number = parse_key(it.ref.key)
             try:
                 entries, n = self._get_pages(f"/repos/{scope}/issues/{number}/timeline", {"per_page": self.per_page})
+            except (errors.NotFound, errors.PermanentError) as exc:
+                deferred.append((it.ref, str(exc)))  # this item's own failure: the others go on
+                continue
             except errors.ConnectorError as exc:
-                if not snapshots:
+                if not snapshots and not deferred:
                     raise
                 stopped_by = exc
                 frontier = it.updated_at if frontier is None or it.updated_at is None else min(frontier, it.updated_at)
@@ -323,6 +328,7 @@ class GitHubConnector:
             skipped=skipped,
             accounts=mapping.accounts_seen(snapshots, events, seen_raw),
             stopped_by=stopped_by,
+            deferred=deferred,
         )
 
     def _list_rest(self, hdrs: dict, first: list) -> tuple[list, int, datetime | None, errors.ConnectorError | None]:
@@ -461,8 +467,8 @@ class GitHubConnector:
         Returns:
             ``PollResult`` with one item (``items == []`` when GitHub answers 404 or 410:
             deleted or not visible to the token; also when the issue was transferred to
-            another repository; a malformed issue is listed in ``skipped``),
-            ``next_cursor`` ``None``.
+            another repository; a malformed issue is listed in ``skipped``; an issue whose
+            timeline answers 404 is listed in ``deferred``, with no item), ``next_cursor`` ``None``.
 
         Raises:
             ValueError: ``ref`` is not a GitHub item key.
@@ -485,8 +491,8 @@ class GitHubConnector:
             requests_made += self._learn_branches(repo, [item], listed=False)
         try:
             entries, n = self._get_pages(f"/repos/{repo}/issues/{number}/timeline", {"per_page": self.per_page})
-        except errors.NotFound:  # deleted between the two reads
-            return PollResult(requests=requests_made + 1)
+        except errors.NotFound as exc:  # the issue is there, its timeline is not readable
+            return PollResult(requests=requests_made + 1, deferred=[(ref, str(exc))])
         requests_made += n
         snapshot, events, skipped = self._map_item(item, raw, entries, first_read=False)
         return PollResult(

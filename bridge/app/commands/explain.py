@@ -33,8 +33,19 @@ def explain(engine, ref: ItemRef) -> str:
     item = store.item(ref)
     events = store.events(ref)
     lines = []
-    if item is None and not events:
+    failures = [r for r in store.retries() if (r.item_tool, r.item_key) == (ref.tool, ref.key)]
+    if item is None and not events and not failures:
         return f"{ref}: not in the store (not polled yet, or not in a watched repository, query or project)"
+    for r in failures:
+        if r.dead_at is not None:
+            lines.append(f"{ref}: DEAD-LETTER since {r.dead_at:%Y-%m-%d %H:%M}Z after {r.tries} failed reads "
+                         f"(scope {r.scope}): {r.error}")
+            lines.append(f"  its events are not read until `handoff-bridge retry {ref.key}`")
+        else:
+            lines.append(f"{ref}: its read failed {r.tries}x (scope {r.scope}): {r.error}; "
+                         f"read again alone at {r.next_try_at:%Y-%m-%d %H:%M}Z")
+    if failures:
+        lines.append("")
     if item:
         lines.append(f"{ref}  {item.kind.value}  {item.status}  \"{item.title}\"")
         lines.append(f"  {item.url}")
