@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "its credential): it is named on stderr and the others ran.")
     _config_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--dry-run", action="store_true",
+                   help="poll and plan, then print what would be written; write nothing to any tracker and "
+                        "record no action (whatever [daemon] dry_run says)")
 
     p = sub.add_parser("check-config", help="validate a configuration file",
                        description="Exit 0 and print a summary, or exit 2 listing every problem "
@@ -203,8 +206,12 @@ def cmd_once(args) -> int:
         _config, _store, engine = _setup(args)
     except ConfigError as exc:
         return _print_config_error(exc)
+    from bridge.engine.why import next_steps
+
+    engine.preview = args.dry_run
     try:
         report = engine.cycle()
+        steps = next_steps(engine, report.findings, report.inhibited, report.at)
     finally:
         close_connectors(engine.connectors)
     down = engine.health.unhealthy()
@@ -213,12 +220,17 @@ def cmd_once(args) -> int:
             "polled": report.polled, "requests": report.requests, "new_events": report.new_events,
             "findings": [{"rule": f.rule, "item": f.item.key, "receiver": f.receiver.id, "at": f.at.isoformat()} for f in report.findings],
             "actions": [d.__dict__ for d in report.deliveries],
+            "next_steps": [n.to_json() for n in steps],
             "errors": report.errors,
         }, indent=2))
     else:
-        print(report.status_line())
+        print(report.status_line() + (" (dry run: nothing written, nothing recorded)" if args.dry_run else ""))
         for d in report.deliveries:
             print(f"  {d.status:<9} {d.do:<8} {d.item}  {d.marker}  {d.url or d.error or ''}")
+        if steps:
+            print("Next steps:")
+            for n in steps:
+                print(f"  {n.line()}")
     for name, reason in sorted(down.items()):
         print(f"handoff-bridge: connector {name} is down and was skipped: {reason}", file=sys.stderr)
     return EXIT_CONNECTOR_DOWN if down else 0

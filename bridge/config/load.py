@@ -104,6 +104,22 @@ class DaemonConfig(StrictModel):
         return value
 
 
+class AdoptionConfig(StrictModel):
+    """``[adoption]``: handoffs first seen already overdue (a first start on a tracker with a
+    backlog, or an outage longer than their deadline) are adopted, not nudged at once."""
+
+    enabled: bool = Field(default=True, description="false: a handoff found long overdue is nudged at once, "
+                                                   "naming its original deadline")
+    late_after: DurationField = Field(default="1h", validate_default=True,
+                                      description="wall clock: a handoff first found overdue this long after "
+                                                  "its deadline is adopted")
+    grace: DurationField = Field(default="4h", validate_default=True,
+                                 description="receiver's business time: an adopted handoff's deadline restarts "
+                                             "this long after the daemon first saw it overdue")
+    per_person_per_day: int = Field(default=3, ge=1, description="at most this many first nudges of adopted "
+                                    "handoffs per receiver in any 24 hours; the rest wait their turn, oldest first")
+
+
 def database_url_problem(url: str) -> None:
     """Check a SQLAlchemy URL as the store will use it: syntax, port, dialect and installed driver.
 
@@ -223,6 +239,7 @@ class Config(StrictModel):
     defaults: Defaults = Field(default_factory=Defaults)
     people: dict[str, Person] = Field(default_factory=dict)
     connectors: Connectors = Field(default_factory=Connectors)
+    adoption: AdoptionConfig = Field(default_factory=AdoptionConfig)
     templates: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
 

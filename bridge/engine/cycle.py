@@ -78,6 +78,9 @@ class Engine:
         self.connector_for_tool = {c.tool: name for name, c in connectors.items()}
         self._bots: dict[str, Account] = {}
         self.persist = persist
+        # ``once --dry-run``: plan and report what would be written, record and send nothing
+        # (polls are still stored: reading is never a write to a tracker).
+        self.preview = False
         self.evaluator = Evaluator(config, store, self.bots, targets=self._targets, persist=persist)
         self.planner = actions.Planner(config, connectors, self.connector_for_tool,
                                        directory=self.evaluator.directory, items=self.evaluator.items)
@@ -335,7 +338,8 @@ class Engine:
         and logged here, never sent), and resolve the findings that no longer stand (unless
         ``report``'s evaluation is older than the latest one, which then decides)."""
         self.evaluator.items.load({r for f in report.findings for r in getattr(f, "items", (f.item,))})
-        added = self.planner.plan(self.store, report.findings, now, dry_run=self.config.daemon.dry_run)
+        added = self.planner.plan(self.store, report.findings, now, dry_run=self.config.daemon.dry_run or self.preview,
+                                  record=not self.preview)
         self._recorded |= {f.key for f in report.findings}
         report.planned = len(added)
         for row in added:
@@ -344,7 +348,8 @@ class Engine:
                 report.deliveries.append(actions.Delivery(row.key, row.rule, action.kind.value, action.item.tool,
                                                           action.item.key, row.marker, OutboxStatus.DRY_RUN))
                 log.info("action_dry_run", rule=row.rule, do=action.kind.value, item=action.item.key, marker=row.marker, body=action.body)
-        if self.last is not None and self._evaluated_at is not None and self.last.at < self._evaluated_at:
+        if self.preview or (self.last is not None and self._evaluated_at is not None
+                            and self.last.at < self._evaluated_at):
             return  # a newer evaluation was made meanwhile (another connector's cycle): it resolves
         self.store.resolve_findings(self._standing(report), now)
 
@@ -399,6 +404,8 @@ class Engine:
         each connector's cycle on its own thread, so a row is only ever sent by its
         connector's) within each connector's write budget (held findings' rows wait, and so do
         rows not on fresh data: ``confirm_fresh``) and log each delivery."""
+        if self.preview:
+            return
         ready = self.confirm_fresh(report, now, only)
         used = {name: actions.writes_in_last_hour(self.store, name, now) for name in self.connectors}
 

@@ -158,9 +158,11 @@ class AsanaConnector:
         requests_per_minute: int = 150,
         overlap: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] | None = None,
+        backfill: timedelta | None = None,
     ):
         self.name = name
         self.projects = list(projects)
+        self.backfill = backfill  # first crawl of a project: only tasks modified this recently (None: all)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.overlap = overlap
         self.timeout = (float(timeout), float(timeout))
@@ -194,6 +196,7 @@ class AsanaConnector:
             timeout=cfg.timeout.wall().total_seconds(),
             requests_per_minute=cfg.requests_per_minute,
             clock=clock,
+            backfill=cfg.backfill_window(),
         )
 
     # ------------------------------------------------------------------ calls and errors
@@ -510,6 +513,8 @@ class AsanaConnector:
             since = None
             if modified_since:
                 since = _iso(mapping.parse_time(modified_since) - self.overlap)
+            elif cursor is None and self.backfill is not None:  # first crawl: the backfill window only
+                since = _iso(self.clock() - self.backfill)
             crawl = {"since": since, "offset": None, "high": None}
         except _OutOfBudget:
             return self._result(scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts,

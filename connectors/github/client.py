@@ -140,9 +140,11 @@ class GitHubConnector:
         clock: Callable[[], datetime] | None = None,
         seconds_between_requests: float = 0.25,
         seconds_between_writes: float = 1.0,
+        backfill: timedelta | None = None,
     ):
         self.name = name
         self.repositories = list(repositories)
+        self.backfill = backfill  # first poll of a repository: only issues updated this recently (None: all)
         self.overlap = overlap
         self.per_page = per_page
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -185,6 +187,7 @@ class GitHubConnector:
             clock=clock,
             seconds_between_requests=cfg.seconds_between_requests,
             seconds_between_writes=cfg.seconds_between_writes,
+            backfill=cfg.backfill_window(),
         )
 
     # ------------------------------------------------------------------ HTTP
@@ -242,7 +245,8 @@ class GitHubConnector:
 
         Args:
             scope: ``owner/name``.
-            cursor: ``{"since", "query_since", "etag"}`` or ``None`` (first poll reads everything).
+            cursor: ``{"since", "query_since", "etag"}`` or ``None``: a first poll, which reads
+                the issues updated within the ``backfill`` window (all of them when ``None``).
             known: given item keys, returns their stored ``updated_at``; items whose
                 ``updated_at`` is unchanged are not re-read (their timeline is already stored).
 
@@ -264,6 +268,10 @@ class GitHubConnector:
             since = datetime.fromisoformat(cursor["since"].replace("Z", "+00:00"))
             query_since = cursor.get("query_since") or _iso(since - self.overlap)
             params["since"] = query_since
+        elif cursor and cursor.get("query_since"):  # the backfill window held nothing yet: same URL (304)
+            query_since = params["since"] = cursor["query_since"]
+        elif self.backfill is not None:  # first poll: the backfill window only, never the whole backlog
+            query_since = params["since"] = _iso(self.clock() - self.backfill)
         headers = {"If-None-Match": cursor["etag"]} if cursor and cursor.get("etag") else None
         url = f"/repos/{scope}/issues"
         status, hdrs, first = self._get(url, params, headers)

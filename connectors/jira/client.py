@@ -127,8 +127,10 @@ class JiraConnector:
     def __init__(self, name: str, *, base_url: str, token: str, jql: Iterable[str],
                  deployment: str = "cloud", email: str | None = None,
                  overlap: timedelta = timedelta(minutes=2), timeout: float = 10.0,
-                 page_size: int = 100, clock: Callable[[], datetime] | None = None):
+                 page_size: int = 100, clock: Callable[[], datetime] | None = None,
+                 backfill: timedelta | None = None):
         self.name = name
+        self.backfill = backfill  # first poll of a JQL: only issues updated this recently (None: all)
         self.base_url = base_url.rstrip("/")
         self.cloud = deployment == "cloud"
         self.jql = list(jql)
@@ -151,7 +153,7 @@ class JiraConnector:
         """Build from a validated ``[connectors.<name>]`` section and its resolved token."""
         return cls(name, base_url=cfg.base_url, token=token, jql=cfg.jql, deployment=cfg.deployment,
                    email=cfg.email, overlap=cfg.overlap.wall(), timeout=cfg.timeout.wall().total_seconds(),
-                   page_size=cfg.page_size, clock=clock)
+                   page_size=cfg.page_size, clock=clock, backfill=cfg.backfill_window())
 
     # ------------------------------------------------------------------ HTTP
 
@@ -247,7 +249,8 @@ class JiraConnector:
 
         Args:
             scope: one configured JQL (without ORDER BY).
-            cursor: ``{"updated": ISO UTC, "tz": ...}`` or ``None`` (first poll reads all).
+            cursor: ``{"updated": ISO UTC, "tz": ...}`` or ``None``: a first poll, which reads
+                the issues updated within the ``backfill`` window (all when ``None``).
             known: item keys → stored ``updated_at``; issues unchanged since are not
                 re-read beyond the search page, and their truncated changelogs not fetched.
 
@@ -270,6 +273,8 @@ class JiraConnector:
         if cursor and cursor.get("updated"):
             newest = mapping.parse_time(cursor["updated"])
             since = jql_minute(newest - self.overlap, tz)
+        elif self.backfill is not None:  # first poll: the backfill window only
+            since = jql_minute(self.clock() - self.backfill, tz)
         jql = scoped_jql(scope, since)
         events, items, skipped, accounts, deferred = [], [], [], [], []
         for page in self._search_pages(jql):

@@ -276,6 +276,10 @@ def _config(emu_url: str, db: Path) -> str:
 database = "sqlite:///{db}"
 log_format = "json"
 
+# The review was asked ten days ago: adopted at first sight, with no grace, so nudged at once.
+[adoption]
+grace = "0h"
+
 [defaults]
 timezone = "UTC"
 working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -407,3 +411,16 @@ def test_a_dead_lettered_item_is_shown_explained_and_read_again_by_retry(overdue
     p = run_cli("once", "--config", str(cfg), env=env)
     assert p.returncode == 0 and "1 writes" in p.stdout, p.stdout + p.stderr[-2000:]
     assert sum("hb:" in c["body"] for c in emu.comments("acme/web", 12)) == 1
+
+
+def test_once_dry_run_writes_and_records_nothing_and_says_what_comes_next(overdue):
+    emu, cfg = overdue
+    env = {"GITHUB_TOKEN": TOKEN}
+    p = run_cli("once", "--dry-run", "--config", str(cfg), env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "dry run: nothing written, nothing recorded" in p.stdout and "dry_run" in p.stdout
+    assert "Next steps:" in p.stdout and "review-not-picked-up acme/web#12 -> ben-o" in p.stdout, p.stdout
+    assert not any("hb:" in c["body"] for c in emu.comments("acme/web", 12)), "nothing written"
+    p = run_cli("once", "--config", str(cfg), env=env)
+    assert p.returncode == 0 and "1 writes" in p.stdout, "the dry run recorded nothing: the real run writes"
+    assert "every step planned: sent" in p.stdout, p.stdout

@@ -19,7 +19,9 @@ BAD = r"/repos/acme/web/issues/12/timeline"
 
 
 def _world(tmp_path) -> World:
-    w = World(tmp_path, daemon='retry_tries = 3\nretry_wait = "10m"\nretry_max_wait = "1h"')
+    # [adoption] grace 0h: an item first read hours after its deadline is adopted, and nudged at once.
+    w = World(tmp_path, daemon='retry_tries = 3\nretry_wait = "10m"\nretry_max_wait = "1h"',
+              extra='[adoption]\ngrace = "0h"\n')
     w.open_pr_with_review_request(12, "Bad timeline")
     w.emu.open_issue("acme/web", "ana", "Good one", pull_request=True, at=berlin("2026-11-23 09:00"), number=13)
     w.emu.request_review("acme/web", 13, "ana", "ben-o", at=berlin("2026-11-23 09:05"))
