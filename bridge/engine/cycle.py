@@ -22,6 +22,7 @@ from bridge.core import errors
 from bridge.core.logs import get_logger
 from bridge.core.model import Account, ItemRef, PollResult
 from bridge.engine.evaluator import Evaluation, Evaluator
+from bridge.engine.crawl import CrawlProgress
 from bridge.engine.health import Health
 from bridge.engine.retries import RetryQueue
 from bridge.store import HandoffRow, Store
@@ -49,11 +50,13 @@ class CycleReport:
     planned: int = 0
     deliveries: list[actions.Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    crawl: str = ""  # "first crawl: github 3 of 10 repositories read" while a first crawl goes on
 
     def status_line(self) -> str:
         return (
             f"{len(self.polled)} scopes polled, {self.new_events} new events, "
             f"{len(self.findings)} open findings, {sum(d.status == OutboxStatus.DONE for d in self.deliveries)} writes"
+            + (f"; {self.crawl}" if self.crawl else "")
         )
 
 
@@ -94,6 +97,8 @@ class Engine:
         self._polled: dict[tuple[str, str], datetime] = {}
         self._scope_of: dict[ItemRef, str] = {}
         self._evaluated_at: datetime | None = None  # the latest "now" an evaluation was made at
+        self.crawl = CrawlProgress({name: getattr(config.connectors.get(name), "scope_noun", "scopes")
+                                    for name in connectors})
         d = config.daemon
         self.retries = RetryQueue(store, tries=d.retry_tries, first_wait=d.retry_wait.wall(),
                                   max_wait=d.retry_max_wait.wall())
@@ -187,6 +192,9 @@ class Engine:
                     if not self.health.available(name):
                         break
                     continue
+                if cursor is None:
+                    self.crawl.read(name, lambda: [sc for sc in scopes if self.store.get_cursor(name, sc) is None],
+                                    scope, result)
                 for vendor_id, reason in result.skipped:
                     log.error("item_skipped", connector=name, scope=scope, vendor_id=vendor_id, reason=reason)
                 yield name, scope, result
@@ -198,6 +206,7 @@ class Engine:
                     continue
                 report.polled.append(f"{name}:{scope}")
                 self.health.recovered(name)
+        report.crawl = self.crawl.text()
 
     def _poll_failed(self, report: CycleReport, name: str, scope: str | None, exc: Exception) -> None:
         """Take in one failed poll of ``name`` (``scope`` ``None``: listing its scopes failed)."""

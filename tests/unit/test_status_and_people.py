@@ -328,7 +328,10 @@ def on_disk(tmp_path, monkeypatch):
 def test_status_command_text_and_json(on_disk, capsys):
     path, store = on_disk
     assert cli.main(["status", "--config", path]) == 0
-    assert capsys.readouterr().out.strip() == "0 items: nothing waits"
+    assert capsys.readouterr().out.strip().splitlines() == [
+        "0 items: nothing waits",
+        "first crawl: github 0 of 1 repositories read, jira 0 of 1 queries read, asana 0 of 1 projects read",
+    ], "a store never polled says so"
 
     populate(store, datetime.now(UTC))
     assert cli.main(["status", "--config", path]) == 0

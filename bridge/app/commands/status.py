@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 
 from bridge.core import errors
 from bridge.actions import format_deadline
+from bridge.engine.crawl import crawl_status
 from bridge.core.model import Account, HandoffState, ItemRef, ItemSnapshot
 from rules import standoff as standoff_rule
 
@@ -86,6 +87,7 @@ class Status:
     rows: list[Row]
     retrying: list = field(default_factory=list)
     dead_letter: list = field(default_factory=list)
+    crawl: str = ""  # "first crawl: github 3 of 10 repositories read" (bridge.engine.crawl)
 
     @property
     def moving(self) -> int:
@@ -330,6 +332,7 @@ def build_status(engine, now: datetime | None = None, sort: str = "age") -> Stat
     status = _Builder(engine, now or engine.clock()).build()
     for row in engine.store.retries():
         (status.dead_letter if row.dead_at is not None else status.retrying).append(row)
+    status.crawl = crawl_status(engine.config, engine.store)
     keys = {
         "age": lambda r: (r.since, r.item.tool, r.item.key),
         "item": lambda r: (r.item.tool, r.item.key),
@@ -357,7 +360,7 @@ def summary_line(status: Status) -> str:
 
 def render_text(status: Status) -> str:
     """The summary line, then one block per row."""
-    lines = [summary_line(status)]
+    lines = [summary_line(status)] + ([status.crawl] if status.crawl else [])
     for r in status.rows:
         title = f"  \"{r.title}\"" if r.title else ""
         lines += ["", f"{r.state:<7} {r.item.tool} {r.item.key}{title}   age {format_age(r.age)}"]
@@ -405,6 +408,7 @@ def to_json(status: Status) -> dict:
             "ownerless": status.ownerless,
             "oldest_wait_seconds": int(oldest.total_seconds()) if oldest is not None else None,
             "dead_lettered": len(status.dead_letter),
+            "first_crawl": status.crawl or None,
             "text": summary_line(status),
         },
         "items": [
