@@ -108,6 +108,10 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: A poll with more changed items than this is a crawl (a first start, a catch-up): it is paced by ``crawl_share``.
+CRAWL_ITEMS = 10
+
+
 @register("github")
 class GitHubConnector:
     """Poll and write one GitHub (or GitHub Enterprise) API root.
@@ -141,9 +145,12 @@ class GitHubConnector:
         seconds_between_requests: float = 0.25,
         seconds_between_writes: float = 1.0,
         backfill: timedelta | None = None,
+        crawl_share: float = 1.0,
     ):
         self.name = name
         self.repositories = list(repositories)
+        self.crawl_share = crawl_share  # share of the hourly rate budget a crawl may use (see _crawl_paused)
+        self._rate: tuple[int, int, int] | None = None  # last (remaining, limit, reset epoch) GitHub told
         self.backfill = backfill  # first poll of a repository: only issues updated this recently (None: all)
         self.overlap = overlap
         self.per_page = per_page
@@ -188,6 +195,7 @@ class GitHubConnector:
             seconds_between_requests=cfg.seconds_between_requests,
             seconds_between_writes=cfg.seconds_between_writes,
             backfill=cfg.backfill_window(),
+            crawl_share=cfg.crawl_share,
         )
 
     # ------------------------------------------------------------------ HTTP
@@ -206,6 +214,11 @@ class GitHubConnector:
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise http.no_answer(self.tool, what, type(exc).__name__, write=False) from exc
         hdrs = http.lower_keys(hdrs)
+        try:
+            self._rate = (int(hdrs["x-ratelimit-remaining"]), int(hdrs["x-ratelimit-limit"]),
+                          int(hdrs["x-ratelimit-reset"]))
+        except (KeyError, ValueError):
+            pass
         if status == 304:
             return status, hdrs, None
         if status >= 300:
@@ -295,9 +308,12 @@ class GitHubConnector:
         changed = [it for it in items if stored.get(it.ref.key) != it.updated_at]
         events, snapshots, seen_raw, deferred = [], [], [], []
         requests_made += self._learn_branches(scope, [it for it in changed if it.kind == ItemKind.PULL_REQUEST])
+        crawl = len(changed) > CRAWL_ITEMS
         for it in changed:  # oldest change first: a stop leaves everything older stored
             _, number = parse_key(it.ref.key)
             try:
+                if crawl:
+                    self._crawl_paused()
                 entries, n = self._get_pages(f"/repos/{scope}/issues/{number}/timeline", {"per_page": self.per_page})
             except (errors.NotFound, errors.PermanentError) as exc:
                 deferred.append((it.ref, str(exc)))  # this item's own failure: the others go on
@@ -338,6 +354,22 @@ class GitHubConnector:
             stopped_by=stopped_by,
             deferred=deferred,
         )
+
+    def _crawl_paused(self) -> None:
+        """Raise ``TransientError`` when a crawl has used its share of the hourly rate budget:
+        less than ``1 - crawl_share`` of GitHub's ``X-RateLimit-Limit`` is left (as its last
+        answer's ``X-RateLimit-Remaining`` said; GitHub REST docs, "Rate limits for the REST
+        API"). The poll then ends with what it read, its cursor stops there, and the crawl goes
+        on once the window resets, leaving the rest of the budget to the team's other integrations."""
+        if self._rate is None or self.crawl_share >= 1:
+            return
+        remaining, limit, reset = self._rate
+        floor = limit * (1 - self.crawl_share)
+        if remaining < floor:
+            at = datetime.fromtimestamp(reset, timezone.utc)
+            raise errors.TransientError(self.tool, f"crawl paused: {remaining} of {limit} requests left this hour, "
+                                                   f"{floor:.0f} kept for other integrations (crawl_share "
+                                                   f"{self.crawl_share}); resumes after {_iso(at)}")
 
     def _list_rest(self, hdrs: dict, first: list) -> tuple[list, int, datetime | None, errors.ConnectorError | None]:
         """Follow ``Link: rel="next"`` after the first page ``first`` of an issues list, and say

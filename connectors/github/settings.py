@@ -22,6 +22,10 @@ class GitHubConnectorConfig(ConnectorSettings):
     repositories: list[str] = Field(min_length=1, json_schema_extra={"uniqueItems": True})
     overlap: DurationField = Field(default="2m", validate_default=True, description="wall clock")
     per_page: int = Field(default=100, ge=1, le=100)
+    crawl_share: float = Field(default=0.5, gt=0, le=1,
+                               description="a crawl (a poll with more than 10 changed items: a first start, a "
+                                           "catch-up) stops once less than 1 - crawl_share of the token's hourly "
+                                           "rate budget is left, keeping the rest for other integrations")
     seconds_between_requests: float = Field(
         default=0.25, ge=0, description="pause between any two requests (PyGithub's pacing; 0 for an emulator)"
     )

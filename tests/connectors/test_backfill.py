@@ -79,3 +79,24 @@ def test_backfill_config_accepts_a_window_or_all_and_names_a_bad_value():
         parse_config(base + 'backfill = "forever"\n', environ={"T": "x"})
     text = "\n".join(caught.value.problems)
     assert "connectors.github.backfill" in text and "forever" in text and '"all"' in text
+
+
+def test_github_a_crawl_stops_at_its_share_of_the_rate_budget_and_goes_on_after_the_reset():
+    with emulated_github(T0, "ghp_backfill_7a1c", "hb-bot", "acme/web") as (gh, _conn, clock):
+        for n in range(1, 31):
+            gh.open_issue("acme/web", "ana", f"issue {n}", number=n, at=T0 - timedelta(hours=31 - n))
+        gh.state.rate.limit = 40  # this hour: 40 requests for the token
+        from connectors.github.client import GitHubConnector
+
+        conn = GitHubConnector("github", base_url=gh.url, token="ghp_backfill_7a1c", repositories=["acme/web"],
+                               clock=clock, seconds_between_requests=0, seconds_between_writes=0, crawl_share=0.5)
+        first = conn.poll("acme/web", None)
+        assert first.stopped_by is not None and "crawl paused" in str(first.stopped_by)
+        assert 15 <= len(first.items) <= 21, "about half the hour's 40 requests, the rest kept"
+        assert gh.state.rate.limit - gh.state.rate.used >= 19
+        stored = {i.ref.key: i.updated_at for i in first.items}  # what the engine's store holds now
+        read = set(stored)
+        clock.advance(timedelta(hours=1, minutes=1))  # the window resets
+        second = conn.poll("acme/web", first.next_cursor, known=lambda keys: {k: stored.get(k) for k in keys})
+        assert second.stopped_by is None
+        assert read | {i.ref.key for i in second.items} == {f"acme/web#{n}" for n in range(1, 31)}
