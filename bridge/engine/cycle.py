@@ -23,7 +23,7 @@ from bridge.core.logs import get_logger
 from bridge.core.model import Account, ItemRef, PollResult
 from bridge.engine.evaluator import Evaluation, Evaluator
 from bridge.engine.crawl import CrawlProgress
-from bridge.engine.health import Health
+from bridge.engine.health import DOWN_BACKOFF_FIRST, Health
 from bridge.engine.retries import RetryQueue
 from bridge.store import HandoffRow, Store
 from rules import handoff as handoff_rule
@@ -77,7 +77,9 @@ class Engine:
         self.store = store
         self.connectors = connectors
         self.clock = clock
-        self.health = Health(connectors, clock)
+        self.health = Health(connectors, clock, first_wait={
+            name: min(DOWN_BACKOFF_FIRST, section.poll_every.wall())
+            for name in connectors if (section := config.connectors.get(name)) is not None})
         self.connector_for_tool = {c.tool: name for name, c in connectors.items()}
         self._bots: dict[str, Account] = {}
         self.persist = persist

@@ -33,12 +33,12 @@ DOWN_BACKOFF_FIRST = timedelta(seconds=10)
 DOWN_BACKOFF_MAX = timedelta(minutes=10)
 
 
-def down_backoff(tries: int) -> timedelta:
+def down_backoff(tries: int, first: timedelta = DOWN_BACKOFF_FIRST) -> timedelta:
     """The wait after the ``tries``-th failed try (1-based) of a connector down at start:
-    ``DOWN_BACKOFF_FIRST * 2**(tries-1)``, at most ``DOWN_BACKOFF_MAX``."""
+    ``first * 2**(tries-1)`` (``first`` default `DOWN_BACKOFF_FIRST`), at most ``DOWN_BACKOFF_MAX``."""
     if tries < 1:
         return timedelta(0)
-    return min(DOWN_BACKOFF_MAX, DOWN_BACKOFF_FIRST * 2 ** min(tries - 1, 32))
+    return min(DOWN_BACKOFF_MAX, first * 2 ** min(tries - 1, 32))
 
 
 @dataclass
@@ -62,10 +62,16 @@ class Health:
     Args:
         names: the connectors' names (``[connectors.<name>]``).
         clock: returns aware now (rate-limit pauses are measured on it).
+        first_wait: per connector, the first wait of the down-at-start backoff (default
+            `DOWN_BACKOFF_FIRST`; the engine gives the shorter of that and the connector's
+            ``poll_every``, so a connector polled every second is not left 10 s behind after
+            one failed first poll).
     """
 
-    def __init__(self, names: Iterable[str], clock: Callable[[], datetime]):
+    def __init__(self, names: Iterable[str], clock: Callable[[], datetime],
+                 first_wait: dict[str, timedelta] | None = None):
         self.clock = clock
+        self.first_wait = dict(first_wait or {})
         self._by_name: dict[str, ConnectorHealth] = {name: ConnectorHealth() for name in names}
 
     def add(self, name: str) -> None:
@@ -103,7 +109,7 @@ class Health:
     def _down(self, name: str, h: ConnectorHealth, exc: errors.ConnectorError) -> None:
         """``name`` failed before it ever answered: back off, and say so once."""
         h.down_tries += 1
-        wait = down_backoff(h.down_tries)
+        wait = down_backoff(h.down_tries, self.first_wait.get(name, DOWN_BACKOFF_FIRST))
         h.not_before = self.clock() + wait
         if h.down_tries == 1:
             refused = isinstance(exc, errors.AuthError)

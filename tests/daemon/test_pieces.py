@@ -52,6 +52,35 @@ def test_a_connector_down_at_start_backs_off_with_one_line_then_comes_up():
     assert h.unhealthy() == {} and h.available("jira")
 
 
+def test_a_connector_polled_every_second_backs_off_from_one_second_not_ten():
+    """In the chaos run a daemon restarted under faults lost 10 s per tool after each restart:
+    one failed first poll (a 503) paused a connector polled every second for 10 s."""
+    clock = SteppingClock(T0)
+    h = Health(["jira"], clock, first_wait={"jira": timedelta(seconds=1)})
+    h.failed("jira", errors.TransientError("jira", "GET /search/jql: server error 503"))
+    assert not h.available("jira")
+    clock.advance(timedelta(seconds=1))
+    assert h.available("jira"), "tried again after its own poll interval"
+    h.failed("jira", errors.TransientError("jira", "GET /search/jql: server error 503"))
+    clock.advance(timedelta(seconds=1))
+    assert not h.available("jira") and (clock.advance(timedelta(seconds=1)) or h.available("jira")), "then 2 s"
+
+
+def test_the_engine_starts_the_down_backoff_at_the_shorter_of_10_s_and_poll_every(tmp_path):
+    from tests.support.world import World
+
+    w = World(tmp_path, connector='poll_every = "2s"')
+    try:
+        assert w.engine.health.first_wait == {"github": timedelta(seconds=2)}
+    finally:
+        w.close()
+    w = World(tmp_path / "b")
+    try:
+        assert w.engine.health.first_wait == {"github": DOWN_BACKOFF_FIRST}, "poll_every 1m: 10 s as before"
+    finally:
+        w.close()
+
+
 def test_a_token_refused_at_start_is_retried_but_refused_after_answering_stops():
     clock = SteppingClock(T0)
     h = Health(["jira"], clock)
