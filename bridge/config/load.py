@@ -141,6 +141,7 @@ class Person(StrictModel):
     working_hours: WorkingHours | None = None
     holidays: HolidaysCode | None = None
     accounts: dict[ToolName, Text] = Field(default_factory=dict, description="tool -> account id")
+    team: Text | None = Field(default=None, description="team name; `report` measures handoffs per team pair (lane)")
 
     @field_validator("email")
     @classmethod

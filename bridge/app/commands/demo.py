@@ -35,12 +35,16 @@ from bridge.core.errors import ConfigError
 from bridge.core.model import Account
 from bridge.actions import OutboxStatus
 from bridge.store import Store
-from bridge.app.wiring import build_engine
+from bridge.app.commands.report import status_json
+from bridge.app.wiring import build_engine, close_connectors
+from bridge.report.page import render_page
+from bridge.report.report import build_report, summary_lines
+from bridge.report.report import to_json as report_to_json
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOOLS = ("github", "jira", "asana")
 SCENARIO_KEYS = {"name", "description", "timezone", "start", "end", "step", "repositories", "bot",
-                 "defaults", "people", "templates", "rules", "daemon", "timeline", "expect", "faults", *TOOLS}
+                 "defaults", "people", "templates", "rules", "daemon", "timeline", "expect", "faults", "nudging_from", *TOOLS}
 #: Keys every timeline act may carry; each stage's ``ACT_KEYS`` maps an act to the keys it adds.
 COMMON_ACT_KEYS = frozenset({"at", "do", "item", "tool", "actor", "say"})
 _WHEN = re.compile(r"^(?:(mon|tue|wed|thu|fri|sat|sun)(?:\+(\d+)w)?|(\d{4}-\d{2}-\d{2}))\s+(\d{1,2}):(\d{2})$", re.I)
@@ -124,6 +128,9 @@ class Scenario:
     expect_actions: list[dict]
     faults: list[dict] = field(default_factory=list)
     source: str = ""
+    #: Before this moment the daemon runs with ``[daemon] dry_run = true`` (it measures, records
+    #: and writes nothing); from it on with the scenario's own ``[daemon]`` (nudging starts).
+    nudging_from: datetime | None = None
 
 
 def parse_when(text: str, tz: ZoneInfo, week_of: datetime) -> datetime:
@@ -164,6 +171,12 @@ def load_scenario(path: Path) -> Scenario:
         step = Duration.parse(data.get("step", "15m")).wall()
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"{src}: start/end/step/timezone: {exc}") from None
+    nudging_from = None
+    if "nudging_from" in data:
+        try:
+            nudging_from = parse_when(str(data["nudging_from"]), tz, start)
+        except ValueError as exc:
+            problems.append(f"{src}: nudging_from: {exc}")
     people = data.get("people", {})
     tools = {t: dict(data[t]) for t in TOOLS if isinstance(data.get(t), dict)}
     if "repositories" in data:  # shorthand for [github] repositories = [...]
@@ -219,6 +232,7 @@ def load_scenario(path: Path) -> Scenario:
         expect_actions=expect.get("actions", []),
         faults=data.get("faults", []),
         source=src,
+        nudging_from=nudging_from,
     )
 
 
@@ -234,6 +248,9 @@ class DemoResult:
     expectations: dict
     cycles: int
     requests: int
+    report_lines: list[str] = field(default_factory=list)
+    report_json: dict | None = None
+    html_path: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -248,14 +265,17 @@ class DemoResult:
             "expectations": self.expectations,
             "cycles": self.cycles,
             "requests": self.requests,
+            "report": self.report_json,
+            "html": self.html_path,
         }
 
 
 class Demo:
     """Run one scenario. Use ``Demo(scenario).run()``; ``database`` defaults to a temp file."""
 
-    def __init__(self, scenario: Scenario, database: str | None = None):
+    def __init__(self, scenario: Scenario, database: str | None = None, html: str | Path | None = None):
         self.s = scenario
+        self.html = Path(html) if html else Path(tempfile.gettempdir()) / f"handoff-bridge-demo-{scenario.name}.html"
         self.clock = SteppingClock(scenario.start)
         self.stages: dict[str, Stage] = {
             tool: stage_class(tool)(self.clock, settings, scenario.config["people"], scenario.bot)
@@ -272,10 +292,12 @@ class Demo:
         stage = self.stages.get(account.tool)
         return stage.person_of(account.id) if stage else account.id
 
-    def build_config(self):
-        """The daemon's config for this scenario, through the real validator."""
+    def build_config(self, dry_run: bool = False):
+        """The daemon's config for this scenario, through the real validator (``dry_run``: forced on)."""
         cfg = dict(self.s.config)
         cfg["daemon"] = {**cfg.get("daemon", {}), "database": self.database, "log_format": "json"}
+        if dry_run:
+            cfg["daemon"]["dry_run"] = True
         cfg["connectors"], environ = {}, {}
         for tool, stage in self.stages.items():
             section, env = stage.connector_config()
@@ -292,7 +314,8 @@ class Demo:
                 started.append(stage)
             for fault in self.s.faults:
                 self.stages[fault.get("tool", "github")].add_fault(fault)
-            config = self.build_config()
+            measuring = self.s.nudging_from is not None and self.s.start < self.s.nudging_from
+            config = self.build_config(dry_run=measuring)
             store = Store.open(self.database)
             engine = build_engine(config, store, clock=self.clock)
             narration, findings, actions = [], {}, []
@@ -310,6 +333,11 @@ class Demo:
                     self.clock.set(act["at"])
                     narration.append((act["at"], self.stages[act["tool"]].apply(act)))
                 self.clock.set(t)
+                if measuring and t >= self.s.nudging_from:  # nudging starts: the scenario's own [daemon]
+                    measuring = False
+                    close_connectors(engine.connectors)
+                    config = self.build_config()
+                    engine = build_engine(config, store, clock=self.clock)
                 due = {tool for tool in self.stages if tool not in last_poll or t - last_poll[tool] >= every[tool]}
                 last_poll.update({tool: t for tool in due})
                 report = engine.cycle(only=due)
@@ -326,6 +354,10 @@ class Demo:
                                         "url": d.url, "status": d.status, "at": t.isoformat()})
                 t = t + self.s.step
             comments = self._standing_comments()
+            report = build_report(config, store, self.clock(), compare_at=self.s.nudging_from)
+            self.html.write_text(render_page(report, status_json(config, store, self.clock()),
+                                             title=f"handoff-bridge demo: {self.s.name}"), encoding="utf-8")
+            close_connectors(engine.connectors)
             result = DemoResult(
                 scenario=self.s,
                 narration=narration,
@@ -335,6 +367,9 @@ class Demo:
                 expectations=self._check(list(findings.values()), actions),
                 cycles=cycles,
                 requests=sum(stage.requests for stage in self.stages.values()),
+                report_lines=summary_lines(report),
+                report_json=report_to_json(report),
+                html_path=str(self.html),
             )
             store.engine.dispose()
             return result
@@ -400,4 +435,8 @@ def render_text(r: DemoResult) -> str:
     lines += [f"  MISSED     {m}" for m in e["missed"]]
     lines += [f"  UNEXPECTED {u}" for u in e["unexpected"]]
     lines.append(f"({r.cycles} cycles, {r.requests} HTTP requests to the emulators)")
+    lines += ["", "Report (handoff-bridge report):"]
+    lines += [f"  {ln}" for ln in r.report_lines]
+    if r.html_path:
+        lines.append(f"  HTML page: {r.html_path}")
     return "\n".join(lines)
