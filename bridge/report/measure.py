@@ -324,7 +324,8 @@ class Comparison:
 
     def sentence(self) -> str:
         """One line a lead can read: the lane, both medians, the change and its interval."""
-        lane = f"{self.kind} {self.name} ({self.tool})"
+        lane = "all handoffs" if self.kind == ALL else f"{self.kind} {self.name}"
+        lane += "" if self.tool == ALL else f" ({self.tool})"
         if self.verdict == "too few handoffs to tell":
             return (f"{lane}: too few handoffs to tell ({self.before_count} before, {self.after_count} after; "
                     f"at least {MIN_PER_SIDE} each)")
