@@ -4,7 +4,7 @@
 holder, blocker, next decision; ``status --json``'s ``items``), open standoffs, delay per lane
 (a bar chart and its table), the weekly trend (a line chart and its table), nudge effectiveness,
 and the before/after comparison. Charts are drawn by pygal (``js=[]``: no script is fetched; its
-CSS is inlined into each ``<svg>``). The page loads nothing: no script, stylesheet, font or
+CSS is inlined into each ``<svg>``; its settings ``<script>`` is dropped). The page loads nothing: no script, stylesheet, font or
 image from anywhere, so it opens from a file or from the daemon's ``/`` alike. Every text from a
 tracker (titles, names) is HTML-escaped.
 """
@@ -12,6 +12,7 @@ tracker (titles, names) is HTML-escaped.
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 
 import pygal
@@ -27,7 +28,7 @@ _CSS = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: .5em 0; font-size: .9em; }
-th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: right; }
+th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: right; } th { text-align: left; }
 th:first-child, td:first-child, td.text { text-align: left; }
 .BLOCKED { color: #a40000; font-weight: bold; } .MOVING { color: #4e9a06; font-weight: bold; }
 .chart { max-width: 900px; } .note { color: #555; font-size: .9em; }
@@ -46,6 +47,10 @@ def _pct(v) -> str:
     return "-" if v is None else f"{v:.0%}"
 
 
+def _lane(kind: str, name: str) -> str:
+    return "all handoffs" if kind == ALL else f"{kind}: {name}"
+
+
 def _table(table_id: str, head: list[str], rows: list[list[str]], text_cols: int = 1) -> str:
     th = "".join(f"<th>{_e(h)}</th>" for h in head)
     body = "".join(
@@ -54,8 +59,13 @@ def _table(table_id: str, head: list[str], rows: list[list[str]], text_cols: int
     return f'<table id="{table_id}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
+
+
 def _svg(chart) -> str:
-    return f'<div class="chart">{chart.render(is_unicode=True)}</div>'
+    """The chart as inline SVG, without the ``<script>`` pygal writes its tooltip settings into
+    (``js=[]`` loads no tooltip code, so nothing reads them): the page runs no script at all."""
+    return f'<div class="chart">{_SCRIPT.sub("", chart.render(is_unicode=True))}</div>'
 
 
 def _config(**kw):
@@ -146,7 +156,7 @@ def render_page(report: Report, status: dict | None = None, *, title: str = "han
     if chart:
         parts.append(chart)
     head = ["lane", "tool", "n", "median bh", "p90 bh", "median h", "p90 h", "open", "nudged", "nudge→ack bh"]
-    rows = [[_e(f"{f.kind}: {f.name}"), _e(f.tool), str(f.count), _h(f.median_business_hours), _h(f.p90_business_hours),
+    rows = [[_e(_lane(f.kind, f.name)), _e(f.tool), str(f.count), _h(f.median_business_hours), _h(f.p90_business_hours),
              _h(f.median_wall_hours), _h(f.p90_wall_hours), _pct(f.open_share), _pct(f.nudged_share),
              _h(f.nudge_to_ack_median)]
             for kind in LANE_KINDS for f in report.lanes if f.kind == kind]
@@ -174,7 +184,7 @@ def render_page(report: Report, status: dict | None = None, *, title: str = "han
                      f"median business-hours delay, bootstrap 95 % confidence interval.</p>")
         parts.append(_table("comparison", ["lane", "tool", "n before", "n after", "before bh", "after bh", "change h",
                                            "change %", "95 % CI", "verdict"],
-                            [[_e(f"{c.kind}: {c.name}"), _e(c.tool), str(c.before_count), str(c.after_count),
+                            [[_e(_lane(c.kind, c.name)), _e(c.tool), str(c.before_count), str(c.after_count),
                               _h(c.before_median), _h(c.after_median),
                               "-" if c.change_hours is None else f"{c.change_hours:+.2f}",
                               "-" if c.change_ratio is None else f"{c.change_ratio:+.0%}",

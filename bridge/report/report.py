@@ -180,7 +180,7 @@ def render_text(r: Report) -> str:
         lines += ["", f"Before {_local(r.before[0], r.tz)} – {_local(r.before[1], r.tz)} vs after "
                       f"{_local(r.after[0], r.tz)} – {_local(r.after[1], r.tz)} (median business h, bootstrap 95 % CI; "
                       f"at least {MIN_PER_SIDE} handoffs a side):"]
-        rows = [(f"{c.kind} {c.name}", c.tool, str(c.before_count), str(c.after_count), _h(c.before_median),
+        rows = [("all handoffs" if c.kind == ALL else f"{c.kind} {c.name}", c.tool, str(c.before_count), str(c.after_count), _h(c.before_median),
                  _h(c.after_median), "-" if c.change_hours is None else f"{c.change_hours:+.2f}",
                  "-" if c.change_ratio is None else f"{c.change_ratio:+.0%}",
                  "-" if c.ci_low is None else f"{c.ci_low:+.2f} to {c.ci_high:+.2f}", c.verdict)
