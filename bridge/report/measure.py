@@ -53,10 +53,12 @@ __all__ = [
     "StandoffFact",
     "StandoffWeek",
     "compare",
+    "delays",
     "lanes_of",
     "lane_figures",
     "measure",
     "p90",
+    "resampled_median",
     "standoff_weeks",
     "week_of",
 ]
@@ -203,24 +205,32 @@ class LaneFigures:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
 
 
+def delays(handoffs: Iterable[HandoffFact], now: datetime) -> dict[str, tuple[float | None, float | None, float | None]]:
+    """Handoff key → ``(business hours, wall-clock hours, nudge → ack business hours)`` at ``now``,
+    each computed once (a handoff lies in about ten lanes and as many lane-weeks)."""
+    return {h.key: (h.business_hours(now), h.wall_hours(now), h.nudge_to_ack_hours()) for h in handoffs}
+
+
 def lane_figures(kind: str, name: str, tool: str, week: date | None, handoffs: Sequence[HandoffFact],
-                 now: datetime) -> LaneFigures:
+                 now: datetime, values: dict | None = None) -> LaneFigures:
     """Compute one lane's :class:`LaneFigures` over ``handoffs`` (those with a delay, received or
-    open, and those ended unreceived) at ``now`` (aware UTC)."""
+    open, and those ended unreceived) at ``now`` (aware UTC). ``values``: :func:`delays` of them
+    (computed here when not given)."""
+    values = values if values is not None else delays(handoffs, now)
     timed = [h for h in handoffs if h.received or h.open]
-    business = [h.business_hours(now) for h in timed]
-    wall = [h.wall_hours(now) for h in timed]
+    business = [values[h.key][0] for h in timed]
+    wall = [values[h.key][1] for h in timed]
     received = [h for h in timed if h.received]
-    nudged = [h for h in received if h.nudge_to_ack_hours() is not None]
-    n_open = sum(h.open for h in timed)
+    to_ack = [v for h in received if (v := values[h.key][2]) is not None]
+    n_open = len(timed) - len(received)
     return LaneFigures(
         kind=kind, name=name, tool=tool, week=week,
         count=len(timed), received=len(received), open=n_open,
         ended_unreceived=len(handoffs) - len(timed),
         median_business_hours=_median(business), p90_business_hours=p90(business),
         median_wall_hours=_median(wall), p90_wall_hours=p90(wall),
-        nudged_share=len(nudged) / len(received) if received else None,
-        nudge_to_ack_median=_median([h.nudge_to_ack_hours() for h in nudged]),
+        nudged_share=len(to_ack) / len(received) if received else None,
+        nudge_to_ack_median=_median(to_ack),
         open_share=n_open / len(timed) if timed else None,
     )
 
@@ -234,11 +244,12 @@ def _group(handoffs: Iterable[HandoffFact], key) -> dict:
 
 
 def measure(handoffs: Iterable[HandoffFact], now: datetime, tz: ZoneInfo,
-            kinds: Sequence[str] = LANE_KINDS) -> tuple[list[LaneFigures], list[LaneFigures]]:
+            kinds: Sequence[str] = LANE_KINDS, values: dict | None = None) -> tuple[list[LaneFigures], list[LaneFigures]]:
     """Figures per lane over all ``handoffs``, and per lane and week.
 
     Returns ``(lanes, weekly)``, each sorted by kind (in ``LANE_KINDS`` order), tool (``all``
-    first), name and week. ``now``: aware UTC, where open handoffs are censored.
+    first), name and week. ``now``: aware UTC, where open handoffs are censored. ``values``:
+    :func:`delays` of ``handoffs``, when already computed.
     """
     handoffs = list(handoffs)
     order = {k: i for i, k in enumerate(LANE_KINDS)}
@@ -247,10 +258,21 @@ def measure(handoffs: Iterable[HandoffFact], now: datetime, tz: ZoneInfo,
         return (order.get(f.kind, 99), f.tool != ALL, f.tool, f.name, f.week or date.min)
 
     wanted = set(kinds)
-    by_lane = _group(handoffs, lambda h: [lane for lane in lanes_of(h) if lane[0] in wanted])
-    lanes = [lane_figures(k, n, t, None, hs, now) for (k, n, t), hs in by_lane.items()]
-    weeks = _group(handoffs, lambda h: [(*lane, week_of(h.sent_at, tz)) for lane in lanes_of(h) if lane[0] in wanted])
-    weekly = [lane_figures(k, n, t, w, hs, now) for (k, n, t, w), hs in weeks.items()]
+    values = values if values is not None else delays(handoffs, now)
+    by_lane: dict[tuple, list[HandoffFact]] = {}
+    by_week: dict[tuple, list[HandoffFact]] = {}
+    weeks: dict[date, date] = {}  # local date of sent → its Monday
+    for h in handoffs:  # one pass: each handoff's lanes are named once
+        day = h.sent_at.astimezone(tz).date()
+        week = weeks.get(day)
+        if week is None:
+            week = weeks[day] = day - timedelta(days=day.weekday())
+        for lane in lanes_of(h):
+            if lane[0] in wanted:
+                by_lane.setdefault(lane, []).append(h)
+                by_week.setdefault((*lane, week), []).append(h)
+    lanes = [lane_figures(k, n, t, None, hs, now, values) for (k, n, t), hs in by_lane.items()]
+    weekly = [lane_figures(k, n, t, w, hs, now, values) for (k, n, t, w), hs in by_week.items()]
     return sorted(lanes, key=sort_key), sorted(weekly, key=sort_key)
 
 
@@ -334,20 +356,42 @@ class Comparison:
                 f"{self.ci_high:+.2f} h): {self.verdict}")
 
 
+def resampled_median(ordered: Sequence[float], rng: random.Random) -> float:
+    """The median of one bootstrap resample (``len(ordered)`` draws with replacement) of the
+    sorted ``ordered``, drawn in O(1) with the same distribution as drawing the resample.
+
+    A resample is ``F⁻¹(U₁) … F⁻¹(Uₙ)`` for uniform ``Uᵢ`` and the empirical quantile function
+    ``F⁻¹(u) = ordered[ceil(n·u) - 1]``, which is monotone: its median is ``F⁻¹`` of the uniforms'
+    median. For odd ``n`` that is the ``m``-th order statistic of ``n`` uniforms, ``Beta(m, n-m+1)``
+    with ``m = (n+1)/2``; for even ``n`` the mean of the ``k``-th and ``(k+1)``-th (``k = n/2``),
+    ``U₍ₖ₎ ~ Beta(k, n-k+1)`` and, given it, ``U₍ₖ₊₁₎ = U₍ₖ₎ + (1-U₍ₖ₎)·Beta(1, n-k)``.
+    """
+    n = len(ordered)
+
+    def at(u: float) -> float:
+        return ordered[min(n - 1, max(0, math.ceil(n * u) - 1))]
+
+    if n % 2:
+        m = (n + 1) // 2
+        return at(rng.betavariate(m, n - m + 1))
+    k = n // 2
+    u1 = rng.betavariate(k, n - k + 1)
+    u2 = u1 + (1 - u1) * rng.betavariate(1, n - k)
+    return (at(u1) + at(u2)) / 2
+
+
 def bootstrap_interval(before: Sequence[float], after: Sequence[float], *, seed: int = DEFAULT_SEED,
                        resamples: int = BOOTSTRAP_RESAMPLES, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of ``median(after) - median(before)``.
 
     Each resample draws ``len(before)`` values from ``before`` and ``len(after)`` from ``after``
-    with replacement (``random.Random(seed)``); the interval is the ``(1-level)/2`` and
-    ``(1+level)/2`` nearest-rank quantiles of the ``resamples`` differences.
+    with replacement, seeded (``random.Random(seed)``); only each resample's median is drawn
+    (:func:`resampled_median`, exact, O(1) whatever the sizes). The interval is the
+    ``(1-level)/2`` and ``(1+level)/2`` nearest-rank quantiles of the ``resamples`` differences.
     """
     rng = random.Random(seed)
-    b, a = list(before), list(after)
-    diffs = sorted(
-        statistics.median(rng.choices(a, k=len(a))) - statistics.median(rng.choices(b, k=len(b)))
-        for _ in range(resamples)
-    )
+    b, a = sorted(before), sorted(after)
+    diffs = sorted(resampled_median(a, rng) - resampled_median(b, rng) for _ in range(resamples))
     lo = diffs[max(0, math.ceil((1 - level) / 2 * resamples) - 1)]
     hi = diffs[min(resamples - 1, math.ceil((1 + level) / 2 * resamples) - 1)]
     return lo, hi
@@ -355,7 +399,8 @@ def bootstrap_interval(before: Sequence[float], after: Sequence[float], *, seed:
 
 def compare(handoffs: Iterable[HandoffFact], now: datetime, before: tuple[datetime, datetime],
             after: tuple[datetime, datetime], *, kinds: Sequence[str] = LANE_KINDS, seed: int = DEFAULT_SEED,
-            min_per_side: int = MIN_PER_SIDE, resamples: int = BOOTSTRAP_RESAMPLES) -> list[Comparison]:
+            min_per_side: int = MIN_PER_SIDE, resamples: int = BOOTSTRAP_RESAMPLES,
+            values: dict | None = None) -> list[Comparison]:
     """Per lane, the change in median business-hours delay between two windows of ``sent_at``.
 
     Args:
@@ -364,6 +409,7 @@ def compare(handoffs: Iterable[HandoffFact], now: datetime, before: tuple[dateti
         before, after: ``[start, end)`` windows of ``sent_at``, aware.
         seed: the bootstrap's seed (deterministic intervals).
         min_per_side: fewest handoffs on each side for a verdict.
+        values: :func:`delays` of ``handoffs`` at ``now``, when already computed.
 
     Returns one :class:`Comparison` per lane seen in either window, sorted by kind (in
     ``LANE_KINDS`` order), tool (``all`` first) and name.
@@ -379,7 +425,7 @@ def compare(handoffs: Iterable[HandoffFact], now: datetime, before: tuple[dateti
             side = 1
         else:
             continue
-        value = h.business_hours(now)
+        value = values[h.key][0] if values is not None else h.business_hours(now)
         for lane in lanes_of(h):
             if lane[0] in wanted:
                 sides.setdefault(lane, ([], []))[side].append(value)

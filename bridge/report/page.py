@@ -19,7 +19,7 @@ import pygal
 from pygal.style import Style
 
 from bridge.report.measure import ALL, LANE_KINDS
-from bridge.report.report import Report, summary_lines
+from bridge.report.report import Report, summary_lines, top_lanes
 
 _STYLE = Style(background="white", plot_background="white", font_family="sans-serif",
                colors=("#3465a4", "#cc0000", "#73d216", "#f57900", "#75507b", "#c17d11"))
@@ -138,8 +138,10 @@ def _status_section(report: Report, status: dict | None) -> str:
     return f"<p>{summary}</p>" + _table("status", ["state", "item", "title", "holder", "blocker", "next decision"], rows, 6)
 
 
-def render_page(report: Report, status: dict | None = None, *, title: str = "handoff-bridge report") -> str:
-    """The whole HTML document (UTF-8 text). ``status``: ``status --json``'s document, or ``None``."""
+def render_page(report: Report, status: dict | None = None, *, title: str = "handoff-bridge report",
+                top: int = 50) -> str:
+    """The whole HTML document (UTF-8 text). ``status``: ``status --json``'s document, or ``None``.
+    ``top``: at most this many lanes of each kind in the tables (the busiest; ``0``: all)."""
     parts = [f"<h1>{_e(title)}</h1>",
              f'<p class="note">At {_e(_local(report.at, report))} ({_e(report.tz.key)}). bh = the receiver\'s business hours; '
              f"h = wall-clock hours. Open handoffs count with their delay so far.</p>",
@@ -159,7 +161,7 @@ def render_page(report: Report, status: dict | None = None, *, title: str = "han
     rows = [[_e(_lane(f.kind, f.name)), _e(f.tool), str(f.count), _h(f.median_business_hours), _h(f.p90_business_hours),
              _h(f.median_wall_hours), _h(f.p90_wall_hours), _pct(f.open_share), _pct(f.nudged_share),
              _h(f.nudge_to_ack_median)]
-            for kind in LANE_KINDS for f in report.lanes if f.kind == kind]
+            for kind in LANE_KINDS for f in top_lanes(report.lanes, kind, top)[0]]
     parts.append(_table("lanes", head, rows, 2))
     parts.append("<h2>Weekly trend</h2>")
     chart = trend_chart(report)
@@ -189,7 +191,7 @@ def render_page(report: Report, status: dict | None = None, *, title: str = "han
                               "-" if c.change_hours is None else f"{c.change_hours:+.2f}",
                               "-" if c.change_ratio is None else f"{c.change_ratio:+.0%}",
                               "-" if c.ci_low is None else f"{c.ci_low:+.2f} to {c.ci_high:+.2f}", _e(c.verdict)]
-                             for c in report.comparisons], 2))
+                             for kind in LANE_KINDS for c in top_lanes(report.comparisons, kind, top)[0]], 2))
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -22,6 +22,7 @@ from bridge.report.measure import (
     StandoffFact,
     StandoffWeek,
     compare,
+    delays,
     measure,
     standoff_weeks,
 )
@@ -81,7 +82,8 @@ def build_report(config, store, now: datetime, *, since: datetime | None = None,
     directory = collect.directory_for(config, store)
     handoffs = collect.handoff_facts(config, store, directory, since=since, until=until)
     standoffs = collect.standoff_facts(store, since=since, until=until)
-    lanes, weekly = measure(handoffs, now, tz)
+    values = delays(handoffs, now)
+    lanes, weekly = measure(handoffs, now, tz, values=values)
     report = Report(at=now, tz=tz, since=since, until=until, handoffs=handoffs, standoffs=standoffs,
                     lanes=lanes, weekly=weekly, standoff_weeks=standoff_weeks(standoffs, tz))
     if compare_at is not None:
@@ -93,7 +95,7 @@ def build_report(config, store, now: datetime, *, since: datetime | None = None,
             if b < a:
                 raise ValueError(f"the {name} window ends ({b.isoformat()}) before it starts ({a.isoformat()})")
         report.before, report.after = before, after
-        report.comparisons = compare(handoffs, now, before, after, seed=seed)
+        report.comparisons = compare(handoffs, now, before, after, seed=seed, values=values)
     if any(f.open for f in handoffs):
         report.notes.append("open handoffs count with their delay so far (censored at now): "
                             "a median holding them is a lower bound")
@@ -149,8 +151,25 @@ def summary_lines(r: Report) -> list[str]:
     return out
 
 
-def render_text(r: Report) -> str:
-    """The report as aligned tables: lanes, the weekly trend, standoffs, before/after."""
+def top_lanes(figures: list, kind: str, top: int) -> tuple[list, int]:
+    """The lanes of ``kind`` to show: with ``top`` > 0 the ``top`` busiest (most handoffs first,
+    then as sorted), tool ``all`` and per-tool rows alike; returns ``(shown, how many in all)``."""
+    rows = [f for f in figures if f.kind == kind]
+    if top <= 0 or len(rows) <= top:
+        return rows, len(rows)
+    count = getattr(rows[0], "count", None)
+    key = (lambda f: -f.count) if count is not None else (lambda f: -(f.before_count + f.after_count))
+    keep = sorted(rows, key=key)[:top]
+    order = {id(f): i for i, f in enumerate(rows)}
+    return sorted(keep, key=lambda f: order[id(f)]), len(rows)
+
+
+def render_text(r: Report, top: int = 20) -> str:
+    """The report as aligned tables: lanes, the weekly trend, standoffs, before/after.
+
+    ``top``: at most this many lanes of each kind (the busiest; ``0``: all), and as many in
+    the comparison; the JSON document always holds every lane.
+    """
     window = (f"{_local(r.since, r.tz) if r.since else 'the first handoff'} to "
               f"{_local(r.until, r.tz) if r.until else 'now'}")
     lines = [f"Handoff report at {_local(r.at, r.tz)} ({r.tz.key}); handoffs sent from {window}",
@@ -158,11 +177,12 @@ def render_text(r: Report) -> str:
     lines += summary_lines(r)
     lines += [f"note: {n}" for n in r.notes]
     for kind in LANE_KINDS:
-        rows = [lane_row(f, f.name) for f in r.lanes if f.kind == kind]
-        if not rows:
+        shown, total = top_lanes(r.lanes, kind, top)
+        if not shown:
             continue
-        lines += ["", f"Delay per {kind} lane:" if kind != ALL else "All handoffs:"]
-        lines += ["  " + x for x in table(LANE_HEAD, rows)]
+        more = f" (the {len(shown)} busiest of {total}; --top 0 shows all)" if len(shown) < total else ""
+        lines += ["", (f"Delay per {kind} lane{more}:" if kind != ALL else "All handoffs:")]
+        lines += ["  " + x for x in table(LANE_HEAD, [lane_row(f, f.name) for f in shown])]
     weekly = [lane_row(f, f.week.isoformat()) for f in r.weekly if f.kind == ALL]
     if weekly:
         lines += ["", "Weekly trend (week of sent, Monday):"]
@@ -184,7 +204,7 @@ def render_text(r: Report) -> str:
                  _h(c.after_median), "-" if c.change_hours is None else f"{c.change_hours:+.2f}",
                  "-" if c.change_ratio is None else f"{c.change_ratio:+.0%}",
                  "-" if c.ci_low is None else f"{c.ci_low:+.2f} to {c.ci_high:+.2f}", c.verdict)
-                for c in r.comparisons]
+                for kind in LANE_KINDS for c in top_lanes(r.comparisons, kind, top)[0]]
         lines += ["  " + x for x in table(("lane", "tool", "n before", "n after", "before", "after", "change",
                                             "change %", "95 % CI", "verdict"), rows)]
     return "\n".join(lines)

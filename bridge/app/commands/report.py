@@ -40,6 +40,9 @@ def add_parser(sub, config_arg) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--html", metavar="FILE", help="also write the self-contained HTML page to FILE")
     p.add_argument("--seed", type=int, default=15, help="seed of the bootstrap (default: %(default)s)")
+    p.add_argument("--top", type=int, default=20, metavar="N",
+                   help="show at most the N busiest lanes of each kind in the tables (default: %(default)s; 0: all; "
+                        "--json always has every lane)")
 
 
 def parse_date(text: str, tz: ZoneInfo, what: str) -> datetime:
@@ -118,5 +121,5 @@ def run(args) -> int:
     if args.html:
         path = write_page(config, store, report, Path(args.html))
         print(f"handoff-bridge report: wrote {path}", file=sys.stderr)
-    print(json.dumps(to_json(report), indent=2) if args.json else render_text(report))
+    print(json.dumps(to_json(report), indent=2) if args.json else render_text(report, top=args.top))
     return 0
