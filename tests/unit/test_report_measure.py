@@ -116,3 +116,31 @@ def test_standoffs_opened_and_broken_per_week():
     assert weeks["2026-11-23"].median_hours_to_break == pytest.approx(6)
     assert (weeks["2026-11-30"].opened, weeks["2026-11-30"].broken) == (1, 1)
     assert weeks["2026-11-30"].longest_hours_to_break == pytest.approx(96)
+
+
+@pytest.mark.parametrize("values, exact", [
+    # n = 3: the median of three draws from {1, 2, 3} is 1 when two or three draws are 1: 7/27, etc.
+    ([1, 2, 3], {1: 7 / 27, 2: 13 / 27, 3: 7 / 27}),
+    # n = 2: two draws from {1, 3}: both 1, both 3, or one of each (median 2)
+    ([1, 3], {1: 1 / 4, 2: 1 / 2, 3: 1 / 4}),
+    # n = 4 from {1, 2, 3, 4}: enumerated below
+    ([1, 2, 3, 4], None),
+])
+def test_resampled_median_has_the_distribution_of_a_resample_median(values, exact):
+    import itertools
+    import random
+    import statistics
+    from collections import Counter
+
+    from bridge.report.measure import resampled_median
+
+    if exact is None:
+        counts = Counter(statistics.median(d) for d in itertools.product(values, repeat=len(values)))
+        total = len(values) ** len(values)
+        exact = {k: v / total for k, v in counts.items()}
+    rng = random.Random(7)
+    draws = 40_000
+    seen = Counter(resampled_median(values, rng) for _ in range(draws))
+    assert set(seen) <= set(exact)
+    for value, p in exact.items():
+        assert seen[value] / draws == pytest.approx(p, abs=0.01), value
