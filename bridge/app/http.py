@@ -8,7 +8,8 @@
 - ``/healthz``: ``200 ok`` while the last cycle ended recently (within
   :func:`Metrics.stale_after`: three times the longest ``poll_every``, at least 5 minutes) and
   no connector is stopped; else ``503`` with the reason, one line each.
-- ``/``: the report page (``handoff-bridge report --html``), built live from the store.
+- ``/``: the report page (``handoff-bridge report --html``), built live from the store (at most
+  every ``PAGE_EVERY``).
 
 Everything a scrape returns was computed after the last cycle (``Metrics.observe_cycle``, on
 the cycle's own thread), so a scrape only serialises numbers and never waits for a cycle. The
@@ -237,16 +238,30 @@ class HttpEndpoint:
         self.server.server_close()
 
 
-def live_page(config_of: Callable[[], object], store, clock: Callable[[], datetime]) -> Callable[[], str]:
-    """A ``page`` callable: the report page of the store now, with the status table."""
+#: The live page is rebuilt at most this often (it reads every stored handoff); meanwhile the last one is served.
+PAGE_EVERY = timedelta(seconds=30)
+
+
+def live_page(config_of: Callable[[], object], store, clock: Callable[[], datetime],
+              every: timedelta = PAGE_EVERY) -> Callable[[], str]:
+    """A ``page`` callable: the report page of the store now, with the status table; rebuilt at
+    most once per ``every`` (one build at a time; concurrent requests get the same page)."""
+    cache: dict[str, object] = {}
+    lock = threading.Lock()
 
     def page() -> str:
         from bridge.app.commands.report import status_json
         from bridge.report.page import render_page
         from bridge.report.report import build_report
 
-        config, now = config_of(), clock()
-        report = build_report(config, store, now)
-        return render_page(report, status_json(config, store, now), title="handoff-bridge: live report")
+        with lock:
+            now = clock()
+            built = cache.get("at")
+            if built is None or now - built >= every or now < built:
+                config = config_of()
+                report = build_report(config, store, now)
+                cache["html"] = render_page(report, status_json(config, store, now), title="handoff-bridge: live report")
+                cache["at"] = now
+            return cache["html"]
 
     return page
