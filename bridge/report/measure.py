@@ -12,7 +12,8 @@ A **lane** is what handoffs cross: ``team`` (sender's team → receiver's team, 
 team``; ``?`` when unset), ``person`` (sender → receiver), ``rule``, ``status`` (the status
 pair of the move that sent it, ``"In Review → Ready for QA"``; only handoffs sent by a
 status move) and ``all``; each per tool (``github``, ``jira``, ``asana``) and across tools
-(``tool = "all"``).
+(``tool = "all"``). Person pairs with fewer than ``MIN_PERSON_PAIR`` handoffs share one
+lane, ``other pairs``.
 
 Statistics (chosen so a reader can redo them by hand):
 
@@ -46,7 +47,9 @@ from bridge.core.businesstime import WorkSchedule
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "LANE_KINDS",
+    "MIN_PERSON_PAIR",
     "MIN_PER_SIDE",
+    "OTHER_PAIRS",
     "Comparison",
     "HandoffFact",
     "LaneFigures",
@@ -54,6 +57,7 @@ __all__ = [
     "StandoffWeek",
     "compare",
     "delays",
+    "lane_namer",
     "lanes_of",
     "lane_figures",
     "measure",
@@ -176,6 +180,29 @@ def lanes_of(h: HandoffFact) -> list[tuple[str, str, str]]:
     return [(kind, name, tool) for kind, name in names for tool in (h.tool, ALL)]
 
 
+#: A person pair with fewer handoffs than this (per tool, or across tools) is pooled into one
+#: ``other pairs`` lane: one or two handoffs give no median worth a row, and an organisation of
+#: 2,000 people has as many pairs as handoffs.
+MIN_PERSON_PAIR = 5
+OTHER_PAIRS = f"other pairs (fewer than {MIN_PERSON_PAIR} handoffs each)"
+
+
+def lane_namer(handoffs: Iterable[HandoffFact], min_pair: int = MIN_PERSON_PAIR):
+    """A function ``h → lanes_of(h)`` with person pairs of fewer than ``min_pair`` handoffs in
+    ``handoffs`` (per tool, and across tools) renamed :data:`OTHER_PAIRS`."""
+    counts: dict[tuple[str, str, str], int] = {}
+    memo: dict[str, list[tuple[str, str, str]]] = {}
+    for h in handoffs:
+        lanes = memo[h.key] = lanes_of(h)
+        for lane in lanes:
+            if lane[0] == "person":
+                counts[lane] = counts.get(lane, 0) + 1
+    for key, lanes in memo.items():
+        memo[key] = [(k, OTHER_PAIRS, t) if k == "person" and counts[(k, n, t)] < min_pair else (k, n, t)
+                     for k, n, t in lanes]
+    return lambda h: memo[h.key] if h.key in memo else lanes_of(h)
+
+
 @dataclass
 class LaneFigures:
     """The figures of one lane (over a week, or over the whole window when ``week`` is ``None``).
@@ -205,10 +232,16 @@ class LaneFigures:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
 
 
-def delays(handoffs: Iterable[HandoffFact], now: datetime) -> dict[str, tuple[float | None, float | None, float | None]]:
-    """Handoff key → ``(business hours, wall-clock hours, nudge → ack business hours)`` at ``now``,
-    each computed once (a handoff lies in about ten lanes and as many lane-weeks)."""
-    return {h.key: (h.business_hours(now), h.wall_hours(now), h.nudge_to_ack_hours()) for h in handoffs}
+#: How a handoff ended, in :func:`delays`' tuples.
+_RECEIVED, _OPEN, _UNRECEIVED = 0, 1, 2
+
+
+def delays(handoffs: Iterable[HandoffFact], now: datetime) -> dict[str, tuple]:
+    """Handoff key → ``(business hours, wall-clock hours, nudge → ack business hours, how it
+    ended)`` at ``now``, each computed once (a handoff lies in about ten lanes and as many
+    lane-weeks); ``how it ended``: 0 received, 1 open, 2 ended unreceived."""
+    return {h.key: (h.business_hours(now), h.wall_hours(now), h.nudge_to_ack_hours(),
+                    _RECEIVED if h.received else _OPEN if h.open else _UNRECEIVED) for h in handoffs}
 
 
 def lane_figures(kind: str, name: str, tool: str, week: date | None, handoffs: Sequence[HandoffFact],
@@ -217,19 +250,24 @@ def lane_figures(kind: str, name: str, tool: str, week: date | None, handoffs: S
     open, and those ended unreceived) at ``now`` (aware UTC). ``values``: :func:`delays` of them
     (computed here when not given)."""
     values = values if values is not None else delays(handoffs, now)
-    timed = [h for h in handoffs if h.received or h.open]
-    business = [values[h.key][0] for h in timed]
-    wall = [values[h.key][1] for h in timed]
-    received = [h for h in timed if h.received]
-    to_ack = [v for h in received if (v := values[h.key][2]) is not None]
-    n_open = len(timed) - len(received)
+    return _figures(kind, name, tool, week, [values[h.key] for h in handoffs])
+
+
+def _figures(kind: str, name: str, tool: str, week: date | None, rows: list[tuple]) -> LaneFigures:
+    """:func:`lane_figures` over :func:`delays` tuples."""
+    timed = [r for r in rows if r[3] != _UNRECEIVED]
+    business = [r[0] for r in timed]
+    wall = [r[1] for r in timed]
+    n_received = sum(1 for r in timed if r[3] == _RECEIVED)
+    to_ack = [r[2] for r in timed if r[2] is not None]  # set only for received handoffs
+    n_open = len(timed) - n_received
     return LaneFigures(
         kind=kind, name=name, tool=tool, week=week,
-        count=len(timed), received=len(received), open=n_open,
-        ended_unreceived=len(handoffs) - len(timed),
+        count=len(timed), received=n_received, open=n_open,
+        ended_unreceived=len(rows) - len(timed),
         median_business_hours=_median(business), p90_business_hours=p90(business),
         median_wall_hours=_median(wall), p90_wall_hours=p90(wall),
-        nudged_share=len(to_ack) / len(received) if received else None,
+        nudged_share=len(to_ack) / n_received if n_received else None,
         nudge_to_ack_median=_median(to_ack),
         open_share=n_open / len(timed) if timed else None,
     )
@@ -244,12 +282,15 @@ def _group(handoffs: Iterable[HandoffFact], key) -> dict:
 
 
 def measure(handoffs: Iterable[HandoffFact], now: datetime, tz: ZoneInfo,
-            kinds: Sequence[str] = LANE_KINDS, values: dict | None = None) -> tuple[list[LaneFigures], list[LaneFigures]]:
+            kinds: Sequence[str] = LANE_KINDS, values: dict | None = None,
+            min_pair: int = MIN_PERSON_PAIR, named=None) -> tuple[list[LaneFigures], list[LaneFigures]]:
     """Figures per lane over all ``handoffs``, and per lane and week.
 
     Returns ``(lanes, weekly)``, each sorted by kind (in ``LANE_KINDS`` order), tool (``all``
     first), name and week. ``now``: aware UTC, where open handoffs are censored. ``values``:
-    :func:`delays` of ``handoffs``, when already computed.
+    :func:`delays` of ``handoffs``, when already computed. Person pairs with fewer than
+    ``min_pair`` handoffs share one lane, :data:`OTHER_PAIRS` (see :func:`lane_namer`; ``named``:
+    that function, when already built).
     """
     handoffs = list(handoffs)
     order = {k: i for i, k in enumerate(LANE_KINDS)}
@@ -259,20 +300,22 @@ def measure(handoffs: Iterable[HandoffFact], now: datetime, tz: ZoneInfo,
 
     wanted = set(kinds)
     values = values if values is not None else delays(handoffs, now)
-    by_lane: dict[tuple, list[HandoffFact]] = {}
-    by_week: dict[tuple, list[HandoffFact]] = {}
+    by_lane: dict[tuple, list[tuple]] = {}
+    by_week: dict[tuple, list[tuple]] = {}
     weeks: dict[date, date] = {}  # local date of sent → its Monday
+    named = named or lane_namer(handoffs, min_pair)
     for h in handoffs:  # one pass: each handoff's lanes are named once
         day = h.sent_at.astimezone(tz).date()
         week = weeks.get(day)
         if week is None:
             week = weeks[day] = day - timedelta(days=day.weekday())
-        for lane in lanes_of(h):
+        row = values[h.key]
+        for lane in named(h):
             if lane[0] in wanted:
-                by_lane.setdefault(lane, []).append(h)
-                by_week.setdefault((*lane, week), []).append(h)
-    lanes = [lane_figures(k, n, t, None, hs, now, values) for (k, n, t), hs in by_lane.items()]
-    weekly = [lane_figures(k, n, t, w, hs, now, values) for (k, n, t, w), hs in by_week.items()]
+                by_lane.setdefault(lane, []).append(row)
+                by_week.setdefault((*lane, week), []).append(row)
+    lanes = [_figures(k, n, t, None, rows) for (k, n, t), rows in by_lane.items()]
+    weekly = [_figures(k, n, t, w, rows) for (k, n, t, w), rows in by_week.items()]
     return sorted(lanes, key=sort_key), sorted(weekly, key=sort_key)
 
 
@@ -400,7 +443,7 @@ def bootstrap_interval(before: Sequence[float], after: Sequence[float], *, seed:
 def compare(handoffs: Iterable[HandoffFact], now: datetime, before: tuple[datetime, datetime],
             after: tuple[datetime, datetime], *, kinds: Sequence[str] = LANE_KINDS, seed: int = DEFAULT_SEED,
             min_per_side: int = MIN_PER_SIDE, resamples: int = BOOTSTRAP_RESAMPLES,
-            values: dict | None = None) -> list[Comparison]:
+            values: dict | None = None, min_pair: int = MIN_PERSON_PAIR, named=None) -> list[Comparison]:
     """Per lane, the change in median business-hours delay between two windows of ``sent_at``.
 
     Args:
@@ -410,12 +453,16 @@ def compare(handoffs: Iterable[HandoffFact], now: datetime, before: tuple[dateti
         seed: the bootstrap's seed (deterministic intervals).
         min_per_side: fewest handoffs on each side for a verdict.
         values: :func:`delays` of ``handoffs`` at ``now``, when already computed.
+        min_pair: person pairs with fewer handoffs (in ``handoffs``) share the lane ``OTHER_PAIRS``.
+        named: :func:`lane_namer` of ``handoffs``, when already built.
 
     Returns one :class:`Comparison` per lane seen in either window, sorted by kind (in
     ``LANE_KINDS`` order), tool (``all`` first) and name.
     """
     sides: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
     wanted = set(kinds)
+    handoffs = list(handoffs)
+    named = named or lane_namer(handoffs, min_pair)
     for h in handoffs:
         if not (h.received or h.open):
             continue
@@ -426,7 +473,7 @@ def compare(handoffs: Iterable[HandoffFact], now: datetime, before: tuple[dateti
         else:
             continue
         value = values[h.key][0] if values is not None else h.business_hours(now)
-        for lane in lanes_of(h):
+        for lane in named(h):
             if lane[0] in wanted:
                 sides.setdefault(lane, ([], []))[side].append(value)
     order = {k: i for i, k in enumerate(LANE_KINDS)}

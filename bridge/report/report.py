@@ -23,6 +23,7 @@ from bridge.report.measure import (
     StandoffWeek,
     compare,
     delays,
+    lane_namer,
     measure,
     standoff_weeks,
 )
@@ -83,7 +84,8 @@ def build_report(config, store, now: datetime, *, since: datetime | None = None,
     handoffs = collect.handoff_facts(config, store, directory, since=since, until=until)
     standoffs = collect.standoff_facts(store, since=since, until=until)
     values = delays(handoffs, now)
-    lanes, weekly = measure(handoffs, now, tz, values=values)
+    named = lane_namer(handoffs)
+    lanes, weekly = measure(handoffs, now, tz, values=values, named=named)
     report = Report(at=now, tz=tz, since=since, until=until, handoffs=handoffs, standoffs=standoffs,
                     lanes=lanes, weekly=weekly, standoff_weeks=standoff_weeks(standoffs, tz))
     if compare_at is not None:
@@ -95,7 +97,7 @@ def build_report(config, store, now: datetime, *, since: datetime | None = None,
             if b < a:
                 raise ValueError(f"the {name} window ends ({b.isoformat()}) before it starts ({a.isoformat()})")
         report.before, report.after = before, after
-        report.comparisons = compare(handoffs, now, before, after, seed=seed, values=values)
+        report.comparisons = compare(handoffs, now, before, after, seed=seed, values=values, named=named)
     if any(f.open for f in handoffs):
         report.notes.append("open handoffs count with their delay so far (censored at now): "
                             "a median holding them is a lower bound")

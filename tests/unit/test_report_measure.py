@@ -9,6 +9,8 @@ import pytest
 
 from bridge.core.businesstime import WorkSchedule
 from bridge.report.measure import (
+    MIN_PERSON_PAIR,
+    OTHER_PAIRS,
     HandoffFact,
     StandoffFact,
     compare,
@@ -73,7 +75,8 @@ def test_lanes_per_kind_per_tool_and_across_tools_and_weeks():
     assert keys[("all", "all", "all")] == 2
     assert keys[("all", "all", "github")] == 1 and keys[("all", "all", "jira")] == 1
     assert keys[("team", "web → qa", "all")] == 1 and keys[("team", "web → ?", "jira")] == 1
-    assert keys[("person", "ana → ben", "all")] == 2
+    # two handoffs of one pair: below MIN_PERSON_PAIR, pooled
+    assert keys[("person", OTHER_PAIRS, "all")] == 2 and ("person", "ana → ben", "all") not in keys
     assert keys[("status", "In Review → Ready for QA", "all")] == 1
     assert ("status", "In Review → Ready for QA", "github") not in keys
     weeks = {(f.week.isoformat(), f.tool): f.median_business_hours for f in weekly if f.kind == "all"}
@@ -144,3 +147,16 @@ def test_resampled_median_has_the_distribution_of_a_resample_median(values, exac
     assert set(seen) <= set(exact)
     for value, p in exact.items():
         assert seen[value] / draws == pytest.approx(p, abs=0.01), value
+
+
+def test_person_pairs_below_the_minimum_share_one_lane_per_tool():
+    now = MON + timedelta(days=7)
+    hs = [fact(i, MON + timedelta(hours=9, minutes=i), ended=MON + timedelta(hours=10 + i % 2)) for i in range(MIN_PERSON_PAIR)]
+    hs += [fact(10 + i, MON + timedelta(hours=9), ended=MON + timedelta(hours=12), tool="jira", sender=f"p{i}")
+           for i in range(3)]
+    lanes, _weekly = measure(hs, now, ZoneInfo("UTC"))
+    keys = {(f.name, f.tool): f.count for f in lanes if f.kind == "person"}
+    assert keys == {("ana → ben", "all"): MIN_PERSON_PAIR, ("ana → ben", "github"): MIN_PERSON_PAIR,
+                    (OTHER_PAIRS, "all"): 3, (OTHER_PAIRS, "jira"): 3}
+    [other] = [f for f in lanes if (f.kind, f.name, f.tool) == ("person", OTHER_PAIRS, "jira")]
+    assert other.median_business_hours == pytest.approx(3)
