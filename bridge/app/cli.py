@@ -290,7 +290,10 @@ def cmd_demo(args) -> int:
     configure_logging(fmt="json", level="warning", stream=sys.stderr)
     try:
         scenario = demo.load_scenario(demo.find_scenario(args.scenario))
-        result = demo.Demo(scenario, html=args.html).run()
+        import tempfile
+
+        html = args.html or str(Path(tempfile.gettempdir()) / f"handoff-bridge-demo-{scenario.name}.html")
+        result = demo.Demo(scenario, html=html).run()
     except ConfigError as exc:
         return _print_config_error(exc)
     if args.json:

@@ -18,9 +18,9 @@ than the read: the engine bench's store holds 100,000 items). No tracker is call
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, func, or_, select, type_coerce
 
 from bridge.core.model import Account
 from bridge.core.people import Directory, SeenAccount
@@ -31,6 +31,20 @@ from bridge.store.tables import EventRow
 
 #: Outbox statuses of a row that went out (or may have: its marker decides).
 WENT_OUT = ("done", "sending", "unknown")
+
+
+def _raw(column):
+    """``column`` read without SQLAlchemy's per-row datetime processing (SQLite gives its text)."""
+    return type_coerce(column, String)
+
+
+def _time(value) -> datetime | None:
+    """A time read with :func:`_raw`: SQLite's ISO text (UTC), or a driver's datetime; aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return aware_utc(value)
 
 
 def _account(text: str | None) -> Account | None:
@@ -49,9 +63,9 @@ def directory_for(config, store: Store) -> Directory:
 def first_nudges(store: Store) -> dict[str, datetime]:
     """Finding key → when its first outbox row went out (aware UTC)."""
     t = OutboxRow.__table__.c
-    q = select(t.finding_key, func.min(t.sent_at)).where(t.status.in_(WENT_OUT), t.sent_at.is_not(None)).group_by(t.finding_key)
+    q = select(t.finding_key, _raw(func.min(t.sent_at))).where(t.status.in_(WENT_OUT), t.sent_at.is_not(None)).group_by(t.finding_key)
     with store.engine.connect() as conn:
-        return {key: aware_utc(at) for key, at in conn.execute(q)}
+        return {key: _time(at) for key, at in conn.execute(q)}
 
 
 def _status_rules(config) -> set[str]:
@@ -89,7 +103,7 @@ def handoff_facts(config, store: Store, directory: Directory | None = None, *,
     :class:`HandoffFact`, oldest first."""
     directory = directory or directory_for(config, store)
     h = HandoffRow.__table__.c
-    q = select(h.key, h.rule, h.item_tool, h.item_key, h.sender, h.receiver, h.sent_at, h.state, h.ended_at)
+    q = select(h.key, h.rule, h.item_tool, h.item_key, h.sender, h.receiver, _raw(h.sent_at), h.state, _raw(h.ended_at))
     if since is not None:
         q = q.where(h.sent_at >= since)
     if until is not None:
@@ -99,28 +113,29 @@ def handoff_facts(config, store: Store, directory: Directory | None = None, *,
     nudges = first_nudges(store)
     status_rules = _status_rules(config)
     pairs = _status_pairs(store, [r for r in rows if r.rule in status_rules])
-    names: dict[str | None, tuple[str, str | None]] = {}
+    names: dict[str | None, tuple] = {}  # account text → (name, team, schedule), once per account
+    people = config.people
 
-    def who(text: str | None) -> tuple[str, str | None]:
+    def who(text: str | None) -> tuple:
         found = names.get(text)
         if found is None:
             acct = _account(text)
             person = directory.person(acct)
-            entry = config.people.get(person) if person else None
+            entry = people.get(person) if person else None
             found = names[text] = (directory.name(directory.identity(acct)) if acct else "someone",
-                                   entry.team if entry is not None else None)
+                                   entry.team if entry is not None else None,
+                                   directory.schedule_for(acct) if acct else None)
         return found
 
     facts = []
-    for r in rows:
-        sender, sender_team = who(r.sender)
-        receiver, receiver_team = who(r.receiver)
+    for key, rule, tool, item, sender_text, receiver_text, sent_at, state, ended_at in rows:
+        sender, sender_team, _ = who(sender_text)
+        receiver, receiver_team, schedule = who(receiver_text)
         facts.append(HandoffFact(
-            key=r.key, rule=r.rule, tool=r.item_tool, item=r.item_key,
+            key=key, rule=rule, tool=tool, item=item,
             sender=sender, receiver=receiver, sender_team=sender_team, receiver_team=receiver_team,
-            status_pair=pairs.get(r.key), sent_at=aware_utc(r.sent_at), state=r.state,
-            ended_at=aware_utc(r.ended_at), nudged_at=nudges.get(r.key),
-            schedule=directory.schedule_for(_account(r.receiver)),
+            status_pair=pairs.get(key), sent_at=_time(sent_at), state=state,
+            ended_at=_time(ended_at), nudged_at=nudges.get(key), schedule=schedule,
         ))
     return facts
 

@@ -256,8 +256,8 @@ def lane_figures(kind: str, name: str, tool: str, week: date | None, handoffs: S
 def _figures(kind: str, name: str, tool: str, week: date | None, rows: list[tuple]) -> LaneFigures:
     """:func:`lane_figures` over :func:`delays` tuples."""
     timed = [r for r in rows if r[3] != _UNRECEIVED]
-    business = [r[0] for r in timed]
-    wall = [r[1] for r in timed]
+    business = sorted([r[0] for r in timed])
+    wall = sorted([r[1] for r in timed])
     n_received = sum(1 for r in timed if r[3] == _RECEIVED)
     to_ack = [r[2] for r in timed if r[2] is not None]  # set only for received handoffs
     n_open = len(timed) - n_received
@@ -265,12 +265,26 @@ def _figures(kind: str, name: str, tool: str, week: date | None, rows: list[tupl
         kind=kind, name=name, tool=tool, week=week,
         count=len(timed), received=n_received, open=n_open,
         ended_unreceived=len(rows) - len(timed),
-        median_business_hours=_median(business), p90_business_hours=p90(business),
-        median_wall_hours=_median(wall), p90_wall_hours=p90(wall),
+        median_business_hours=_sorted_median(business), p90_business_hours=_sorted_p90(business),
+        median_wall_hours=_sorted_median(wall), p90_wall_hours=_sorted_p90(wall),
         nudged_share=len(to_ack) / n_received if n_received else None,
         nudge_to_ack_median=_median(to_ack),
         open_share=n_open / len(timed) if timed else None,
     )
+
+
+def _sorted_median(ordered: list[float]) -> float | None:
+    """``statistics.median`` of an already sorted list (sorted once for median and p90)."""
+    n = len(ordered)
+    if not n:
+        return None
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _sorted_p90(ordered: list[float]) -> float | None:
+    """:func:`p90` of an already sorted list."""
+    return ordered[max(1, math.ceil(0.9 * len(ordered))) - 1] if ordered else None
 
 
 def _group(handoffs: Iterable[HandoffFact], key) -> dict:

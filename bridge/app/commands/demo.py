@@ -271,11 +271,12 @@ class DemoResult:
 
 
 class Demo:
-    """Run one scenario. Use ``Demo(scenario).run()``; ``database`` defaults to a temp file."""
+    """Run one scenario. Use ``Demo(scenario).run()``; ``database`` defaults to a temp file;
+    ``html``: where to write the report's HTML page at the end (default: not written)."""
 
     def __init__(self, scenario: Scenario, database: str | None = None, html: str | Path | None = None):
         self.s = scenario
-        self.html = Path(html) if html else Path(tempfile.gettempdir()) / f"handoff-bridge-demo-{scenario.name}.html"
+        self.html = Path(html) if html else None  # where the report's page goes (None: not written)
         self.clock = SteppingClock(scenario.start)
         self.stages: dict[str, Stage] = {
             tool: stage_class(tool)(self.clock, settings, scenario.config["people"], scenario.bot)
@@ -355,8 +356,9 @@ class Demo:
                 t = t + self.s.step
             comments = self._standing_comments()
             report = build_report(config, store, self.clock(), compare_at=self.s.nudging_from)
-            self.html.write_text(render_page(report, status_json(config, store, self.clock()),
-                                             title=f"handoff-bridge demo: {self.s.name}"), encoding="utf-8")
+            if self.html is not None:
+                self.html.write_text(render_page(report, status_json(config, store, self.clock()),
+                                                 title=f"handoff-bridge demo: {self.s.name}"), encoding="utf-8")
             close_connectors(engine.connectors)
             result = DemoResult(
                 scenario=self.s,
@@ -369,7 +371,7 @@ class Demo:
                 requests=sum(stage.requests for stage in self.stages.values()),
                 report_lines=summary_lines(report),
                 report_json=report_to_json(report),
-                html_path=str(self.html),
+                html_path=str(self.html) if self.html is not None else None,
             )
             store.engine.dispose()
             return result
