@@ -12,7 +12,8 @@
   every ``PAGE_EVERY``).
 
 Everything a scrape returns was computed after the last cycle (``Metrics.observe_cycle``, on
-the cycle's own thread), so a scrape only serialises numbers and never waits for a cycle. The
+the cycle's own thread; the delay summary, which reads every stored handoff, on a thread of its
+own outside the store lock), so a scrape only serialises numbers and never waits for a cycle. The
 server is the standard library's ``ThreadingHTTPServer`` on its own daemon thread; it serves
 GET only. Item titles and names appear on ``/``: keep the address on loopback unless a proxy
 guards it.
@@ -43,8 +44,12 @@ CYCLE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 class Metrics:
     """The daemon's metrics in a registry of their own (``registry``), fed after each cycle."""
 
-    def __init__(self, clock: Callable[[], datetime]):
+    def __init__(self, clock: Callable[[], datetime], *, delays_in_background: bool = True):
         self.clock = clock
+        #: The delay summary reads every stored handoff (seconds on a big store): by default it is
+        #: computed on a thread of its own, outside the cycle and its store lock, one at a time.
+        self.delays_in_background = delays_in_background
+        self._delay_thread: threading.Thread | None = None
         self.registry = r = CollectorRegistry(auto_describe=True)
         p = "handoff_bridge_"
         self.open_handoffs = Gauge(p + "open_handoffs", "Handoffs sent and not yet received, per rule", ["rule"], registry=r)
@@ -85,9 +90,15 @@ class Metrics:
 
         now = self.clock()
         # New facts (events read, writes made) change the figures at once; open handoffs age with time.
-        if report.new_events or report.deliveries or self._delay_at is None or now - self._delay_at >= DELAY_EVERY:
+        due = report.new_events or report.deliveries or self._delay_at is None or now - self._delay_at >= DELAY_EVERY
+        if due and not (self._delay_thread is not None and self._delay_thread.is_alive()):
             self._delay_at = now
-            self.observe_delays(engine.config, engine.store, now)
+            if self.delays_in_background:
+                self._delay_thread = threading.Thread(target=self._delays_safely, name="metrics-delays", daemon=True,
+                                                      args=(engine.config, engine.store, now))
+                self._delay_thread.start()
+            else:
+                self.observe_delays(engine.config, engine.store, now)
         self.cycle_seconds.labels(name).observe(seconds)
         self.requests.labels(name).inc(report.requests)
         by_rule: dict[str, list[int]] = {r.name: [0, 0] for r in engine.config.rules if r.detect == "handoff"}
@@ -120,6 +131,12 @@ class Metrics:
             self.budget_left.labels(conn_name).set(max(0, budget - writes_in_last_hour(engine.store, conn_name, now)))
         for d in report.deliveries:  # last: a scrape that sees a cycle's writes sees the rest of it too
             self.writes.labels(name, str(d.status)).inc()
+
+    def _delays_safely(self, config, store, now: datetime) -> None:
+        try:
+            self.observe_delays(config, store, now)
+        except Exception:  # noqa: BLE001 - metrics are a view; the daemon goes on
+            log.exception("metrics_delays_failed")
 
     def observe_delays(self, config, store, now: datetime) -> None:
         """Recompute the per-lane delay summary from the store (median and p90 business hours)."""

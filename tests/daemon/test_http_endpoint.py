@@ -67,8 +67,12 @@ def test_metrics_healthz_and_live_page_from_the_running_daemon(served):
     wait_for(lambda: any(c["user"]["login"] == BOT for c in emu.comments("acme/web", 12)), 15, "the nudge")
     health = wait_for(lambda: (r := requests.get(base + "/healthz", timeout=5)).status_code == 200 and r, 10, "healthz 200")
     assert health.text == "ok\n"
+    delay_key = ("handoff_bridge_handoff_delay_business_hours",
+                 (("kind", "all"), ("lane", "all"), ("quantile", "0.5"), ("tool", "all")))
+    # the delay summary is computed on its own thread after the cycle: wait for both
     got = wait_for(lambda: (m := samples(requests.get(base + "/metrics", timeout=5).text)).get(
-        ("handoff_bridge_writes_total", (("connector", "github"), ("outcome", "done")))) and m, 10, "a write counted")
+        ("handoff_bridge_writes_total", (("connector", "github"), ("outcome", "done")))) and delay_key in m and m,
+        15, "a write counted and the delay summary")
     assert got[("handoff_bridge_open_handoffs", (("rule", "review-not-picked-up"),))] == 1
     assert got[("handoff_bridge_overdue_handoffs", (("rule", "review-not-picked-up"),))] == 1
     assert got[("handoff_bridge_findings", (("detect", "handoff"),))] == 1
@@ -77,8 +81,7 @@ def test_metrics_healthz_and_live_page_from_the_running_daemon(served):
     assert got[("handoff_bridge_cycle_duration_seconds_count", (("connector", "github"),))] >= 1
     assert ("handoff_bridge_poll_lag_seconds", (("connector", "github"), ("scope", "acme/web"))) in got
     # the open handoff, censored at now: about ten days of an all-week 00:00-23:59 schedule
-    delay = got[("handoff_bridge_handoff_delay_business_hours",
-                 (("kind", "all"), ("lane", "all"), ("quantile", "0.5"), ("tool", "all")))]
+    delay = got[delay_key]
     assert 230 < delay < 241  # 10 days of 23 h 59 min, censored at now
     page = requests.get(base + "/", timeout=10)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")

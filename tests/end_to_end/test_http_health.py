@@ -22,7 +22,7 @@ def world(tmp_path):
 
 
 def test_healthz_follows_the_last_cycle_and_stopped_connectors(world):
-    metrics = Metrics(world.clock)
+    metrics = Metrics(world.clock, delays_in_background=False)
     metrics.configure(world.config)
     endpoint = HttpEndpoint("127.0.0.1", 0, metrics, live_page(lambda: world.config, world.store, world.clock)).start()
     base = f"http://127.0.0.1:{endpoint.address[1]}"
