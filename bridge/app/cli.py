@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a bundled scenario name (see --list) or a scenario file (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON document (findings, actions, expectations)")
     p.add_argument("--list", action="store_true", help="list the bundled scenarios and exit")
+    p.add_argument("--html", metavar="FILE", default=None,
+                   help="where to write the report's HTML page (default: handoff-bridge-demo-<scenario>.html "
+                        "in the temp folder)")
+
+    from bridge.app.commands import report as report_command
+
+    report_command.add_parser(sub, _config_arg)
     return parser
 
 
@@ -355,7 +362,10 @@ def cmd_demo(args) -> int:
     configure_logging(fmt="json", level="warning", stream=sys.stderr)
     try:
         scenario = demo.load_scenario(demo.find_scenario(args.scenario))
-        result = demo.Demo(scenario).run()
+        import tempfile
+
+        html = args.html or str(Path(tempfile.gettempdir()) / f"handoff-bridge-demo-{scenario.name}.html")
+        result = demo.Demo(scenario, html=html).run()
     except ConfigError as exc:
         return _print_config_error(exc)
     if args.json:
@@ -365,7 +375,14 @@ def cmd_demo(args) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_report(args) -> int:
+    from bridge.app.commands.report import run
+
+    return run(args)
+
+
 COMMANDS = {
+    "report": cmd_report,
     "run": cmd_run,
     "once": cmd_once,
     "check-config": cmd_check_config,

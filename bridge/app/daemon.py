@@ -106,6 +106,12 @@ class Daemon:
         self._stuck = False
         self._executors: set[str] = set()
         self._shutdown: threading.Thread | None = None
+        # [daemon] http: /metrics, /healthz and the live page (bridge.app.http), fed after each cycle
+        from bridge.app.http import Metrics
+
+        self.metrics = Metrics(utcnow)
+        self.metrics.configure(self.config)
+        self.http = None
 
     # ------------------------------------------------------------------ jobs
 
@@ -163,7 +169,9 @@ class Daemon:
         try:
             with self._lock:
                 engine = self.engine
+                began = time.monotonic()
                 report = engine.cycle(only={name})
+                self._observe(name, report, engine, time.monotonic() - began)
                 self.notifier.status(report.status_line())
                 log.info("cycle_done", connector=name, requests=report.requests, new_events=report.new_events,
                          findings=len(report.findings), writes=sum(d.status == OutboxStatus.DONE for d in report.deliveries))
@@ -174,6 +182,28 @@ class Daemon:
             if name in self._overran:
                 self._overran.discard(name)
                 log.info("cycle_on_time", connector=name)
+
+    def _observe(self, name: str, report, engine, seconds: float) -> None:
+        """Feed the metrics; a failure here is logged and never fails the cycle."""
+        try:
+            self.metrics.observe_cycle(name, report, engine, seconds)
+        except Exception:  # noqa: BLE001 - metrics are a view; the cycle stands
+            log.exception("metrics_failed", connector=name)
+
+    def start_http(self):
+        """Serve ``[daemon] http`` (if set): returns the endpoint, or ``None``.
+
+        Raises:
+            OSError: the address cannot be bound (taken, or not this host's).
+        """
+        from bridge.app.http import HttpEndpoint, live_page
+        from bridge.config.load import http_address
+
+        if not self.config.daemon.http:
+            return None
+        host, port = http_address(self.config.daemon.http)
+        self.http = HttpEndpoint(host, port, self.metrics, live_page(lambda: self.config, self.store, utcnow)).start()
+        return self.http
 
     def reload(self) -> None:
         """Re-read the config; keep the old one if the new one is invalid or cannot be built.
@@ -203,6 +233,7 @@ class Daemon:
                     self.notifier.ready("reload failed; previous configuration kept")
                     return
                 old, self.engine, self.config = self.engine, engine, config
+                self.metrics.configure(config)
                 close_connectors(old.connectors)
                 self._schedule()
                 log.info("config_reloaded", file=str(self.config_path), rules=len(config.rules),
@@ -277,6 +308,11 @@ class Daemon:
         self._reload_thread = threading.Thread(target=self._reload_loop, name="reload", daemon=True)
         self._reload_thread.start()
         self._schedule()
+        try:
+            self.start_http()
+        except OSError as exc:
+            log.error("http_failed", address=self.config.daemon.http, error=str(exc),
+                      hint="[daemon] http: the address is taken or not this host's; the daemon runs without it")
         interval = self.notifier.watchdog_interval()
         if interval:
             self.scheduler.add_job(self.watchdog, "interval", args=[2 * interval], seconds=interval,
@@ -296,5 +332,7 @@ class Daemon:
             self._reload_thread.join(timeout=30)
             with self._lock:
                 close_connectors(self.engine.connectors)
+            if self.http is not None:
+                self.http.stop()
         log.info("stopped")
         return self.exit_code

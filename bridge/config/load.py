@@ -81,6 +81,11 @@ class DaemonConfig(StrictModel):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     allow_inline_secrets: bool = Field(default=False, description="permit token = \"literal\"")
+    http: str | None = Field(
+        default=None,
+        description="HOST:PORT to serve /metrics, /healthz and the live report page / on (off when unset), "
+                    "e.g. 127.0.0.1:9464",
+    )
     retry_tries: int = Field(default=5, ge=1, description="failed reads of one item (the poll's included) "
                              "before it goes to the dead-letter list")
     retry_wait: DurationField = Field(default="5m", validate_default=True,
@@ -88,6 +93,13 @@ class DaemonConfig(StrictModel):
                                                   "again; doubled after each failure")
     retry_max_wait: DurationField = Field(default="6h", validate_default=True,
                                           description="wall clock: longest wait between two reads of a failed item")
+
+    @field_validator("http")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None:
+            http_address(value)
+        return value
 
     @field_validator("retry_wait", "retry_max_wait")
     @classmethod
@@ -102,6 +114,19 @@ class DaemonConfig(StrictModel):
         if value is not None:
             database_url_problem(value)
         return value
+
+
+def http_address(text: str) -> tuple[str, int]:
+    """Split ``[daemon] http``: ``"127.0.0.1:9464"`` → ``("127.0.0.1", 9464)``; ``"[::1]:9464"`` for IPv6.
+
+    Raises:
+        ValueError: not HOST:PORT, or the port is not 1-65535.
+    """
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected HOST:PORT such as 127.0.0.1:9464 (port 1-65535)")
+    return host, int(port)
 
 
 class AdoptionConfig(StrictModel):
@@ -172,6 +197,7 @@ class Person(StrictModel):
     working_hours: WorkingHours | None = None
     holidays: HolidaysCode | None = None
     accounts: dict[ToolName, Text] = Field(default_factory=dict, description="tool -> account id")
+    team: Text | None = Field(default=None, description="team name; `report` measures handoffs per team pair (lane)")
 
     @field_validator("email")
     @classmethod

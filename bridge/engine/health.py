@@ -123,6 +123,12 @@ class Health:
         return {name: h.stopped or h.reason or "unavailable" for name, h in self._by_name.items()
                 if h.stopped or h.failing or (not h.up and h.down_tries) or not self.available(name)}
 
+    def states(self) -> dict[str, ConnectorHealth]:
+        """Every connector's state by name (copies: for ``/metrics`` and ``/healthz``)."""
+        from dataclasses import replace
+
+        return {name: replace(h) for name, h in self._by_name.items()}
+
     def recovered(self, name: str) -> None:
         """A poll of ``name`` succeeded: the pause ends, and a failure logged is reported over
         (``connector_up`` for a connector that was down at start)."""

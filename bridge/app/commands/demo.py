@@ -35,12 +35,17 @@ from bridge.core.errors import ConfigError
 from bridge.core.model import Account
 from bridge.actions import OutboxStatus
 from bridge.store import Store
-from bridge.app.wiring import build_engine
+from bridge.app.commands.report import status_json
+from bridge.app.wiring import build_engine, close_connectors
+from bridge.report.page import render_page
+from bridge.report.report import build_report, summary_lines
+from bridge.report.report import to_json as report_to_json
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOOLS = ("github", "jira", "asana")
 SCENARIO_KEYS = {"name", "description", "timezone", "start", "end", "step", "daemon_start", "repositories", "bot",
-                 "defaults", "people", "templates", "rules", "daemon", "adoption", "timeline", "expect", "faults", *TOOLS}
+                 "defaults", "people", "templates", "rules", "daemon", "adoption", "timeline", "expect", "faults",
+                 "nudging_from", *TOOLS}
 #: Keys of a scenario's ``[github]`` / ``[jira]`` / ``[asana]`` table passed on to ``[connectors.<tool>]``.
 CONNECTOR_KEYS = frozenset({"backfill", "write_budget_per_hour"})
 #: Keys every timeline act may carry; each stage's ``ACT_KEYS`` maps an act to the keys it adds.
@@ -126,6 +131,9 @@ class Scenario:
     expect_actions: list[dict]
     faults: list[dict] = field(default_factory=list)
     source: str = ""
+    #: Before this moment the daemon runs with ``[daemon] dry_run = true`` (it measures, records
+    #: and writes nothing); from it on with the scenario's own ``[daemon]`` (nudging starts).
+    nudging_from: datetime | None = None
     daemon_start: datetime | None = None  # the daemon's first cycle; acts before it are history
 
 
@@ -170,6 +178,12 @@ def load_scenario(path: Path) -> Scenario:
         raise ConfigError(f"{src}: start/end/step/daemon_start/timezone: {exc}") from None
     if daemon_start is not None and not start <= daemon_start <= end:
         raise ConfigError(f"{src}: daemon_start: {data['daemon_start']!r} is not between start and end")
+    nudging_from = None
+    if "nudging_from" in data:
+        try:
+            nudging_from = parse_when(str(data["nudging_from"]), tz, start)
+        except ValueError as exc:
+            problems.append(f"{src}: nudging_from: {exc}")
     people = data.get("people", {})
     tools = {t: dict(data[t]) for t in TOOLS if isinstance(data.get(t), dict)}
     if "repositories" in data:  # shorthand for [github] repositories = [...]
@@ -226,6 +240,7 @@ def load_scenario(path: Path) -> Scenario:
         expect_actions=expect.get("actions", []),
         faults=data.get("faults", []),
         source=src,
+        nudging_from=nudging_from,
         daemon_start=daemon_start,
     )
 
@@ -242,6 +257,9 @@ class DemoResult:
     expectations: dict
     cycles: int
     requests: int
+    report_lines: list[str] = field(default_factory=list)
+    report_json: dict | None = None
+    html_path: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -256,14 +274,18 @@ class DemoResult:
             "expectations": self.expectations,
             "cycles": self.cycles,
             "requests": self.requests,
+            "report": self.report_json,
+            "html": self.html_path,
         }
 
 
 class Demo:
-    """Run one scenario. Use ``Demo(scenario).run()``; ``database`` defaults to a temp file."""
+    """Run one scenario. Use ``Demo(scenario).run()``; ``database`` defaults to a temp file;
+    ``html``: where to write the report's HTML page at the end (default: not written)."""
 
-    def __init__(self, scenario: Scenario, database: str | None = None):
+    def __init__(self, scenario: Scenario, database: str | None = None, html: str | Path | None = None):
         self.s = scenario
+        self.html = Path(html) if html else None  # where the report's page goes (None: not written)
         self.clock = SteppingClock(scenario.start)
         self.stages: dict[str, Stage] = {
             tool: stage_class(tool)(self.clock, settings, scenario.config["people"], scenario.bot)
@@ -280,10 +302,12 @@ class Demo:
         stage = self.stages.get(account.tool)
         return stage.person_of(account.id) if stage else account.id
 
-    def build_config(self):
-        """The daemon's config for this scenario, through the real validator."""
+    def build_config(self, dry_run: bool = False):
+        """The daemon's config for this scenario, through the real validator (``dry_run``: forced on)."""
         cfg = dict(self.s.config)
         cfg["daemon"] = {**cfg.get("daemon", {}), "database": self.database, "log_format": "json"}
+        if dry_run:
+            cfg["daemon"]["dry_run"] = True
         cfg["connectors"], environ = {}, {}
         for tool, stage in self.stages.items():
             section, env = stage.connector_config()
@@ -302,7 +326,8 @@ class Demo:
                 started.append(stage)
             for fault in self.s.faults:
                 self.stages[fault.get("tool", "github")].add_fault(fault)
-            config = self.build_config()
+            measuring = self.s.nudging_from is not None and self.s.start < self.s.nudging_from
+            config = self.build_config(dry_run=measuring)
             store = Store.open(self.database)
             engine = build_engine(config, store, clock=self.clock)
             narration, findings, actions = [], {}, []
@@ -323,6 +348,11 @@ class Demo:
                 if self.s.daemon_start is not None and t < self.s.daemon_start:
                     t = t + self.s.step  # history: the daemon is not running yet
                     continue
+                if measuring and t >= self.s.nudging_from:  # nudging starts: the scenario's own [daemon]
+                    measuring = False
+                    close_connectors(engine.connectors)
+                    config = self.build_config()
+                    engine = build_engine(config, store, clock=self.clock)
                 due = {tool for tool in self.stages if tool not in last_poll or t - last_poll[tool] >= every[tool]}
                 last_poll.update({tool: t for tool in due})
                 report = engine.cycle(only=due)
@@ -339,6 +369,11 @@ class Demo:
                                         "url": d.url, "status": d.status, "at": t.isoformat()})
                 t = t + self.s.step
             comments = self._standing_comments()
+            report = build_report(config, store, self.clock(), compare_at=self.s.nudging_from)
+            if self.html is not None:
+                self.html.write_text(render_page(report, status_json(config, store, self.clock()),
+                                                 title=f"handoff-bridge demo: {self.s.name}"), encoding="utf-8")
+            close_connectors(engine.connectors)
             result = DemoResult(
                 scenario=self.s,
                 narration=narration,
@@ -348,6 +383,9 @@ class Demo:
                 expectations=self._check(list(findings.values()), actions),
                 cycles=cycles,
                 requests=sum(stage.requests for stage in self.stages.values()),
+                report_lines=summary_lines(report),
+                report_json=report_to_json(report),
+                html_path=str(self.html) if self.html is not None else None,
             )
             store.engine.dispose()
             return result
@@ -413,4 +451,8 @@ def render_text(r: DemoResult) -> str:
     lines += [f"  MISSED     {m}" for m in e["missed"]]
     lines += [f"  UNEXPECTED {u}" for u in e["unexpected"]]
     lines.append(f"({r.cycles} cycles, {r.requests} HTTP requests to the emulators)")
+    lines += ["", "Report (handoff-bridge report):"]
+    lines += [f"  {ln}" for ln in r.report_lines]
+    if r.html_path:
+        lines.append(f"  HTML page: {r.html_path}")
     return "\n".join(lines)
