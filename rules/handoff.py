@@ -38,6 +38,9 @@ ACK_KINDS = frozenset(
     {EventKind.REVIEWED, EventKind.COMMENTED, EventKind.STATUS_CHANGED, EventKind.COMMITTED, EventKind.ASSIGNED}
 )
 
+#: ``Handoff.trigger`` of a promise (``rules.promise``): an obligation its author wrote in a comment.
+PROMISE = "promise"
+
 #: An assignment this close to a status move, by the same actor, belongs to the same change.
 SAME_CHANGE = timedelta(seconds=60)
 
@@ -50,6 +53,12 @@ class Handoff:
     ``deadline`` is aware UTC, computed in the receiver's business time. ``state`` is one
     of sent, received, overdue, withdrawn, rehanded, closed. ``ended_by`` is the id of the
     event that received or ended it.
+
+    A promise (``trigger == "promise"``, ``rules.promise``) is the same shape: ``receiver`` is
+    its author (who owes it), ``sender`` the person it is owed to (``None`` when nobody is
+    known), ``sent_at`` when it was written; ``quote`` is the promising sentence as written
+    (plain, unescaped), ``action`` what was promised, ``promised`` the time named (aware UTC;
+    ``deadline`` is earlier by the rule's ``before_due``).
     """
 
     key: str
@@ -65,6 +74,9 @@ class Handoff:
     ended_at: datetime | None = None
     ended_by: str | None = None
     reason: str = ""
+    quote: str = ""
+    action: str = ""
+    promised: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,10 @@ class Finding:
     def summary(self) -> str:
         h = self.handoff
         who = h.sender.id if h.sender else "someone"
+        if h.trigger == PROMISE:
+            owed = f" to {h.sender.id}" if h.sender else ""
+            return (f"{self.receiver.id} promised{owed} at {h.sent_at:%Y-%m-%d %H:%M}Z: \u201c{h.quote}\u201d "
+                    f"(due {(h.promised or h.deadline):%Y-%m-%d %H:%M}Z); not kept by {self.at:%Y-%m-%d %H:%M}Z")
         return (
             f"{who} handed {self.item} to {self.receiver.id} ({h.trigger}) at {h.sent_at:%Y-%m-%d %H:%M}Z; "
             f"no acknowledgement by the deadline {self.at:%Y-%m-%d %H:%M}Z"
@@ -304,12 +320,15 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
     handoffs = list(walk.done)
     findings: list[Finding] = []
     for h, evidence in walk.open:
+        promise = h.trigger == PROMISE
         if h.deadline <= now:
-            h = replace(h, state=HandoffState.OVERDUE, reason=f"no acknowledgement by {h.receiver.id} before the deadline")
-            findings.append(Finding(key=h.key, rule=h.rule, detect="handoff", item=h.item, receiver=h.receiver,
-                                    at=h.deadline, handoff=h, evidence=evidence))
+            reason = (f"not kept: no activity by {h.receiver.id} since it was written" if promise
+                      else f"no acknowledgement by {h.receiver.id} before the deadline")
+            h = replace(h, state=HandoffState.OVERDUE, reason=reason)
+            findings.append(Finding(key=h.key, rule=h.rule, detect=PROMISE if promise else "handoff", item=h.item,
+                                    receiver=h.receiver, at=h.deadline, handoff=h, evidence=evidence))
         else:
-            h = replace(h, state=HandoffState.SENT, reason="waiting; deadline not reached")
+            h = replace(h, state=HandoffState.SENT, reason="promised; not due yet" if promise else "waiting; deadline not reached")
         handoffs.append(h)
     return sorted(handoffs, key=lambda h: h.sent_at), findings
 

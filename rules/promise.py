@@ -57,15 +57,27 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+from dataclasses import replace
+from typing import Any, Callable
+
+from pydantic import Field, field_validator
+
 from bridge.core.businesstime import Duration, WorkSchedule
+from bridge.core.fields import StrictModel
+from bridge.core.model import Account, Event, EventKind, HandoffState, ItemRef, ItemSnapshot
+from rules.handoff import PROMISE, Handoff, ItemWalk
 
 __all__ = [
     "BUILTIN_PATTERNS",
     "DUE_WORDS",
+    "KEEP_KINDS",
+    "PromiseSettings",
     "PromiseText",
     "compile_patterns",
     "find_promises",
+    "owed_to",
     "strip_quoted",
+    "walk_item",
 ]
 
 _UTC = timezone.utc
@@ -407,3 +419,140 @@ def _resolve(prep: str, phrase: str, written_at: datetime, schedule: WorkSchedul
     if before:
         return _local_end(schedule, _working_day_before(schedule, parsed.date()))
     return _local_end(schedule, parsed.date())
+
+
+# --------------------------------------------------------------------------- the promise detector
+
+#: What the author does that keeps their promise: on the item or an item linked to it as the same work.
+KEEP_KINDS = frozenset({EventKind.COMMENTED, EventKind.STATUS_CHANGED, EventKind.CLOSED, EventKind.COMMITTED,
+                        EventKind.REVIEWED})
+
+
+class PromiseSettings(StrictModel):
+    """``[promises]``: how promises are read from comments (the ``promise`` rules use it).
+
+    ``patterns``: commitment patterns (Python regular expressions, searched in one sentence;
+    where a match ends the promised action begins). Default ``["english"]``, the built-in English
+    patterns (``BUILTIN_PATTERNS``); a list replaces them, and may name ``"english"`` among its own.
+    Questions, conditionals, quotes, negations, hedges, past tense and other people's commitments
+    are never promises, whatever the patterns (see ``rules.promise``).
+    """
+
+    patterns: list[str] = Field(default_factory=lambda: ["english"], min_length=1,
+                                description='commitment regexes; "english" = the built-in English patterns')
+
+    @field_validator("patterns")
+    @classmethod
+    def _compile(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            compile_patterns([pattern])  # ValueError names the pattern
+        return value
+
+    def compiled(self) -> tuple[re.Pattern, ...]:
+        return _compiled(tuple(self.patterns))
+
+
+@lru_cache(maxsize=16)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    return compile_patterns(patterns)
+
+
+Identity = Callable[[Account | None], str | None]
+
+
+def owed_to(ev: Event, earlier: list[Event], snapshot: ItemSnapshot | None, *, bots: set[Account],
+            who: Identity) -> Account | None:
+    """Whom the promise in ``ev`` is owed to: the first person it mentions, else the author of
+    the comment it answers (the last earlier comment by someone else), else the item's holder
+    (its first assignee who is not the author), else whoever opened the item; ``None`` when
+    nobody is known. Never the author
+    or the daemon."""
+    author = who(ev.actor)
+    for m in ev.mentions:
+        if m not in bots and who(m) != author:
+            return m
+    for e in reversed(earlier):
+        if e.kind == EventKind.COMMENTED and e.actor is not None and e.actor not in bots and who(e.actor) != author:
+            return e.actor
+    if snapshot is not None:
+        for a in (*snapshot.assignees, *((snapshot.author,) if snapshot.author else ())):
+            if a not in bots and who(a) != author:
+                return a
+    return None
+
+
+def walk_item(
+    rule: Any,
+    ref: ItemRef,
+    evs: list[Event],
+    snapshot: ItemSnapshot | None,
+    *,
+    bots: set[Account],
+    schedule_for: Callable[[Account], WorkSchedule],
+    who: Identity = lambda a: str(a) if a is not None else None,
+    patterns: Sequence[re.Pattern] | None = None,
+    linked_events: Iterable[Event] = (),
+) -> ItemWalk:
+    """Walk one item's events (oldest first) for one ``promise`` rule: each comment that
+    promises something opens an obligation of its author (a ``Handoff`` with ``trigger =
+    "promise"``: ``receiver`` the author, ``sender`` whom it is owed to, see :func:`owed_to`).
+
+    One obligation per comment: its first promise. Its ``deadline`` is the promised time read
+    in the author's schedule (``schedule_for``), less the rule's ``before_due`` business time
+    (never before the comment); without a time, ``rule.within`` after it was written.
+
+    Kept (``received``) by the author's own later activity (``KEEP_KINDS``: a comment, a status
+    move, closing, a commit, a review) on the item or on an item linked to it as the same work
+    (``linked_events``), or by a linked item being closed; ended (``closed``) when someone else
+    closes the item. Other people's activity never keeps it; the daemon's never counts.
+    """
+    open_: dict[str, Handoff] = {}
+    done: list[Handoff] = []
+    due = snapshot.due if snapshot is not None else None
+    author_of = {}
+
+    def keep(h: Handoff, ev: Event, state: HandoffState, reason: str) -> None:
+        done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
+        open_.pop(h.key, None)
+
+    for i, ev in enumerate(evs):
+        if ev.actor is None or ev.actor in bots:
+            continue
+        actor = who(ev.actor)
+        for h in list(open_.values()):
+            if ev.at < h.sent_at or ev.id == h.sent_event:
+                continue
+            if actor == author_of[h.key] and ev.kind in KEEP_KINDS:
+                keep(h, ev, HandoffState.RECEIVED,
+                     f"kept: {ev.actor.id} {ev.kind.value.replace('_', ' ')} at {ev.at:%Y-%m-%d %H:%M}Z")
+            elif ev.kind == EventKind.CLOSED:
+                keep(h, ev, HandoffState.CLOSED, f"item closed by {ev.actor.id}")
+        if ev.kind != EventKind.COMMENTED or not ev.text:
+            continue
+        schedule = schedule_for(ev.actor)
+        found = find_promises(ev.text, written_at=ev.at, schedule=schedule, item_due=due,
+                              default_within=rule.within or Duration.parse("1d"), patterns=patterns)
+        if not found:
+            continue
+        p = found[0]
+        deadline = p.due
+        if getattr(rule, "before_due", None):
+            deadline = max(ev.at, schedule.subtract(p.due, rule.before_due))
+        key = f"{rule.name}:{ref.tool}:{ref.key}:{ev.actor.id}:{ev.id}"
+        author_of[key] = actor
+        open_[key] = Handoff(key=key, rule=rule.name, item=ref, sender=owed_to(ev, evs[:i], snapshot, bots=bots, who=who),
+                             receiver=ev.actor, trigger=PROMISE, sent_at=ev.at, sent_event=ev.id, deadline=deadline,
+                             quote=p.sentence, action=p.action, promised=p.due if p.timed else None)
+    if open_:
+        for ev in sorted((e for e in linked_events if e.actor is not None and e.actor not in bots), key=lambda e: e.at):
+            for h in list(open_.values()):
+                if ev.at < h.sent_at:
+                    continue
+                if who(ev.actor) == author_of[h.key] and ev.kind in KEEP_KINDS:
+                    keep(h, ev, HandoffState.RECEIVED, f"kept on the linked item {ev.item}: {ev.actor.id} "
+                                                       f"{ev.kind.value.replace('_', ' ')} at {ev.at:%Y-%m-%d %H:%M}Z")
+                elif ev.kind == EventKind.CLOSED:
+                    keep(h, ev, HandoffState.RECEIVED, f"kept: the linked item {ev.item} was closed at {ev.at:%Y-%m-%d %H:%M}Z")
+    still = tuple((h, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
+                  for h in open_.values())
+    return ItemWalk(done=tuple(done), open=still)

@@ -23,6 +23,7 @@ __all__ = [
     "BUILTIN_TEMPLATES",
     "ASSIGNEE",
     "PLACEHOLDERS",
+    "PROMISE_TEMPLATE_DEFAULTS",
     "STANDOFF_TEMPLATE_DEFAULTS",
     "STEP_TEMPLATE_DEFAULTS",
     "Rule",
@@ -33,7 +34,8 @@ __all__ = [
 
 #: Names a template may use, each written ``{name}``.
 PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
-                          "cycle", "decider", "decision", "blocker"})
+                          "cycle", "decider", "decision", "blocker",
+                          "promise", "when", "written", "quote"})
 
 #: Templates that exist unless ``[templates]`` overrides them.
 BUILTIN_TEMPLATES: dict[str, str] = {
@@ -51,7 +53,17 @@ BUILTIN_TEMPLATES: dict[str, str] = {
     "standoff_draft_title": "Decide: {decision}",
     "standoff_draft": "{decider}: {cycle}. Please decide {decision} by {deadline}.",
     "ownerless": "{receiver}: {item} waits on {blocker}, which nobody holds. Please find it an owner, or drop the dependency, by {deadline}.",
+    # promises: {receiver} is the author who owes it, {sender} whom it is owed to, {promise} what
+    # was promised, {when} " by <the time named>" (empty when none was), {written} the weekday it
+    # was written, {quote} the promising sentence as written (escaped)
+    "promise": "{receiver}: on {written} you wrote you'd {promise}{when}; it is not there yet. You wrote: \u201c{quote}\u201d",
+    "promise_draft_title": "Promised: {promise}",
+    "promise_draft": "{receiver}: on {written} you wrote on {item} ({url}) that you'd {promise}{when}; it is not there yet. "
+                     "You wrote: \u201c{quote}\u201d",
 }
+
+#: Step templates of a ``promise`` rule when the step names none.
+PROMISE_TEMPLATE_DEFAULTS = {"comment": "promise", "draft": "promise_draft"}
 
 #: Step templates of a ``standoff`` rule when the step names none.
 STANDOFF_TEMPLATE_DEFAULTS = {"comment": "standoff", "draft": "standoff_draft"}
@@ -185,6 +197,12 @@ class Step(StrictModel):
 class Rule(StrictModel):
     """``[[rules]]``: what to detect, on which tools, the deadline and the escalation steps.
 
+    ``detect = "promise"`` (``rules.promise``): a comment in which its author commits to
+    something is an obligation of the author; ``within`` (default ``1d``, business time of the
+    author) is when a promise that names no time falls due, ``before_due`` brings every
+    deadline forward by that much business time (nudge before the promised time), steps may
+    comment, draft or label.
+
     ``detect = "handoff"`` needs ``on``, ``within``, ``need`` and ``next``; ``before_due``
     (business time) brings the deadline forward so that much remains before the item's due
     date. ``detect = "standoff"`` takes ``min_age`` (business time every wait-for edge must
@@ -193,7 +211,7 @@ class Rule(StrictModel):
     """
 
     name: str = Field(pattern=r"^[a-z0-9-]+$")
-    detect: Literal["handoff", "standoff"]
+    detect: Literal["handoff", "standoff", "promise"]
     tools: list[ToolName] | None = Field(
         default=None, min_length=1, json_schema_extra={"uniqueItems": True}, description="default: every configured tool"
     )
@@ -211,6 +229,15 @@ class Rule(StrictModel):
     def _per_detector(self) -> "Rule":
         # Keys that belong to the other detector, and missing handoff keys, are reported with
         # their paths by bridge.config.problems.cross_problems; here the standoff defaults are filled in.
+        if self.detect == "promise":
+            self.within = self.within or Duration.parse("1d")
+            self.need = self.need or "promise"
+            self.next = self.next or "kept"
+            for step in self.steps:
+                if "template" in step._defaulted and step.do in PROMISE_TEMPLATE_DEFAULTS:
+                    step.template = PROMISE_TEMPLATE_DEFAULTS[step.do]
+                if "title_template" in step._defaulted and step.do == "draft":
+                    step.title_template = "promise_draft_title"
         if self.detect == "standoff":
             self.min_age = self.min_age or Duration.parse("1d")
             self.within = self.within or Duration.parse("1d")
@@ -233,8 +260,8 @@ class Rule(StrictModel):
     @field_validator("detect", mode="before")
     @classmethod
     def _detect(cls, value: Any) -> Any:
-        if value not in ("handoff", "standoff"):
-            raise ValueError("unknown detector, expected \"handoff\" or \"standoff\"")
+        if value not in ("handoff", "standoff", "promise"):
+            raise ValueError("unknown detector, expected \"handoff\", \"standoff\" or \"promise\"")
         return value
 
     @field_validator("tools")

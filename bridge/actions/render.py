@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from bridge.core.model import Account, ItemRef, ItemSnapshot
 from bridge.core.people import Directory
 from rules import standoff as standoff_rule
-from rules.handoff import Finding
+from rules.handoff import PROMISE, Finding
 from connectors.base import Connector
 from rules.spec import Rule
 from rules.standoff import StandoffFinding
@@ -55,6 +55,16 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
     ``tz``: the receiver's zone (for ``{deadline}``); ``to_account``: the step's ``to`` in the
     item's tool (``{to}``), if any.
     """
+    h = finding.handoff
+    promise = {}
+    if h.trigger == PROMISE:  # the author owes it (receiver); its words are untrusted text
+        promise = {
+            "promise": conn.escape(h.action),
+            "when": (conn.literal(" by ") + format_deadline(h.promised, tz)) if h.promised else "",
+            "written": f"{h.sent_at.astimezone(ZoneInfo(tz)):%a %d %b}",
+            "quote": conn.escape(h.quote),
+            "deadline": format_deadline(h.promised or finding.at, tz),
+        }
     return {
         "receiver": conn.mention(finding.receiver),
         "sender": conn.escape(finding.handoff.sender.id) if finding.handoff.sender else "someone",
@@ -66,6 +76,8 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
         "url": conn.literal(item.url) if item else "",
         "rule": rule.name,
         "to": conn.mention(to_account) if to_account else "",
+        "promise": "", "when": "", "written": "", "quote": "",
+        **promise,
     }
 
 
@@ -79,6 +91,7 @@ def plain_values(values: dict[str, str], finding: Finding, rule: Rule, item: Ite
     return {**values, "receiver": finding.receiver.id, "to": to_account.id if to_account else "",
             "sender": finding.handoff.sender.id if finding.handoff.sender else "someone",
             "need": flat(rule.need), "next": flat(rule.next), "title": flat(item.title) if item else "",
+            "promise": flat(finding.handoff.action), "quote": flat(finding.handoff.quote),
             "url": item.url if item else ""}
 
 

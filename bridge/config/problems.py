@@ -318,10 +318,14 @@ def cross_problems(data: dict) -> list[Problem]:
                     problems.append(Problem(("rules", r, key), "required key is missing"))
                 elif key == "on" and rule[key] == []:
                     problems.append(Problem(("rules", r, key), "detect = \"handoff\" needs at least one trigger in on", []))
-        if detect == "standoff":
+        if detect == "promise":  # a promise's own keys: within, before_due, steps (rules.spec.Rule)
+            for key in ("on", "min_age", "blocked_statuses"):
+                if key in rule:
+                    problems.append(Problem(("rules", r, key), f"not used by detect = \"promise\"", rule[key]))
+        if detect in ("standoff", "promise"):
             for s_, step in enumerate(rule.get("steps") if isinstance(rule.get("steps"), list) else []):
                 if isinstance(step, dict) and step.get("do") == "reassign":
-                    problems.append(Problem(("rules", r, "steps", s_, "do"), "a standoff rule can comment, draft or label, not reassign", "reassign"))
+                    problems.append(Problem(("rules", r, "steps", s_, "do"), f"a {detect} rule can comment, draft or label, not reassign", "reassign"))
         on = rule.get("on")
         for t, trig in enumerate(on if isinstance(on, list) else []):
             owner = trig.get("owner") if isinstance(trig, dict) else None
