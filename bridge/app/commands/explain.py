@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from bridge.core.model import Event, ItemRef
+from bridge.app.commands.status import quoted
 from rules.handoff import trigger_names
 
 
@@ -58,15 +59,34 @@ def explain(engine, ref: ItemRef) -> str:
             if not edges and not mine:
                 lines.append("  no wait-for edge touches this item")
             continue
-        lines += ["", f"Rule {rule.name} (detect = {rule.detect}, on = {trigger_names(rule.on)}, within = {rule.within}):"]
+        if rule.detect == "promise":
+            lines += ["", f"Rule {rule.name} (detect = promise, a promise with no time is due {rule.within} after it was written"
+                      + (f", nudged {rule.before_due} before it is due" if rule.before_due else "") + "):"]
+        else:
+            lines += ["", f"Rule {rule.name} (detect = {rule.detect}, on = {trigger_names(rule.on)}, within = {rule.within}):"]
         if rule.tools and ref.tool not in rule.tools:
             lines.append(f"  does not apply: rule watches {rule.tools}, item is in {ref.tool}")
             continue
         mine = [h for h in handoffs if h.rule == rule.name and h.item == ref]
-        if not mine:
+        if not mine and rule.detect == "promise":
+            lines.append("  did not fire: no comment on this item promises something (questions, conditionals, quotes,"
+                         " negations, hedges, past tense and other people's commitments never do)")
+        elif not mine:
             lines.append("  did not fire: no event on this item passes the baton under this rule"
                          " (events by the daemon and self-handoffs never do)")
         for h in mine:
+            if h.trigger == "promise":
+                schedule = engine.evaluator.directory.schedule_for(h.receiver)
+                owed = f" to {h.sender.id}" if h.sender else ""
+                lines.append(f"  promise by {h.receiver.id}{owed} at {h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]: {quoted(h.quote)}")
+                due = (f"due {h.promised:%Y-%m-%d %H:%M}Z ({h.promised.astimezone(schedule.tz):%a %H:%M} {schedule.timezone})"
+                       if h.promised else "no time named: due after the rule's within")
+                lines.append(f"    {due}; deadline {h.deadline:%Y-%m-%d %H:%M}Z")
+                lines.append(f"    state {h.state.upper()}: {h.reason}" + (f" [{h.ended_by}]" if h.ended_by else ""))
+                f = next((f for f in findings if f.key == h.key), None)
+                if f:
+                    lines.append(f"    FIRED: finding with evidence {', '.join(f.evidence)}")
+                continue
             schedule = engine.evaluator.directory.schedule_for(h.receiver)
             tz = schedule.timezone
             local = h.deadline.astimezone(schedule.tz)

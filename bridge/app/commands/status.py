@@ -114,7 +114,16 @@ def format_age(age: timedelta) -> str:
     return f"{mins}m"
 
 
+def quoted(text: str, limit: int = 200) -> str:
+    """``text`` as evidence on one line: whitespace collapsed, control characters dropped, at most
+    ``limit`` characters, between curly quotes (the HTML page escapes it again for HTML)."""
+    flat = " ".join("".join(ch for ch in text if ch.isprintable() or ch.isspace()).split())
+    return "\u201c" + (flat if len(flat) <= limit else flat[:limit - 1] + "\u2026") + "\u201d"
+
+
 def _trigger_phrase(trigger: str) -> str:
+    if trigger == "promise":
+        return "the promise"
     if trigger == "review_requested":
         return "the review request"
     if trigger == "assigned":
@@ -194,7 +203,8 @@ class _Builder:
             return None
         since = min(starts)
 
-        holder_acct = handoffs[0].receiver if handoffs else standoff_rule.holder(snap)
+        passes = [h for h in handoffs if h.trigger != "promise"]  # a promise's author does not hold the item
+        holder_acct = passes[0].receiver if passes else standoff_rule.holder(snap)
         unheld = [e for e in waited_on if e.holder is None and e.kind in WAITING_KINDS]  # nobody holds this blocker
         blocked = bool(blocking or standoffs or overdue or unheld)
         row = Row(
@@ -220,6 +230,12 @@ class _Builder:
                 + ("" if e.holder is not None else ", which nobody holds"),
                 e.kind, e.on, other.url if other else None, self.name(e.holder)))
         for h in overdue:
+            if h.trigger == "promise":
+                row.blockers.append(Blocker(
+                    f"promise not kept: {self.name(h.receiver)} wrote {quoted(h.quote)} on {h.sent_at:%Y-%m-%d %H:%M}Z"
+                    + (f", due {h.promised:%Y-%m-%d %H:%M}Z" if h.promised else ""),
+                    "promise", holder=self.name(h.receiver)))
+                continue
             row.blockers.append(Blocker(
                 f"overdue handoff: {self.name(h.receiver)} has not acknowledged {_trigger_phrase(h.trigger)}",
                 "overdue", holder=self.name(h.receiver)))
@@ -261,7 +277,7 @@ class _Builder:
             return self.decision(e.holder, f"finish {self.label(e.on)}", other.due if other else None)
         if handoffs:
             h = handoffs[0]
-            what = f"acknowledge {_trigger_phrase(h.trigger)}"
+            what = f"keep the promise to {h.action}" if h.trigger == "promise" else f"acknowledge {_trigger_phrase(h.trigger)}"
             if h.state == HandoffState.OVERDUE:
                 what += " (overdue)"
             return self.decision(h.receiver, what, h.deadline)
