@@ -35,7 +35,7 @@ __all__ = [
 #: Names a template may use, each written ``{name}``.
 PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
                           "cycle", "decider", "decision", "blocker",
-                          "promise", "when", "written", "quote"})
+                          "promise", "when", "written", "quote", "missing", "handed"})
 
 #: Templates that exist unless ``[templates]`` overrides them.
 BUILTIN_TEMPLATES: dict[str, str] = {
@@ -57,6 +57,10 @@ BUILTIN_TEMPLATES: dict[str, str] = {
     # was promised, {when} " by <the time named>" (empty when none was), {written} the weekday it
     # was written, {quote} the promising sentence as written (escaped)
     "promise": "{receiver}: on {written} you wrote you'd {promise}{when}; it is not there yet. You wrote: \u201c{quote}\u201d",
+    # an incomplete handoff (a rule's require): {receiver} is its sender, {missing} what it lacks,
+    # {handed} how it was handed over ("moved to Ready for QA")
+    "incomplete": ("{receiver}: {item} was handed over ({handed}) without {missing}. Please add {missing}: "
+                   "the receiver's clock starts when it is complete."),
     "promise_draft_title": "Promised: {promise}",
     "promise_draft": "{receiver}: on {written} you wrote on {item} ({url}) that you'd {promise}{when}; it is not there yet. "
                      "You wrote: \u201c{quote}\u201d",
@@ -72,6 +76,9 @@ STANDOFF_TEMPLATE_DEFAULTS = {"comment": "standoff", "draft": "standoff_draft"}
 #: takes ``STANDOFF_TEMPLATE_DEFAULTS`` instead.
 STEP_TEMPLATE_DEFAULTS = {"comment": "nudge", "reassign": "reassign", "draft": "draft"}
 _RULE_NAME = re.compile(r"[a-z0-9-]+")
+
+#: What a handoff rule's ``require`` may name (besides ``checklist:<heading>``).
+REQUIREMENTS = ("receiver", "due", "description")
 
 #: ``owner = "assignee"`` on a status trigger: the item's assignees when it enters the status.
 ASSIGNEE = "assignee"
@@ -205,7 +212,11 @@ class Rule(StrictModel):
 
     ``detect = "handoff"`` needs ``on``, ``within``, ``need`` and ``next``; ``before_due``
     (business time) brings the deadline forward so that much remains before the item's due
-    date. ``detect = "standoff"`` takes ``min_age`` (business time every wait-for edge must
+    date. ``require`` lists what a handoff must carry (``REQUIREMENTS`` and ``checklist:<heading>``,
+    see ``rules.handoff.missing``): one handoff lacking any gets a comment to its sender first
+    (template ``incomplete``), and the receiver's ``within`` starts when it is complete
+    (``clock = "complete"``, the default) or when it was sent (``clock = "sent"``).
+    ``detect = "standoff"`` takes ``min_age`` (business time every wait-for edge must
     have lasted, default ``1d``), ``blocked_statuses`` (statuses/sections meaning "waiting on
     what I link to") and ``within`` (time the decider gets, default ``1d``).
     """
@@ -223,7 +234,22 @@ class Rule(StrictModel):
     min_age: DurationField | None = Field(default=None, description="standoff: business time every edge must have lasted (default 1d)")
     blocked_statuses: list[Text] = Field(default_factory=list, description="standoff: statuses that wait on the items they link to")
     dry_run: bool = False
+    require: list[Text] = Field(default_factory=list, json_schema_extra={"uniqueItems": True}, description=(
+        'handoff: what a handoff must carry: "receiver", "due", "description", "checklist:<heading>"'))
+    clock: Literal["complete", "sent"] = Field(default="complete", description=(
+        "handoff with require: the receiver's clock starts when the handoff is complete, or when it was sent"))
     steps: list[Step] = Field(min_length=1, description="at least one; a rule with none would act on nothing")
+
+    @field_validator("require")
+    @classmethod
+    def _require(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry not in REQUIREMENTS and not (entry.startswith("checklist:") and entry[len("checklist:"):].strip()):
+                raise ValueError(f"unknown requirement {entry!r}: expected \"receiver\", \"due\", \"description\" "
+                                 f"or \"checklist:<heading>\" (e.g. \"checklist:Acceptance criteria\")")
+        if len(set(value)) != len(value):
+            raise ValueError("each requirement may appear only once")
+        return value
 
     @model_validator(mode="after")
     def _per_detector(self) -> "Rule":

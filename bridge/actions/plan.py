@@ -24,7 +24,11 @@ from bridge.core.model import Action, ActionKind, ItemRef, ItemSnapshot
 from bridge.core.people import Directory
 from bridge.store import FindingRow, OutboxRow, Store
 from rules.handoff import Finding
-from rules.spec import Rule
+from rules.handoff import INCOMPLETE
+from rules.spec import Rule, Step
+
+#: The one step of an incomplete handoff's finding: a comment to its sender naming what is missing.
+INCOMPLETE_STEP = Step(after="0h", do="comment", template="incomplete")
 from rules.standoff import StandoffFinding
 
 log = get_logger("bridge.actions")
@@ -77,7 +81,9 @@ class Planner:
         rule = self._rule(finding.rule)
         schedule = self.directory.schedule_for(finding.receiver)
         out = []
-        for i, step in enumerate(rule.steps):
+        # an incomplete handoff gets one comment to its sender, whatever the rule's steps
+        steps = [INCOMPLETE_STEP] if finding.detect == INCOMPLETE else rule.steps
+        for i, step in enumerate(steps):
             due = schedule.next_working_moment(schedule.add(finding.at, step.after))
             if now >= due and schedule.is_working(now):
                 out.append((i, step, due))

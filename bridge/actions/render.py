@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from bridge.core.model import Account, ItemRef, ItemSnapshot
 from bridge.core.people import Directory
 from rules import standoff as standoff_rule
-from rules.handoff import PROMISE, Finding
+from rules.handoff import INCOMPLETE, PROMISE, Finding, requirement_words
 from connectors.base import Connector
 from rules.spec import Rule
 from rules.standoff import StandoffFinding
@@ -48,6 +48,15 @@ def fill_template(template: str, values: dict[str, str], literal: Callable[[str]
     return "".join(out)
 
 
+def handed_phrase(trigger: str) -> str:
+    """How a handoff's trigger reads in a sentence: ``moved to Ready for QA``, ``assigned``."""
+    if trigger.startswith("status:"):
+        return f"moved to {trigger[len('status:'):]}"
+    if trigger.startswith("label:"):
+        return f"labelled {trigger[len('label:'):]}"
+    return {"review_requested": "review requested", "assigned": "assigned"}.get(trigger, trigger)
+
+
 def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnapshot | None, tz: str,
                    to_account: Account | None) -> dict[str, str]:
     """Placeholder values of an overdue handoff's step, in ``conn``'s markup.
@@ -65,6 +74,13 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
             "quote": conn.escape(h.quote),
             "deadline": format_deadline(h.promised or finding.at, tz),
         }
+    if h.trigger == INCOMPLETE:  # receiver: the sender who owes what is missing
+        words = [requirement_words(r) for r in h.action.split("|")]
+        promise = {
+            "missing": conn.escape(", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]),
+            "handed": conn.escape(handed_phrase(h.quote)),
+            "sender": conn.mention(h.sender) if h.sender else "nobody",
+        }
     return {
         "receiver": conn.mention(finding.receiver),
         "sender": conn.escape(finding.handoff.sender.id) if finding.handoff.sender else "someone",
@@ -76,7 +92,7 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
         "url": conn.literal(item.url) if item else "",
         "rule": rule.name,
         "to": conn.mention(to_account) if to_account else "",
-        "promise": "", "when": "", "written": "", "quote": "",
+        "promise": "", "when": "", "written": "", "quote": "", "missing": "", "handed": "",
         **promise,
     }
 

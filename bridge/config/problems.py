@@ -308,7 +308,7 @@ def cross_problems(data: dict) -> list[Problem]:
         else:
             rule_tools = [t for t in connectors if t in AVAILABLE_CONNECTORS]
         detect = rule.get("detect") if isinstance(rule.get("detect"), str) else None
-        only = {"handoff": ("on", "before_due"), "standoff": ("min_age", "blocked_statuses")}
+        only = {"handoff": ("on", "before_due", "require", "clock"), "standoff": ("min_age", "blocked_statuses")}
         for key in only.get("standoff" if detect == "handoff" else "handoff" if detect == "standoff" else "", ()):
             if key in rule:
                 problems.append(Problem(("rules", r, key), f"only used by detect = \"{'handoff' if key in only['handoff'] else 'standoff'}\"", rule[key]))
@@ -319,7 +319,7 @@ def cross_problems(data: dict) -> list[Problem]:
                 elif key == "on" and rule[key] == []:
                     problems.append(Problem(("rules", r, key), "detect = \"handoff\" needs at least one trigger in on", []))
         if detect == "promise":  # a promise's own keys: within, before_due, steps (rules.spec.Rule)
-            for key in ("on", "min_age", "blocked_statuses"):
+            for key in ("on", "min_age", "blocked_statuses", "require", "clock"):
                 if key in rule:
                     problems.append(Problem(("rules", r, key), f"not used by detect = \"promise\"", rule[key]))
         if detect in ("standoff", "promise"):

@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     UNLABELED = "unlabeled"
     COMMITTED = "committed"
     DUE_CHANGED = "due_changed"
+    DESCRIPTION_CHANGED = "description_changed"
 
 
 class ItemKind(StrEnum):
@@ -142,6 +143,9 @@ class Event:
     - ``text``/``mentions``: for ``commented`` and ``reviewed``.
     - ``due``: for ``due_changed``, the new due date (``YYYY-MM-DD``) or moment (ISO 8601
       with offset), ``None`` when cleared.
+    - ``description_changed``: ``actor`` edited the item's description (Jira's ``description``
+      changelog item, Asana's ``notes_changed`` story); ``text`` is the new description where the
+      tool says it (Jira ``toString``; ``""`` when cleared), ``None`` where it does not (Asana).
     """
 
     tool: str
@@ -193,6 +197,7 @@ class ItemSnapshot:
     links: tuple[ItemRef, ...] = ()
     due: datetime | date | None = None  # see "due" above
     blocked_by: tuple[ItemRef, ...] = ()
+    description: str | None = None  # plain text: GitHub body, Jira description, Asana notes; None if empty
 
 
 @dataclass(frozen=True)

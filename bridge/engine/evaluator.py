@@ -348,7 +348,7 @@ class Evaluator:
             self.walks[rule][ref] = walk
         self._to_settle.add((rule, ref))
         # a promise is owed, not handed over: nobody waits on it in the wait-for graph
-        handoffs = [h for h, _ in walk.open if h.trigger != handoff_rule.PROMISE] if walk else []
+        handoffs = [h for h, _ in walk.open if h.trigger not in handoff_rule.NOT_PASSES] if walk else []
         self._feed(("handoff", rule, ref), standoff_rule.handoff_edges(handoffs))
 
     def _set_review_edges(self, ref: ItemRef, edges: list[standoff_rule.WaitEdge]) -> None:
@@ -520,7 +520,7 @@ def _account(s: str | None) -> Account | None:
 def _handoff_json(h: handoff_rule.Handoff) -> list:
     row = [h.key, str(h.sender) if h.sender else None, str(h.receiver), h.trigger, h.sent_at.isoformat(),
            h.sent_event, h.deadline.isoformat()]
-    if h.trigger == handoff_rule.PROMISE:  # what the nudge quotes
+    if h.trigger in handoff_rule.NOT_PASSES:  # what the nudge quotes, or what is missing
         row += [h.quote, h.action, h.promised.isoformat() if h.promised else None]
     return row
 
