@@ -54,6 +54,8 @@ NOT_STARTED = datetime(9999, 12, 31, tzinfo=timezone.utc)
 NOT_PASSES = frozenset({PROMISE, INCOMPLETE})
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+#]|\d+[.)]|\[[ xX]?\]|\(/\)|\(x\)|[\u2610\u2611\u2612\u2022])\s*\S")
+#: A heading that ends a section: Markdown ``##``…, Jira ``h1.``… (a single ``#`` is a Jira list item).
+_NEXT_HEADING = re.compile(r"^\s*(?:#{2,6}\s|h[1-6]\.\s)")
 _HEADING_MARK = re.compile(r"^\s*(?:#{1,6}\s+|h[1-6]\.\s+|\*{1,2}(?=\S)|_{1,2}(?=\S))")
 
 
@@ -70,10 +72,10 @@ def has_checklist(description: str | None, heading: str) -> bool:
         if " ".join(bare.split()) != want:
             continue
         for nxt in lines[i + 1:]:
+            if _NEXT_HEADING.match(nxt):
+                break
             if _LIST_ITEM.match(nxt):
                 return True
-            if nxt.strip() and _HEADING_MARK.match(nxt) and not _LIST_ITEM.match(nxt):
-                break
     return False
 
 
