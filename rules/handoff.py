@@ -449,6 +449,10 @@ def walk_item(
                 if ev.at >= h.sent_at and acknowledges(ev, h):
                     close(h, HandoffState.RECEIVED, ev, f"acknowledged on the linked item {ev.item} by {ev.actor.id} "
                                            f"({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
+    if asked and evs:  # what an open request still lacks now (the comment named what it lacked when sent)
+        for k, a in list(asked.items()):
+            now_missing = missing(require, evs[-1].at, evs, snapshot, a.sender is not None)
+            asked[k] = replace(a, action="|".join(now_missing) or a.action)
     still = tuple(
         (h, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
         for h in (*asked.values(), *open_.values())

@@ -10,7 +10,7 @@ import json
 
 from bridge.core.model import Event, ItemRef
 from bridge.app.commands.status import quoted
-from rules.handoff import trigger_names
+from rules.handoff import NOT_STARTED, requirement_words, trigger_names
 
 
 def _event_line(ev: Event) -> str:
@@ -87,8 +87,23 @@ def explain(engine, ref: ItemRef) -> str:
                 if f:
                     lines.append(f"    FIRED: finding with evidence {', '.join(f.evidence)}")
                 continue
+            if h.trigger == "incomplete":
+                lacks = " and ".join(requirement_words(r) for r in h.action.split("|"))
+                lines.append(f"  incomplete handoff ({h.quote}) to {h.sender.id if h.sender else 'nobody'} at "
+                             f"{h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]: lacks {lacks}; its sender {h.receiver.id} is asked")
+                lines.append(f"    state {h.state.upper()}: {h.reason}" + (f" [{h.ended_by}]" if h.ended_by else ""))
+                f = next((f for f in findings if f.key == h.key), None)
+                if f:
+                    lines.append(f"    FIRED: finding with evidence {', '.join(f.evidence)}")
+                continue
             schedule = engine.evaluator.directory.schedule_for(h.receiver)
             tz = schedule.timezone
+            if h.deadline == NOT_STARTED:
+                lines.append(f"  handoff {h.sender.id if h.sender else '?'} → {h.receiver.id} by {h.trigger} at "
+                             f"{h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]")
+                lines.append(f"    clock not started: the handoff lacks what the rule requires ({', '.join(rule.require)})")
+                lines.append(f"    state {h.state.upper()}: {h.reason}" + (f" [{h.ended_by}]" if h.ended_by else ""))
+                continue
             local = h.deadline.astimezone(schedule.tz)
             lines.append(f"  handoff {h.sender.id if h.sender else '?'} → {h.receiver.id} by {h.trigger} at {h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]")
             lines.append(f"    deadline {h.deadline:%Y-%m-%d %H:%M}Z ({local:%a %H:%M} {tz}, receiver's business time)")

@@ -31,6 +31,7 @@ from bridge.core import errors
 from bridge.actions import format_deadline
 from bridge.core.model import Account, HandoffState, ItemRef, ItemSnapshot
 from rules import standoff as standoff_rule
+from rules.handoff import NOT_STARTED, requirement_words
 
 MOVING, BLOCKED = "MOVING", "BLOCKED"
 PENDING = (HandoffState.SENT, HandoffState.OVERDUE)
@@ -124,6 +125,8 @@ def quoted(text: str, limit: int = 200) -> str:
 def _trigger_phrase(trigger: str) -> str:
     if trigger == "promise":
         return "the promise"
+    if trigger == "incomplete":
+        return "the request to complete the handoff"
     if trigger == "review_requested":
         return "the review request"
     if trigger == "assigned":
@@ -190,7 +193,8 @@ class _Builder:
 
     def row(self, ref: ItemRef, snap: ItemSnapshot | None, pending) -> Row | None:
         ev = self.evaluation
-        handoffs = sorted((h for h in pending if h.item == ref), key=lambda h: (h.sent_at, h.key))
+        # a sender asked to complete a handoff decides first: the receiver's clock waits on it
+        handoffs = sorted((h for h in pending if h.item == ref), key=lambda h: (h.sent_at, h.trigger != "incomplete", h.key))
         waits = sorted((e for e in ev.edges if e.item == ref), key=lambda e: (e.began, e.key))
         waited_on = sorted((e for e in ev.edges if e.on == ref and e.item != ref), key=lambda e: (e.began, e.key))
         standoffs = [f for f in ev.standoffs if f.detect == "standoff" and ref in f.items]
@@ -230,6 +234,11 @@ class _Builder:
                 + ("" if e.holder is not None else ", which nobody holds"),
                 e.kind, e.on, other.url if other else None, self.name(e.holder)))
         for h in overdue:
+            if h.trigger == "incomplete":
+                lacks = " and ".join(requirement_words(r) for r in h.action.split("|"))
+                row.blockers.append(Blocker(f"incomplete handoff: {self.name(h.receiver)} has not added {lacks}",
+                                            "incomplete", holder=self.name(h.receiver)))
+                continue
             if h.trigger == "promise":
                 row.blockers.append(Blocker(
                     f"promise not kept: {self.name(h.receiver)} wrote {quoted(h.quote)} on {h.sent_at:%Y-%m-%d %H:%M}Z"
@@ -277,10 +286,15 @@ class _Builder:
             return self.decision(e.holder, f"finish {self.label(e.on)}", other.due if other else None)
         if handoffs:
             h = handoffs[0]
-            what = f"keep the promise to {h.action}" if h.trigger == "promise" else f"acknowledge {_trigger_phrase(h.trigger)}"
+            if h.trigger == "promise":
+                what = f"keep the promise to {h.action}"
+            elif h.trigger == "incomplete":
+                what = "add " + " and ".join(requirement_words(r) for r in h.action.split("|"))
+            else:
+                what = f"acknowledge {_trigger_phrase(h.trigger)}"
             if h.state == HandoffState.OVERDUE:
                 what += " (overdue)"
-            return self.decision(h.receiver, what, h.deadline)
+            return self.decision(h.receiver, what, None if h.deadline == NOT_STARTED else h.deadline)
         for e in waits:
             if e.holder is not None:
                 return self.decision(e.holder, standoff_rule.fill(_task_of(e), self.label), None)
