@@ -250,6 +250,8 @@ def _sends(
 ) -> tuple[str, list[Account]] | None:
     if ev.kind.value in triggers and ev.kind in (EventKind.REVIEW_REQUESTED, EventKind.ASSIGNED) and ev.subject:
         return ev.kind.value, [ev.subject]
+    if ev.kind == EventKind.REVIEW_REQUESTED and ev.kind.value in triggers and ev.subject is None:
+        return ev.kind.value, []  # a team's review requested: nobody in particular receives it
     if ev.kind == EventKind.LABELED and f"label:{ev.label}" in triggers:
         return f"label:{ev.label}", sorted(assignees)
     if ev.kind == EventKind.STATUS_CHANGED and _status_key(ev.to_status) in triggers:

@@ -138,7 +138,8 @@ class Event:
       for ``review_dismissed``, the state the review had before it was dismissed.
     - ``review_dismissed``: ``actor`` dismissed a review of ``subject`` (the reviewer; ``None``
       when the review is not known), at the time of dismissal; ``text`` is its message.
-    - ``label``: for ``labeled``/``unlabeled``.
+    - ``label``: for ``labeled``/``unlabeled``; for a ``review_requested`` of a team (GitHub), the
+      team as ``team:<slug>``, with ``subject`` ``None``: a team is not a person.
     - ``link_type``/``target``: for ``linked``/``unlinked``.
     - ``text``/``mentions``: for ``commented`` and ``reviewed``.
     - ``due``: for ``due_changed``, the new due date (``YYYY-MM-DD``) or moment (ISO 8601

@@ -176,3 +176,14 @@ def test_before_due_brings_a_promise_deadline_forward_but_never_before_it_was_wr
     soon = ev(0, EventKind.COMMENTED, DEV, text="I'll send it in 2 hours")
     [(q, _)] = promise.walk_item(r, REF, [soon], s, bots={BOT}, schedule_for=lambda a: SCHEDULE).open
     assert q.deadline == soon.at
+
+
+def test_a_review_requested_of_a_team_lacks_its_receiver():
+    body = ('detect = "handoff"\non = ["review_requested"]\nwithin = "4h"\nneed = "review"\nnext = "merge"\n'
+            'require = ["receiver"]\n')
+    r = parse_config(CONFIG.format(rule=body), environ={"T": "x"}).rules[0]
+    team = ev(0, EventKind.REVIEW_REQUESTED, DEV, label="team:web-reviewers")
+    [(ask, _)] = walk(r, [team], snap()).open
+    assert (ask.trigger, ask.receiver, ask.sender, ask.action) == ("incomplete", DEV, None, "receiver")
+    plain = parse_config(CONFIG.format(rule=body.replace('require = ["receiver"]\n', "")), environ={"T": "x"}).rules[0]
+    assert walk(plain, [team], snap()).open == (), "without require a team request hands to nobody, as before"
