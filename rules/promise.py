@@ -481,6 +481,24 @@ def owed_to(ev: Event, earlier: list[Event], snapshot: ItemSnapshot | None, *, b
     return None
 
 
+def description_event(ref: ItemRef, evs: list[Event], snapshot: ItemSnapshot | None) -> Event | None:
+    """The item's current description as a comment of whoever wrote it, for promise detection: by
+    the actor of its last ``description_changed`` event at that time, else by the item's author
+    at its creation; ``None`` when there is no description or no known writer. Its id,
+    ``description:<event id or "created">``, is no stored event."""
+    if snapshot is None or not snapshot.description:
+        return None
+    edits = [e for e in evs if e.kind == EventKind.DESCRIPTION_CHANGED and e.actor is not None]
+    if edits:
+        last = edits[-1]
+        return Event(ref.tool, f"description:{last.id}", ref, last.at, EventKind.COMMENTED, actor=last.actor,
+                     text=snapshot.description)
+    if snapshot.author is None or snapshot.created_at is None:
+        return None
+    return Event(ref.tool, "description:created", ref, snapshot.created_at, EventKind.COMMENTED, actor=snapshot.author,
+                 text=snapshot.description)
+
+
 def walk_item(
     rule: Any,
     ref: ItemRef,
@@ -493,8 +511,8 @@ def walk_item(
     patterns: Sequence[re.Pattern] | None = None,
     linked_events: Iterable[Event] = (),
 ) -> ItemWalk:
-    """Walk one item's events (oldest first) for one ``promise`` rule: each comment that
-    promises something opens an obligation of its author (a ``Handoff`` with ``trigger =
+    """Walk one item's events (oldest first) for one ``promise`` rule: each comment (and the item's
+    description, see :func:`description_event`) that promises something opens an obligation of its author (a ``Handoff`` with ``trigger =
     "promise"``: ``receiver`` the author, ``sender`` whom it is owed to, see :func:`owed_to`).
 
     One obligation per comment: its first promise. Its ``deadline`` is the promised time read
@@ -510,6 +528,9 @@ def walk_item(
     done: list[Handoff] = []
     due = snapshot.due if snapshot is not None else None
     author_of = {}
+    described = description_event(ref, evs, snapshot)
+    if described is not None:
+        evs = sorted([*evs, described], key=lambda e: e.at)
 
     def keep(h: Handoff, ev: Event, state: HandoffState, reason: str) -> None:
         done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
@@ -520,7 +541,7 @@ def walk_item(
             continue
         actor = who(ev.actor)
         for h in list(open_.values()):
-            if ev.at < h.sent_at or ev.id == h.sent_event:
+            if ev.at < h.sent_at or ev.id == h.sent_event or ev is described:  # the description is read, not activity
                 continue
             if actor == author_of[h.key] and ev.kind in KEEP_KINDS:
                 keep(h, ev, HandoffState.RECEIVED,

@@ -187,3 +187,14 @@ def test_a_review_requested_of_a_team_lacks_its_receiver():
     assert (ask.trigger, ask.receiver, ask.sender, ask.action) == ("incomplete", DEV, None, "receiver")
     plain = parse_config(CONFIG.format(rule=body.replace('require = ["receiver"]\n', "")), environ={"T": "x"}).rules[0]
     assert walk(plain, [team], snap()).open == (), "without require a team request hands to nobody, as before"
+
+
+def test_a_promise_in_the_description_is_its_writers():
+    created = ItemSnapshot(REF, "t", "u", ItemKind.ISSUE, "To Do", StatusCategory.TODO, author=DEV, created_at=T0,
+                           description="Customer asked for the SOW.\nI'll deliver the SOW by Friday.")
+    [(p, evidence)] = pwalk([], created).open
+    assert (p.receiver, p.sent_at, p.sent_event, p.quote) == (DEV, T0, "description:created", "I'll deliver the SOW by Friday.")
+    said = ev(10, EventKind.COMMENTED, OLGA, text="I'll review it by Thursday.")
+    edit = ev(60, EventKind.DESCRIPTION_CHANGED, DEV)
+    edited = pwalk([said, edit], created).open
+    assert {(h.receiver, h.sent_event) for h, _ in edited} == {(OLGA, said.id), (DEV, f"description:{edit.id}")}
