@@ -34,12 +34,16 @@ __all__ = [
 
 #: Names a template may use, each written ``{name}``.
 PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
-                          "cycle", "decider", "decision", "blocker",
+                          "cycle", "decider", "decision", "blocker", "since",
                           "promise", "when", "written", "quote", "missing", "handed"})
 
 #: Templates that exist unless ``[templates]`` overrides them.
 BUILTIN_TEMPLATES: dict[str, str] = {
     "nudge": "{receiver}: I need your {need} of {item} by {deadline} to move it to {next}.",
+    # An adopted handoff (found already overdue at a first start or after an outage): the deadline
+    # named is the restarted one, and the comment says since when it has waited.
+    "nudge_adopted": "{receiver}: {item} has waited for your {need} since {since}. I need it by {deadline} "
+                     "to move it to {next}.",
     "reassign": (
         "{to}: {item} has waited for {receiver}'s {need} since {deadline}. "
         "I am handing it to you: I need your {need} to move it to {next}."

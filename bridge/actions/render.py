@@ -48,6 +48,11 @@ def fill_template(template: str, values: dict[str, str], literal: Callable[[str]
     return "".join(out)
 
 
+def format_day(at: datetime, tz: str) -> str:
+    """``Mon 23 Nov``: the day of ``at`` in the zone ``tz`` (an IANA name)."""
+    return f"{at.astimezone(ZoneInfo(tz)):%a %d %b}"
+
+
 def handed_phrase(trigger: str) -> str:
     """How a handoff's trigger reads in a sentence: ``moved to Ready for QA``, ``assigned``."""
     if trigger.startswith("status:"):
@@ -58,11 +63,12 @@ def handed_phrase(trigger: str) -> str:
 
 
 def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnapshot | None, tz: str,
-                   to_account: Account | None) -> dict[str, str]:
+                   to_account: Account | None, deadline: datetime | None = None) -> dict[str, str]:
     """Placeholder values of an overdue handoff's step, in ``conn``'s markup.
 
-    ``tz``: the receiver's zone (for ``{deadline}``); ``to_account``: the step's ``to`` in the
-    item's tool (``{to}``), if any.
+    ``tz``: the receiver's zone (for ``{deadline}`` and ``{since}``, the day the handoff was
+    sent); ``to_account``: the step's ``to`` in the item's tool (``{to}``), if any;
+    ``deadline``: the deadline to name (default the finding's; an adopted handoff's restarted one).
     """
     h = finding.handoff
     promise = {}
@@ -70,7 +76,7 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
         promise = {
             "promise": conn.escape(h.action),
             "when": (conn.literal(" by ") + format_deadline(h.promised, tz)) if h.promised else "",
-            "written": f"{h.sent_at.astimezone(ZoneInfo(tz)):%a %d %b}",
+            "written": format_day(h.sent_at, tz),
             "quote": conn.escape(h.quote),
             "deadline": format_deadline(h.promised or finding.at, tz),
         }
@@ -82,12 +88,13 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
             "sender": conn.mention(h.sender) if h.sender else "nobody",
         }
     return {
+        "since": format_day(finding.handoff.sent_at, tz),
         "receiver": conn.mention(finding.receiver),
         "sender": conn.escape(finding.handoff.sender.id) if finding.handoff.sender else "someone",
         "need": conn.escape(rule.need),
         "item": finding.item.key,
         "title": conn.escape(item.title) if item else "",
-        "deadline": format_deadline(finding.at, tz),
+        "deadline": format_deadline(deadline or finding.at, tz),
         "next": conn.escape(rule.next),
         "url": conn.literal(item.url) if item else "",
         "rule": rule.name,

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "its credential): it is named on stderr and the others ran.")
     _config_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--dry-run", action="store_true",
+                   help="poll and plan, then print what would be written; write nothing to any tracker and "
+                        "record no action (whatever [daemon] dry_run says)")
 
     p = sub.add_parser("check-config", help="validate a configuration file",
                        description="Exit 0 and print a summary, or exit 2 listing every problem "
@@ -106,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "that never matched an account. Reads the store; no tracker call.")
     _config_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
+
+    p = sub.add_parser("retry", help="read dead-lettered items again (after their cause is fixed)",
+                       description="Items whose own read kept failing (a 404 on one timeline, comments or stories) "
+                                   "are in the dead-letter list (`status` shows it). Put ITEM (or every dead-lettered "
+                                   "item) back in the retry queue and read the due ones now; what still fails waits "
+                                   "with backoff again. Exit 1 when an item named is not dead-lettered or cannot be "
+                                   f"read yet, {EXIT_CONNECTOR_DOWN} when its tracker was down.")
+    _config_arg(p)
+    p.add_argument("items", metavar="ITEM", nargs="*", help="e.g. acme/web#12, WEB-17, asana:1204567890123 (default: all)")
+    p.add_argument("--queue-only", action="store_true",
+                   help="only put them back in the queue; the running daemon reads them in its next cycle")
 
     p = sub.add_parser("demo", help="replay a scenario against the local emulators (no tracker needed)",
                        description="Start the emulators the scenario uses (GitHub, Jira, Asana) on loopback, "
@@ -192,8 +206,12 @@ def cmd_once(args) -> int:
         _config, _store, engine = _setup(args)
     except ConfigError as exc:
         return _print_config_error(exc)
+    from bridge.engine.why import next_steps
+
+    engine.preview = args.dry_run
     try:
         report = engine.cycle()
+        steps = next_steps(engine, report.findings, report.inhibited, report.at)
     finally:
         close_connectors(engine.connectors)
     down = engine.health.unhealthy()
@@ -202,12 +220,17 @@ def cmd_once(args) -> int:
             "polled": report.polled, "requests": report.requests, "new_events": report.new_events,
             "findings": [{"rule": f.rule, "item": f.item.key, "receiver": f.receiver.id, "at": f.at.isoformat()} for f in report.findings],
             "actions": [d.__dict__ for d in report.deliveries],
+            "next_steps": [n.to_json() for n in steps],
             "errors": report.errors,
         }, indent=2))
     else:
-        print(report.status_line())
+        print(report.status_line() + (" (dry run: nothing written, nothing recorded)" if args.dry_run else ""))
         for d in report.deliveries:
             print(f"  {d.status:<9} {d.do:<8} {d.item}  {d.marker}  {d.url or d.error or ''}")
+        if steps:
+            print("Next steps:")
+            for n in steps:
+                print(f"  {n.line()}")
     for name, reason in sorted(down.items()):
         print(f"handoff-bridge: connector {name} is down and was skipped: {reason}", file=sys.stderr)
     return EXIT_CONNECTOR_DOWN if down else 0
@@ -229,7 +252,8 @@ def cmd_explain(args) -> int:
         config, store, _ = _setup(args, connect=False)
     except ConfigError as exc:
         return _print_config_error(exc)
-    if store.item(ref) is None and not store.events(ref):
+    if store.item(ref) is None and not store.events(ref) and not any(
+            (r.item_tool, r.item_key) == (ref.tool, ref.key) for r in store.retries()):
         print(f"handoff-bridge: {ref}: not in the store (not polled yet, or not in a watched repository, "
               f"query or project)", file=sys.stderr)
         return EXIT_UNKNOWN_ITEM
@@ -271,6 +295,54 @@ def cmd_people(args) -> int:
     return 0
 
 
+def cmd_retry(args) -> int:
+    from bridge.core.model import ItemRef
+    from bridge.app.wiring import close_connectors
+    from bridge.engine.cycle import CycleReport
+
+    try:
+        refs = [ItemRef.parse(text) for text in args.items] or None
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    try:
+        _config, store, engine = _setup(args, connect=not args.queue_only)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+    from bridge.core.clock import utcnow
+    from bridge.engine.retries import RetryQueue
+
+    now = utcnow()
+    queue = engine.retries if engine is not None else RetryQueue(
+        store, tries=_config.daemon.retry_tries, first_wait=_config.daemon.retry_wait.wall(),
+        max_wait=_config.daemon.retry_max_wait.wall())
+    back = queue.requeue(now, refs)
+    named = {(r.tool, r.key) for r in refs or []}
+    missing = named - {(r.item_tool, r.item_key) for r in back}
+    for tool, key in sorted(missing):
+        print(f"handoff-bridge: {tool}:{key} is not in the dead-letter list", file=sys.stderr)
+    print(f"{len(back)} item{'s' if len(back) != 1 else ''} back in the retry queue")
+    if engine is None:
+        return 1 if missing else 0
+    try:
+        report = CycleReport(at=now)
+        engine.retry(report, now, {r.connector for r in back} or set())
+    finally:
+        close_connectors(engine.connectors)
+    left = {(r.item_tool, r.item_key): r for r in store.retries()}
+    for r in back:
+        still = left.get((r.item_tool, r.item_key))
+        print(f"  {r.item_tool} {r.item_key}: " + ("read and stored" if still is None else
+              f"still failing ({still.error}); next read {still.next_try_at:%Y-%m-%d %H:%M}Z"
+              if still.dead_at is None else f"dead-lettered again ({still.error})"))
+    down = engine.health.unhealthy()
+    for name, reason in sorted(down.items()):
+        print(f"handoff-bridge: connector {name} is down: {reason}", file=sys.stderr)
+    if down:
+        return EXIT_CONNECTOR_DOWN
+    return 1 if missing or any((r.item_tool, r.item_key) in left for r in back) else 0
+
+
 def cmd_demo(args) -> int:
     from bridge.app.commands import demo
     from bridge.app.logging import configure_logging
@@ -302,6 +374,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "status": cmd_status,
     "people": cmd_people,
+    "retry": cmd_retry,
 }
 
 

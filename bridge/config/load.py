@@ -37,6 +37,7 @@ from bridge.core.businesstime import WorkSchedule
 from bridge.core.errors import ConfigError
 from bridge.core.fields import (
     WEEKDAYS,
+    DurationField,
     HolidaysCode,
     StrictModel,
     Text,
@@ -81,6 +82,20 @@ class DaemonConfig(StrictModel):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     allow_inline_secrets: bool = Field(default=False, description="permit token = \"literal\"")
+    retry_tries: int = Field(default=5, ge=1, description="failed reads of one item (the poll's included) "
+                             "before it goes to the dead-letter list")
+    retry_wait: DurationField = Field(default="5m", validate_default=True,
+                                      description="wall clock: first wait before an item that failed is read "
+                                                  "again; doubled after each failure")
+    retry_max_wait: DurationField = Field(default="6h", validate_default=True,
+                                          description="wall clock: longest wait between two reads of a failed item")
+
+    @field_validator("retry_wait", "retry_max_wait")
+    @classmethod
+    def _positive_wait(cls, value):
+        if value.wall().total_seconds() <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
 
     @field_validator("database")
     @classmethod
@@ -88,6 +103,22 @@ class DaemonConfig(StrictModel):
         if value is not None:
             database_url_problem(value)
         return value
+
+
+class AdoptionConfig(StrictModel):
+    """``[adoption]``: handoffs first seen already overdue (a first start on a tracker with a
+    backlog, or an outage longer than their deadline) are adopted, not nudged at once."""
+
+    enabled: bool = Field(default=True, description="false: a handoff found long overdue is nudged at once, "
+                                                   "naming its original deadline")
+    late_after: DurationField = Field(default="1h", validate_default=True,
+                                      description="wall clock: a handoff first found overdue this long after "
+                                                  "its deadline is adopted")
+    grace: DurationField = Field(default="4h", validate_default=True,
+                                 description="receiver's business time: an adopted handoff's deadline restarts "
+                                             "this long after the daemon first saw it overdue")
+    per_person_per_day: int = Field(default=3, ge=1, description="at most this many first nudges of adopted "
+                                    "handoffs per receiver in any 24 hours; the rest wait their turn, oldest first")
 
 
 def database_url_problem(url: str) -> None:
@@ -209,6 +240,7 @@ class Config(StrictModel):
     defaults: Defaults = Field(default_factory=Defaults)
     people: dict[str, Person] = Field(default_factory=dict)
     connectors: Connectors = Field(default_factory=Connectors)
+    adoption: AdoptionConfig = Field(default_factory=AdoptionConfig)
     templates: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     promises: PromiseSettings = Field(default_factory=PromiseSettings, description="how promise rules read comments")

@@ -252,6 +252,10 @@ class PollResult:
     ``stopped_by`` is the ``bridge.core.errors.ConnectorError`` that ended the poll early: the
     result then holds what was read before it, and ``next_cursor`` stays below every change
     not read yet (the engine stores the result, then reports the error like a failed poll).
+    ``deferred`` lists ``(item, one-line reason)`` for items whose own read failed with an error
+    that concerns that item only (``NotFound``, ``PermanentError`` on its timeline, comments or
+    stories): the cursor moves past them and the engine puts them in the retry queue, to be
+    read alone with ``fetch`` later (``bridge.engine.retries``).
     """
 
     events: list[Event] = field(default_factory=list)
@@ -261,6 +265,7 @@ class PollResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     accounts: list[AccountInfo] = field(default_factory=list)
     stopped_by: Exception | None = None
+    deferred: list[tuple[ItemRef, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from bridge.core.logs import get_logger
 from bridge.core.model import Account, ItemRef, PollResult
 from bridge.engine.evaluator import Evaluation, Evaluator
 from bridge.engine.health import Health
+from bridge.engine.retries import RetryQueue
 from bridge.store import HandoffRow, Store
 from rules import handoff as handoff_rule
 from rules.spec import Rule
@@ -31,6 +32,7 @@ from rules.standoff import StandoffFinding
 log = get_logger("bridge.engine")
 WHOAMI = "@whoami"  # cursors row holding a connector's own account
 FETCH_SCOPE = "@fetch"  # scope name of the live re-check's reads (no cursor moves)
+RETRY_SCOPE = "@retry"  # scope name of the retry queue's reads (no cursor moves)
 
 
 @dataclass
@@ -76,6 +78,9 @@ class Engine:
         self.connector_for_tool = {c.tool: name for name, c in connectors.items()}
         self._bots: dict[str, Account] = {}
         self.persist = persist
+        # ``once --dry-run``: plan and report what would be written, record and send nothing
+        # (polls are still stored: reading is never a write to a tracker).
+        self.preview = False
         self.evaluator = Evaluator(config, store, self.bots, targets=self._targets, persist=persist)
         self.planner = actions.Planner(config, connectors, self.connector_for_tool,
                                        directory=self.evaluator.directory, items=self.evaluator.items)
@@ -88,6 +93,10 @@ class Engine:
         # poll of it succeeded last, and item → the scope whose poll last returned it.
         self._polled: dict[tuple[str, str], datetime] = {}
         self._scope_of: dict[ItemRef, str] = {}
+        self._evaluated_at: datetime | None = None  # the latest "now" an evaluation was made at
+        d = config.daemon
+        self.retries = RetryQueue(store, tries=d.retry_tries, first_wait=d.retry_wait.wall(),
+                                  max_wait=d.retry_max_wait.wall())
 
     def bots(self) -> set[Account]:
         """The daemon's own accounts, for echo suppression.
@@ -124,17 +133,19 @@ class Engine:
     # ------------------------------------------------------------------ the cycle
 
     def cycle(self, only: set[str] | None = None) -> CycleReport:
-        """Poll (``only`` these connectors, or all), store, evaluate every rule, re-check new
-        standoffs live, plan and deliver actions."""
+        """Poll (``only`` these connectors, or all), store, read the retry queue's due items,
+        evaluate every rule, re-check new standoffs live, plan and deliver actions."""
         now = self.clock()
         report = CycleReport(at=now)
         for name, scope, result in self.poll(report, only):
             report.new_events += self.store_result(name, scope, result)
             self._polled[(name, scope)] = now
             self._scope_of.update((it.ref, scope) for it in result.items)
-        self._take(report, self.recheck(self.evaluate(now), now))
-        self.plan(report, now)
-        self.deliver(report, now, only)
+        self.retry(report, now, only)
+        ev = self.recheck(self.evaluate(now), now)
+        self._take(report, ev)
+        self.plan(report, ev.at)  # rows are planned at the evaluation's time, never earlier
+        self.deliver(report, ev.at, only)
         return report
 
     def _take(self, report: CycleReport, ev: Evaluation) -> None:
@@ -200,18 +211,72 @@ class Engine:
 
     def store_result(self, name: str, scope: str, result: PollResult) -> int:
         """Store one poll or fetch result (its cursor moves with it) and note what it changed for
-        the next evaluation. Returns how many events were new."""
-        new = self.store.save_poll(name, scope, result, self.clock())
+        the next evaluation; the items it could not read (``result.deferred``) enter the retry
+        queue, and those it read leave it. Returns how many events were new."""
+        now = self.clock()
+        new = self.store.save_poll(name, scope, result, now)
         self._changed |= {it.ref for it in result.items} | {ev.item for ev in result.events}
         self.evaluator.learn(result.accounts)
+        self.retries.read_fine(name, [it.ref for it in result.items])
+        for ref, reason in result.deferred:
+            self.retries.deferred(name, scope, ref, reason, now)
         return new
+
+    def retry(self, report: CycleReport, now: datetime, only: set[str] | None = None) -> None:
+        """Read the retry queue's due items alone (``connector.fetch``), of ``only`` these
+        connectors or all (``bridge.engine.retries``).
+
+        An item read fine is stored and leaves the queue; one whose read fails again with an
+        error about it alone (``NotFound``, ``PermanentError``), or that the tool answers
+        with a malformed item, waits longer or is dead-lettered. Any other connector error
+        goes to ``health`` and ends this connector's retries for the cycle (the rows keep
+        their place).
+        """
+        for name, conn in self.connectors.items():
+            if only is not None and name not in only:
+                continue
+            for row in self.retries.due(name, now):
+                if not self.health.available(name):
+                    break
+                ref = ItemRef(row.item_tool, row.item_key)
+                try:
+                    result = conn.fetch(ref)
+                except (errors.NotFound, errors.PermanentError) as exc:
+                    self.retries.failed(row, str(exc), now)
+                    continue
+                except errors.ConnectorError as exc:
+                    self.health.failed(name, exc)
+                    report.errors.append(str(exc))
+                    break
+                except Exception as exc:  # noqa: BLE001 - isolation: one item never stops the cycle
+                    self.retries.failed(row, f"read failed unexpectedly ({type(exc).__name__})", now)
+                    continue
+                report.requests += result.requests
+                report.new_events += self.store_result(name, RETRY_SCOPE, result)
+                if ref not in {it.ref for it in result.items}:
+                    if any(r == ref for r, _ in result.deferred):
+                        self.retries.failed(row, next(why for r, why in result.deferred if r == ref), now)
+                    elif result.skipped:
+                        self.retries.failed(row, "; ".join(reason for _, reason in result.skipped)[:500], now)
+                    else:  # no longer in any watched scope, or gone: nothing left to read
+                        self.retries.read_fine(name, [ref])
 
     def evaluate(self, now: datetime) -> Evaluation:
         """Run every rule over the stored events and items (pure detection, incremental).
 
         Items polled or fetched since the last evaluation are re-walked; the rest keep their
         walk and only see ``now`` move.
+
+        Evaluations never go back in time: the evaluation is made at ``now`` or at the latest
+        time an earlier evaluation was made at, whichever is later (``Evaluation.at``). The
+        daemon runs each connector's cycle on its own thread, and a cycle that took its ``now``
+        before a long poll evaluates after cycles that started later; judged at its own older
+        ``now`` it would miss the findings that became due in between, resolve them and cancel
+        their rows (seen in the chaos run right after restarts).
         """
+        if self._evaluated_at is not None and now < self._evaluated_at:
+            now = self._evaluated_at
+        self._evaluated_at = now
         changed, self._changed = self._changed, set()
         self.evaluator.refresh(changed)
         ev = self.evaluator.evaluate(now)
@@ -233,7 +298,7 @@ class Engine:
         if not fresh:
             return ev
         confirmed = self._fetch_live(fresh)
-        ev = self.evaluate(now)
+        ev = self.evaluate(ev.at)
         fresh_keys = {f.key for f in fresh}
         after = {f.key for f in ev.standoffs}
         for f in fresh:
@@ -264,13 +329,17 @@ class Engine:
                 self.health.failed(name, exc)
                 return False
             self.store_result(name, FETCH_SCOPE, result)
+            if result.deferred:
+                return False
         return True
 
     def plan(self, report: CycleReport, now: datetime) -> None:
         """Record ``report``'s findings and their due steps in the outbox (dry-run rows are reported
-        and logged here, never sent), and resolve the findings that no longer stand."""
+        and logged here, never sent), and resolve the findings that no longer stand (unless
+        ``report``'s evaluation is older than the latest one, which then decides)."""
         self.evaluator.items.load({r for f in report.findings for r in getattr(f, "items", (f.item,))})
-        added = self.planner.plan(self.store, report.findings, now, dry_run=self.config.daemon.dry_run)
+        added = self.planner.plan(self.store, report.findings, now, dry_run=self.config.daemon.dry_run or self.preview,
+                                  record=not self.preview)
         self._recorded |= {f.key for f in report.findings}
         report.planned = len(added)
         for row in added:
@@ -279,6 +348,9 @@ class Engine:
                 report.deliveries.append(actions.Delivery(row.key, row.rule, action.kind.value, action.item.tool,
                                                           action.item.key, row.marker, OutboxStatus.DRY_RUN))
                 log.info("action_dry_run", rule=row.rule, do=action.kind.value, item=action.item.key, marker=row.marker, body=action.body)
+        if self.preview or (self.last is not None and self._evaluated_at is not None
+                            and self.last.at < self._evaluated_at):
+            return  # a newer evaluation was made meanwhile (another connector's cycle): it resolves
         self.store.resolve_findings(self._standing(report), now)
 
     def confirm_fresh(self, report: CycleReport, now: datetime, only: set[str] | None = None) -> set[str]:
@@ -311,9 +383,13 @@ class Engine:
                 log.info("delivery_waits", connector=name, item=ref.key, reason="live re-read failed", error=str(exc))
                 continue
             self.store_result(name, FETCH_SCOPE, result)
+            if any(r == ref for r, _ in result.deferred):
+                log.info("delivery_waits", connector=name, item=ref.key, reason="live re-read could not read the item")
+                continue
             read.add(ref)
         if read:
-            self._take(report, self.recheck(self.evaluate(now), now))
+            ev = self.evaluate(now)
+            self._take(report, self.recheck(ev, ev.at))
         return {r.key for r in fresh if actions.action_from_json(r.action).item in read}
 
     def _polled_since(self, name: str, ref: ItemRef, since: datetime) -> bool:
@@ -328,6 +404,8 @@ class Engine:
         each connector's cycle on its own thread, so a row is only ever sent by its
         connector's) within each connector's write budget (held findings' rows wait, and so do
         rows not on fresh data: ``confirm_fresh``) and log each delivery."""
+        if self.preview:
+            return
         ready = self.confirm_fresh(report, now, only)
         used = {name: actions.writes_in_last_hour(self.store, name, now) for name in self.connectors}
 

@@ -14,7 +14,8 @@ from bridge.store.tables import (
     ItemRow,
     LinkRow,
     OutboxRow,
+    RetryRow,
 )
 
 __all__ = ["WALK_STATE_CURSOR", "AccountRow", "EventRow", "FindingRow", "HandoffRow", "ItemRow", "Link",
-           "LinkRow", "OutboxRow", "Store", "event_to_json", "item_to_json"]
+           "LinkRow", "OutboxRow", "RetryRow", "Store", "event_to_json", "item_to_json"]

@@ -33,6 +33,7 @@ from bridge.store.tables import (
     ItemRow,
     LinkRow,
     OutboxRow,
+    RetryRow,
     WalkStateRow,
 )
 
@@ -461,3 +462,59 @@ class Store:
                 setattr(row, k, v)
             s.add(row)
             return row
+
+    # ------------------------------------------------------------------ retry queue, dead-letter list
+
+    def retries(self, connector: str | None = None, *, dead: bool | None = None) -> list[RetryRow]:
+        """Rows of the retry queue (``dead=False``), of the dead-letter list (``dead=True``) or
+        both (``None``), of ``connector`` or all, oldest first failure first."""
+        q = select(RetryRow)
+        if connector is not None:
+            q = q.where(RetryRow.connector == connector)
+        if dead is not None:
+            q = q.where(RetryRow.dead_at.is_not(None) if dead else RetryRow.dead_at.is_(None))
+        with self.session() as s:
+            rows = list(s.exec(q.order_by(RetryRow.first_failed_at, RetryRow.item_key)))
+        for row in rows:
+            for col in ("first_failed_at", "last_failed_at", "next_try_at", "dead_at"):
+                setattr(row, col, aware_utc(getattr(row, col)))
+        return rows
+
+    def retry(self, connector: str, ref: ItemRef) -> RetryRow | None:
+        """The retry row of ``ref`` read by ``connector``, or ``None``."""
+        with self.session() as s:
+            row = s.get(RetryRow, (connector, ref.tool, ref.key))
+        if row is not None:
+            for col in ("first_failed_at", "last_failed_at", "next_try_at", "dead_at"):
+                setattr(row, col, aware_utc(getattr(row, col)))
+        return row
+
+    def save_retry(self, row: RetryRow) -> None:
+        """Insert or replace one retry row."""
+        with self.session() as s:
+            s.merge(row)
+
+    def clear_retries(self, connector: str, refs: list[ItemRef]) -> int:
+        """Delete the retry rows of ``refs`` (read fine again); returns how many there were."""
+        from sqlalchemy import delete
+
+        gone = 0
+        with self.session() as s:
+            for tool, keys in _chunks_by_tool(refs):
+                result = s.exec(delete(RetryRow).where(RetryRow.connector == connector, RetryRow.item_tool == tool,
+                                                       RetryRow.item_key.in_(keys)))
+                gone += result.rowcount or 0
+        return gone
+
+    def requeue_dead(self, now: datetime, refs: list[ItemRef] | None = None) -> list[RetryRow]:
+        """Put dead-letter rows (those of ``refs``, or all) back in the retry queue, due at
+        ``now`` with their tries reset; returns them."""
+        back: list[RetryRow] = []
+        with self.session() as s:
+            for row in s.exec(select(RetryRow).where(RetryRow.dead_at.is_not(None))):
+                if refs is not None and ItemRef(row.item_tool, row.item_key) not in refs:
+                    continue
+                row.dead_at, row.tries, row.next_try_at = None, 0, now
+                s.add(row)
+                back.append(row)
+        return back

@@ -128,6 +128,29 @@ class WalkStateRow(SQLModel, table=True):
     data: str | None = None
 
 
+class RetryRow(SQLModel, table=True):
+    """An item whose own read failed while its scope was read (the retry queue and, once
+    ``dead_at`` is set, the dead-letter list; ``bridge.engine.retries``).
+
+    The scope's cursor moved past the item; the engine re-reads it alone (``fetch``) from
+    ``next_try_at`` on. ``tries``: failed reads so far (the poll's included). ``error``: the
+    last failure's one-line text (our ``ConnectorError`` message, redacted; never a token).
+    Times are aware UTC.
+    """
+
+    __tablename__ = "retries"
+    connector: str = Field(primary_key=True)
+    item_tool: str = Field(primary_key=True)
+    item_key: str = Field(primary_key=True)
+    scope: str
+    error: str
+    tries: int = 1
+    first_failed_at: datetime
+    last_failed_at: datetime
+    next_try_at: datetime = Field(index=True)
+    dead_at: datetime | None = None
+
+
 #: ``cursors`` row (connector, scope) holding the fingerprint the ``walk_states`` rows were built under.
 WALK_STATE_CURSOR = ("@evaluator", "walk_states")
 

@@ -158,9 +158,11 @@ class AsanaConnector:
         requests_per_minute: int = 150,
         overlap: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] | None = None,
+        backfill: timedelta | None = None,
     ):
         self.name = name
         self.projects = list(projects)
+        self.backfill = backfill  # first crawl of a project: only tasks modified this recently (None: all)
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.overlap = overlap
         self.timeout = (float(timeout), float(timeout))
@@ -194,6 +196,7 @@ class AsanaConnector:
             timeout=cfg.timeout.wall().total_seconds(),
             requests_per_minute=cfg.requests_per_minute,
             clock=clock,
+            backfill=cfg.backfill_window(),
         )
 
     # ------------------------------------------------------------------ calls and errors
@@ -405,6 +408,7 @@ class AsanaConnector:
         items: list[ItemSnapshot] = []
         skipped: list[tuple[str, str]] = []
         accounts: list[AccountInfo] = []
+        deferred: list[tuple[ItemRef, str]] = []  # tasks whose stories could not be read (retry queue)
         fetched: dict[str, dict] = {}  # task gid → TaskResponse read in this poll
         current: set[str] = set()  # listed tasks whose stored updated_at equals modified_at
         high = modified_since
@@ -456,7 +460,12 @@ class AsanaConnector:
                     except errors.NotFound:
                         pending.pop(0)
                         continue
-                ev, snap, sk, acc = self._read_task(scope, gid, task)
+                try:
+                    ev, snap, sk, acc = self._read_task(scope, gid, task)
+                except (errors.NotFound, errors.PermanentError) as exc:
+                    deferred.append((ItemRef(self.tool, gid), str(exc)))  # this task only: go on
+                    pending.pop(0)
+                    continue
                 events.extend(ev)
                 skipped.extend(sk)
                 accounts.extend(acc)
@@ -504,15 +513,18 @@ class AsanaConnector:
             since = None
             if modified_since:
                 since = _iso(mapping.parse_time(modified_since) - self.overlap)
+            elif cursor is None and self.backfill is not None:  # first crawl: the backfill window only
+                since = _iso(self.clock() - self.backfill)
             crawl = {"since": since, "offset": None, "high": None}
         except _OutOfBudget:
-            return self._result(scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts)
+            return self._result(scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts,
+                                deferred=deferred)
         except errors.ConnectorError as exc:
             if not moved:
                 raise
             # The events feed gave a new token: keep it and the tasks it named (``pending``).
             return self._result(scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts,
-                                stopped_by=exc)
+                                stopped_by=exc, deferred=deferred)
 
         try:
             while crawl is not None:
@@ -541,15 +553,17 @@ class AsanaConnector:
             # Keep what was read: a task is taken off ``pending`` only once its stories are read,
             # and ``crawl.offset`` moves only past listed pages, so the cursor passes nothing unread.
             return self._result(scope, events, items, skipped, started, True, sync, high, crawl, pending, accounts,
-                                stopped_by=exc)
-        return self._result(scope, events, items, skipped, started, True, sync, high, crawl, pending, accounts)
+                                stopped_by=exc, deferred=deferred)
+        return self._result(scope, events, items, skipped, started, True, sync, high, crawl, pending, accounts,
+                            deferred=deferred)
 
     def _result(self, scope, events, items, skipped, started, moved, sync, high, crawl, pending, accounts,
-                stopped_by: errors.ConnectorError | None = None) -> PollResult:
+                stopped_by: errors.ConnectorError | None = None, deferred=()) -> PollResult:
         cursor = {"sync": sync, "modified_since": high, "crawl": crawl, "pending": list(pending)}
-        return PollResult(events=events, items=items, next_cursor=cursor if moved or events or items else None,
+        return PollResult(events=events, items=items,
+                          next_cursor=cursor if moved or events or items or deferred else None,
                           requests=self.requests - started, skipped=skipped, accounts=mapping.merge_accounts(accounts),
-                          stopped_by=stopped_by)
+                          stopped_by=stopped_by, deferred=list(deferred))
 
     # ------------------------------------------------------------------ writing
 

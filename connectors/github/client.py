@@ -140,9 +140,11 @@ class GitHubConnector:
         clock: Callable[[], datetime] | None = None,
         seconds_between_requests: float = 0.25,
         seconds_between_writes: float = 1.0,
+        backfill: timedelta | None = None,
     ):
         self.name = name
         self.repositories = list(repositories)
+        self.backfill = backfill  # first poll of a repository: only issues updated this recently (None: all)
         self.overlap = overlap
         self.per_page = per_page
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -185,6 +187,7 @@ class GitHubConnector:
             clock=clock,
             seconds_between_requests=cfg.seconds_between_requests,
             seconds_between_writes=cfg.seconds_between_writes,
+            backfill=cfg.backfill_window(),
         )
 
     # ------------------------------------------------------------------ HTTP
@@ -242,7 +245,8 @@ class GitHubConnector:
 
         Args:
             scope: ``owner/name``.
-            cursor: ``{"since", "query_since", "etag"}`` or ``None`` (first poll reads everything).
+            cursor: ``{"since", "query_since", "etag"}`` or ``None``: a first poll, which reads
+                the issues updated within the ``backfill`` window (all of them when ``None``).
             known: given item keys, returns their stored ``updated_at``; items whose
                 ``updated_at`` is unchanged are not re-read (their timeline is already stored).
 
@@ -251,6 +255,8 @@ class GitHubConnector:
             snapshots, and the next cursor (``None`` when GitHub answered 304). When a later
             list page or a timeline read failed after something was read, ``stopped_by`` is
             that error, the result holds the items read before it and the cursor stops there.
+            An item whose timeline answers 404 or another refusal (``NotFound``,
+            ``PermanentError``) is listed in ``deferred`` and the poll goes on past it.
 
         Raises:
             AuthError, RateLimited, TransientError, NotFound, PermanentError: nothing was
@@ -262,6 +268,10 @@ class GitHubConnector:
             since = datetime.fromisoformat(cursor["since"].replace("Z", "+00:00"))
             query_since = cursor.get("query_since") or _iso(since - self.overlap)
             params["since"] = query_since
+        elif cursor and cursor.get("query_since"):  # the backfill window held nothing yet: same URL (304)
+            query_since = params["since"] = cursor["query_since"]
+        elif self.backfill is not None:  # first poll: the backfill window only, never the whole backlog
+            query_since = params["since"] = _iso(self.clock() - self.backfill)
         headers = {"If-None-Match": cursor["etag"]} if cursor and cursor.get("etag") else None
         url = f"/repos/{scope}/issues"
         status, hdrs, first = self._get(url, params, headers)
@@ -283,14 +293,17 @@ class GitHubConnector:
             raw_of[item.ref.key] = raw
         stored = known([it.ref.key for it in items]) if known else {}
         changed = [it for it in items if stored.get(it.ref.key) != it.updated_at]
-        events, snapshots, seen_raw = [], [], []
+        events, snapshots, seen_raw, deferred = [], [], [], []
         requests_made += self._learn_branches(scope, [it for it in changed if it.kind == ItemKind.PULL_REQUEST])
         for it in changed:  # oldest change first: a stop leaves everything older stored
             _, number = parse_key(it.ref.key)
             try:
                 entries, n = self._get_pages(f"/repos/{scope}/issues/{number}/timeline", {"per_page": self.per_page})
+            except (errors.NotFound, errors.PermanentError) as exc:
+                deferred.append((it.ref, str(exc)))  # this item's own failure: the others go on
+                continue
             except errors.ConnectorError as exc:
-                if not snapshots:
+                if not snapshots and not deferred:
                     raise
                 stopped_by = exc
                 frontier = it.updated_at if frontier is None or it.updated_at is None else min(frontier, it.updated_at)
@@ -323,6 +336,7 @@ class GitHubConnector:
             skipped=skipped,
             accounts=mapping.accounts_seen(snapshots, events, seen_raw),
             stopped_by=stopped_by,
+            deferred=deferred,
         )
 
     def _list_rest(self, hdrs: dict, first: list) -> tuple[list, int, datetime | None, errors.ConnectorError | None]:
@@ -461,8 +475,8 @@ class GitHubConnector:
         Returns:
             ``PollResult`` with one item (``items == []`` when GitHub answers 404 or 410:
             deleted or not visible to the token; also when the issue was transferred to
-            another repository; a malformed issue is listed in ``skipped``),
-            ``next_cursor`` ``None``.
+            another repository; a malformed issue is listed in ``skipped``; an issue whose
+            timeline answers 404 is listed in ``deferred``, with no item), ``next_cursor`` ``None``.
 
         Raises:
             ValueError: ``ref`` is not a GitHub item key.
@@ -485,8 +499,8 @@ class GitHubConnector:
             requests_made += self._learn_branches(repo, [item], listed=False)
         try:
             entries, n = self._get_pages(f"/repos/{repo}/issues/{number}/timeline", {"per_page": self.per_page})
-        except errors.NotFound:  # deleted between the two reads
-            return PollResult(requests=requests_made + 1)
+        except errors.NotFound as exc:  # the issue is there, its timeline is not readable
+            return PollResult(requests=requests_made + 1, deferred=[(ref, str(exc))])
         requests_made += n
         snapshot, events, skipped = self._map_item(item, raw, entries, first_read=False)
         return PollResult(

@@ -66,6 +66,18 @@ FIELDS = ["summary", "status", "assignee", "reporter", "creator", "labels", "iss
 _PLAIN_JQL = re.compile(r'\b(or|not)\b|[()]', re.I)
 
 
+def _later(newest: datetime | None, other: datetime | str | None) -> datetime | None:
+    """The later of ``newest`` and ``other`` (a datetime or Jira's time text; unreadable: ignored)."""
+    if isinstance(other, str):
+        try:
+            other = mapping.parse_time(other)
+        except (ValueError, TypeError):
+            return newest
+    if not isinstance(other, datetime):
+        return newest
+    return other if newest is None or other > newest else newest
+
+
 def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -115,8 +127,10 @@ class JiraConnector:
     def __init__(self, name: str, *, base_url: str, token: str, jql: Iterable[str],
                  deployment: str = "cloud", email: str | None = None,
                  overlap: timedelta = timedelta(minutes=2), timeout: float = 10.0,
-                 page_size: int = 100, clock: Callable[[], datetime] | None = None):
+                 page_size: int = 100, clock: Callable[[], datetime] | None = None,
+                 backfill: timedelta | None = None):
         self.name = name
+        self.backfill = backfill  # first poll of a JQL: only issues updated this recently (None: all)
         self.base_url = base_url.rstrip("/")
         self.cloud = deployment == "cloud"
         self.jql = list(jql)
@@ -139,7 +153,7 @@ class JiraConnector:
         """Build from a validated ``[connectors.<name>]`` section and its resolved token."""
         return cls(name, base_url=cfg.base_url, token=token, jql=cfg.jql, deployment=cfg.deployment,
                    email=cfg.email, overlap=cfg.overlap.wall(), timeout=cfg.timeout.wall().total_seconds(),
-                   page_size=cfg.page_size, clock=clock)
+                   page_size=cfg.page_size, clock=clock, backfill=cfg.backfill_window())
 
     # ------------------------------------------------------------------ HTTP
 
@@ -235,7 +249,8 @@ class JiraConnector:
 
         Args:
             scope: one configured JQL (without ORDER BY).
-            cursor: ``{"updated": ISO UTC, "tz": ...}`` or ``None`` (first poll reads all).
+            cursor: ``{"updated": ISO UTC, "tz": ...}`` or ``None``: a first poll, which reads
+                the issues updated within the ``backfill`` window (all when ``None``).
             known: item keys → stored ``updated_at``; issues unchanged since are not
                 re-read beyond the search page, and their truncated changelogs not fetched.
 
@@ -245,6 +260,8 @@ class JiraConnector:
             and the ``accounts`` those issues show (``AccountInfo``, one per account).
             A snapshot's remote-link targets are present only when its remote links were
             read, i.e. when a ``RemoteIssueLink`` history newer than the stored issue shows.
+            An issue whose comments or remote links answer 404 or another refusal
+            (``NotFound``, ``PermanentError``) is listed in ``deferred``; the cursor moves past it.
 
         Raises:
             AuthError, RateLimited, TransientError, NotFound, PermanentError.
@@ -256,8 +273,10 @@ class JiraConnector:
         if cursor and cursor.get("updated"):
             newest = mapping.parse_time(cursor["updated"])
             since = jql_minute(newest - self.overlap, tz)
+        elif self.backfill is not None:  # first poll: the backfill window only
+            since = jql_minute(self.clock() - self.backfill, tz)
         jql = scoped_jql(scope, since)
-        events, items, skipped, accounts = [], [], [], []
+        events, items, skipped, accounts, deferred = [], [], [], [], []
         for page in self._search_pages(jql):
             raws = [r for r in page if isinstance(r, dict)]
             keys = [r.get("key") for r in raws if isinstance(r.get("key"), str)]
@@ -271,9 +290,18 @@ class JiraConnector:
                 except (ValueError, KeyError, TypeError) as exc:
                     skipped.append((str(key), f"malformed issue: {exc}"))
                     continue
+                except (errors.NotFound, errors.PermanentError) as exc:
+                    deferred.append((ItemRef(self.tool, str(key)), str(exc)))  # this issue only
+                    newest = _later(newest, (raw.get("fields") or {}).get("updated"))
+                    continue
                 if key in stored and stored[key] == m.item.updated_at:
                     continue  # re-read by the overlap, unchanged since stored
-                remote = self._remote_links(raw, full.get(key), stored.get(key))
+                try:
+                    remote = self._remote_links(raw, full.get(key), stored.get(key))
+                except (errors.NotFound, errors.PermanentError) as exc:
+                    deferred.append((m.item.ref, str(exc)))
+                    newest = _later(newest, m.item.updated_at)
+                    continue
                 if remote is not None:
                     m = mapping.map_issue(raw, histories=full.get(key), comments=comments,
                                           site=self.base_url, remote_links=remote)
@@ -283,10 +311,10 @@ class JiraConnector:
                 accounts.extend(m.accounts)
                 if m.item.updated_at and (newest is None or m.item.updated_at > newest):
                     newest = m.item.updated_at
-        next_cursor = {"updated": _iso(newest), "tz": tz} if items and newest else None
+        next_cursor = {"updated": _iso(newest), "tz": tz} if (items or deferred) and newest else None
         return PollResult(events=events, items=items, next_cursor=next_cursor,
                           requests=self.requests - before, skipped=skipped,
-                          accounts=mapping.merge_accounts(accounts))
+                          accounts=mapping.merge_accounts(accounts), deferred=deferred)
 
     def _full_changelogs(self, raws: list[dict], stored: dict) -> dict[str, list]:
         """Every history of the issues whose embedded changelog is truncated and may hide

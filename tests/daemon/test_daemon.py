@@ -52,6 +52,10 @@ CONFIG = """\
 database = "sqlite:///{db}"
 log_format = "json"
 
+# The review was asked ten days ago: adopted at first sight, with no grace, so nudged at once.
+[adoption]
+grace = "0h"
+
 [defaults]
 timezone = "UTC"
 working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

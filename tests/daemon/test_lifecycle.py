@@ -41,6 +41,7 @@ def config_text(db: Path, *, github: str | None = None, jira: str | None = None,
                 github_timeout: str = "10s", poll_every: str = "1s", extra_rules: int = 0,
                 log_level: str = "info") -> str:
     parts = [f'[daemon]\ndatabase = "sqlite:///{db}"\nlog_format = "json"\nlog_level = "{log_level}"\n',
+'[adoption]\ngrace = "0h"\n',  # the reviews were asked days ago: adopted, nudged at once
              '[defaults]\ntimezone = "UTC"\nworking_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
              'working_hours = "00:00-23:59"\n',
              '[people.ben]\ndisplay_name = "Ben Ortiz"\naccounts = { github = "ben-o" }\n']

@@ -211,7 +211,7 @@ def test_a_cycle_for_some_connectors_sends_only_their_rows(tmp_path):
     from bridge.engine.cycle import CycleReport
     from tests.support.world import World, berlin
 
-    w = World(tmp_path, start="2026-11-23 12:00")
+    w = World(tmp_path, start="2026-11-23 12:00", extra='[adoption]\ngrace = "0h"\n')  # old: adopted, nudged now
     try:
         w.emu.open_issue("acme/web", "ana", "Old request", pull_request=True, at=berlin("2026-11-20 09:00"), number=12)
         w.emu.request_review("acme/web", 12, "ana", "ben-o", at=berlin("2026-11-20 09:05"))

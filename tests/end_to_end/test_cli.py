@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.toml"
 TOKEN = "ghp_cliTestToken_9f3Kq7ZxW2"
 BOT = "handoff-bridge-bot"
-SUBCOMMANDS = ["run", "once", "check-config", "config-schema", "explain", "demo"]
+SUBCOMMANDS = ["run", "once", "check-config", "config-schema", "explain", "demo", "status", "people", "retry"]
 TIMEOUT = 60
 
 
@@ -276,6 +276,10 @@ def _config(emu_url: str, db: Path) -> str:
 database = "sqlite:///{db}"
 log_format = "json"
 
+# The review was asked ten days ago: adopted at first sight, with no grace, so nudged at once.
+[adoption]
+grace = "0h"
+
 [defaults]
 timezone = "UTC"
 working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -381,3 +385,42 @@ def test_bundled_scenarios_are_in_the_package():
     for name, path in demo_mod.bundled().items():
         assert path.is_file() and path.suffix == ".toml", name
     assert shutil.which("handoff-bridge") or (Path(sys.executable).parent / "handoff-bridge").exists()
+
+
+# --------------------------------------------------------------------------- retry (dead-letter list)
+
+
+def test_a_dead_lettered_item_is_shown_explained_and_read_again_by_retry(overdue):
+    emu, cfg = overdue
+    cfg.write_text(cfg.read_text().replace('log_format = "json"', 'log_format = "json"\nretry_tries = 1'))
+    env = {"GITHUB_TOKEN": TOKEN}
+    emu.faults.add("GET", r"/repos/acme/web/issues/12/timeline", "status", status=404, times=None)
+    p = run_cli("once", "--config", str(cfg), env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert '"item_dead_lettered"' in p.stderr and "0 writes" in p.stdout
+    status = run_cli("status", "--config", str(cfg), env=env)
+    assert status.returncode == 0 and "Dead-letter (1)" in status.stdout and "acme/web#12" in status.stdout
+    explained = run_cli("explain", "acme/web#12", "--config", str(cfg), env=env)
+    assert explained.returncode == 0 and "DEAD-LETTER" in explained.stdout, explained.stdout + explained.stderr
+    not_dead = run_cli("retry", "acme/web#99", "--config", str(cfg), env=env)
+    assert not_dead.returncode == 1 and "not in the dead-letter list" in not_dead.stderr
+    emu.faults.clear()
+    p = run_cli("retry", "acme/web#12", "--config", str(cfg), env=env)
+    assert p.returncode == 0, p.stdout + p.stderr[-3000:]
+    assert "read and stored" in p.stdout
+    p = run_cli("once", "--config", str(cfg), env=env)
+    assert p.returncode == 0 and "1 writes" in p.stdout, p.stdout + p.stderr[-2000:]
+    assert sum("hb:" in c["body"] for c in emu.comments("acme/web", 12)) == 1
+
+
+def test_once_dry_run_writes_and_records_nothing_and_says_what_comes_next(overdue):
+    emu, cfg = overdue
+    env = {"GITHUB_TOKEN": TOKEN}
+    p = run_cli("once", "--dry-run", "--config", str(cfg), env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "dry run: nothing written, nothing recorded" in p.stdout and "dry_run" in p.stdout
+    assert "Next steps:" in p.stdout and "review-not-picked-up acme/web#12 -> ben-o" in p.stdout, p.stdout
+    assert not any("hb:" in c["body"] for c in emu.comments("acme/web", 12)), "nothing written"
+    p = run_cli("once", "--config", str(cfg), env=env)
+    assert p.returncode == 0 and "1 writes" in p.stdout, "the dry run recorded nothing: the real run writes"
+    assert "every step planned: sent" in p.stdout, p.stdout

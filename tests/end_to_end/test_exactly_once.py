@@ -72,7 +72,10 @@ def test_fresh_store_against_a_tracker_holding_our_comments_writes_nothing_again
     (tmp_path / "state.db").unlink()
     w.restart()
     w.emu.reset_requests()
-    reports = w.run_until("2026-11-24 16:00")
+    # The new store first sees the handoff a day after its deadline: adopted, its steps are due
+    # again from Wed 10:00 (4 business hours after Tue 14:00) and Thu 10:00; each marker is
+    # looked up before its row's first send.
+    reports = w.run_until("2026-11-26 11:00")
     assert writes(w.emu) == [], "no comment, no reassignment: both markers were found"
     assert w.bot_comments() == before
     rows = w.store.outbox()
@@ -90,7 +93,7 @@ def test_fresh_store_against_a_jira_holding_our_draft_creates_no_second_draft(ji
     (tmp_path / "state.db").unlink()
     w.restart()
     w.emu.reset_requests()
-    w.run_until("2026-11-23 17:00")
+    w.run_until("2026-11-24 17:00")  # adopted by the new store: the draft step is due again on Tue
     assert writes(w.emu) == []
     assert [k for k in w.emu.issue_keys("WEB") if k != "WEB-17"] == [draft]
     [row] = w.store.outbox()

@@ -39,8 +39,10 @@ from bridge.app.wiring import build_engine
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOOLS = ("github", "jira", "asana")
-SCENARIO_KEYS = {"name", "description", "timezone", "start", "end", "step", "repositories", "bot",
-                 "defaults", "people", "templates", "rules", "daemon", "timeline", "expect", "faults", *TOOLS}
+SCENARIO_KEYS = {"name", "description", "timezone", "start", "end", "step", "daemon_start", "repositories", "bot",
+                 "defaults", "people", "templates", "rules", "daemon", "adoption", "timeline", "expect", "faults", *TOOLS}
+#: Keys of a scenario's ``[github]`` / ``[jira]`` / ``[asana]`` table passed on to ``[connectors.<tool>]``.
+CONNECTOR_KEYS = frozenset({"backfill", "write_budget_per_hour"})
 #: Keys every timeline act may carry; each stage's ``ACT_KEYS`` maps an act to the keys it adds.
 COMMON_ACT_KEYS = frozenset({"at", "do", "item", "tool", "actor", "say"})
 _WHEN = re.compile(r"^(?:(mon|tue|wed|thu|fri|sat|sun)(?:\+(\d+)w)?|(\d{4}-\d{2}-\d{2}))\s+(\d{1,2}):(\d{2})$", re.I)
@@ -124,6 +126,7 @@ class Scenario:
     expect_actions: list[dict]
     faults: list[dict] = field(default_factory=list)
     source: str = ""
+    daemon_start: datetime | None = None  # the daemon's first cycle; acts before it are history
 
 
 def parse_when(text: str, tz: ZoneInfo, week_of: datetime) -> datetime:
@@ -162,8 +165,11 @@ def load_scenario(path: Path) -> Scenario:
         start = parse_when(str(data["start"]), tz, start_day)
         end = parse_when(str(data["end"]), tz, start_day)
         step = Duration.parse(data.get("step", "15m")).wall()
+        daemon_start = parse_when(str(data["daemon_start"]), tz, start) if "daemon_start" in data else None
     except (KeyError, ValueError) as exc:
-        raise ConfigError(f"{src}: start/end/step/timezone: {exc}") from None
+        raise ConfigError(f"{src}: start/end/step/daemon_start/timezone: {exc}") from None
+    if daemon_start is not None and not start <= daemon_start <= end:
+        raise ConfigError(f"{src}: daemon_start: {data['daemon_start']!r} is not between start and end")
     people = data.get("people", {})
     tools = {t: dict(data[t]) for t in TOOLS if isinstance(data.get(t), dict)}
     if "repositories" in data:  # shorthand for [github] repositories = [...]
@@ -203,6 +209,7 @@ def load_scenario(path: Path) -> Scenario:
         "templates": data.get("templates", {}),
         "rules": data.get("rules", []),
         "daemon": data.get("daemon", {}),
+        **({"adoption": data["adoption"]} if "adoption" in data else {}),
     }
     return Scenario(
         name=data.get("name", path.stem),
@@ -219,6 +226,7 @@ def load_scenario(path: Path) -> Scenario:
         expect_actions=expect.get("actions", []),
         faults=data.get("faults", []),
         source=src,
+        daemon_start=daemon_start,
     )
 
 
@@ -279,6 +287,8 @@ class Demo:
         cfg["connectors"], environ = {}, {}
         for tool, stage in self.stages.items():
             section, env = stage.connector_config()
+            # Connector keys a scenario may set in its [<tool>] table, as a team would in its config.
+            section.update({k: v for k, v in self.s.tools[tool].items() if k in CONNECTOR_KEYS})
             cfg["connectors"][tool] = section
             environ.update(env)
         return parse_config(tomli_w.dumps(cfg), source=f"{self.s.source} (as config)", environ=environ)
@@ -310,6 +320,9 @@ class Demo:
                     self.clock.set(act["at"])
                     narration.append((act["at"], self.stages[act["tool"]].apply(act)))
                 self.clock.set(t)
+                if self.s.daemon_start is not None and t < self.s.daemon_start:
+                    t = t + self.s.step  # history: the daemon is not running yet
+                    continue
                 due = {tool for tool in self.stages if tool not in last_poll or t - last_poll[tool] >= every[tool]}
                 last_poll.update({tool: t for tool in due})
                 report = engine.cycle(only=due)

@@ -10,6 +10,7 @@ import json
 
 from bridge.core.model import Event, ItemRef
 from bridge.app.commands.status import quoted
+from bridge.engine.why import next_steps
 from rules.handoff import NOT_STARTED, requirement_words, trigger_names
 
 
@@ -34,8 +35,19 @@ def explain(engine, ref: ItemRef) -> str:
     item = store.item(ref)
     events = store.events(ref)
     lines = []
-    if item is None and not events:
+    failures = [r for r in store.retries() if (r.item_tool, r.item_key) == (ref.tool, ref.key)]
+    if item is None and not events and not failures:
         return f"{ref}: not in the store (not polled yet, or not in a watched repository, query or project)"
+    for r in failures:
+        if r.dead_at is not None:
+            lines.append(f"{ref}: DEAD-LETTER since {r.dead_at:%Y-%m-%d %H:%M}Z after {r.tries} failed reads "
+                         f"(scope {r.scope}): {r.error}")
+            lines.append(f"  its events are not read until `handoff-bridge retry {ref.key}`")
+        else:
+            lines.append(f"{ref}: its read failed {r.tries}x (scope {r.scope}): {r.error}; "
+                         f"read again alone at {r.next_try_at:%Y-%m-%d %H:%M}Z")
+    if failures:
+        lines.append("")
     if item:
         lines.append(f"{ref}  {item.kind.value}  {item.status}  \"{item.title}\"")
         lines.append(f"  {item.url}")
@@ -55,7 +67,10 @@ def explain(engine, ref: ItemRef) -> str:
             edges = [e for e in evaluation.edges if ref in (e.item, e.on)]
             lines += [f"  wait-for edge {e.kind}: {e.waiter.id} waits on {e.holder.id if e.holder else 'nobody'} "
                       f"since {e.began:%Y-%m-%d %H:%M}Z ({e.item.key} -> {e.on.key})" for e in edges]
-            lines += [f"  FIRED {f.detect}: {f.sentence}" for f in mine]
+            for f in mine:
+                lines.append(f"  FIRED {f.detect}: {f.sentence}")
+                [step] = next_steps(engine, [f], [], evaluation.at)
+                lines.append(f"    next: {step.line().split(': ', 1)[1]}")
             if not edges and not mine:
                 lines.append("  no wait-for edge touches this item")
             continue
@@ -86,6 +101,8 @@ def explain(engine, ref: ItemRef) -> str:
                 f = next((f for f in findings if f.key == h.key), None)
                 if f:
                     lines.append(f"    FIRED: finding with evidence {', '.join(f.evidence)}")
+                    [step] = next_steps(engine, [f], [], evaluation.at)
+                    lines.append(f"    next: {step.line().split(': ', 1)[1]}")
                 continue
             if h.trigger == "incomplete":
                 lacks = " and ".join(requirement_words(r) for r in h.action.split("|"))
@@ -95,6 +112,8 @@ def explain(engine, ref: ItemRef) -> str:
                 f = next((f for f in findings if f.key == h.key), None)
                 if f:
                     lines.append(f"    FIRED: finding with evidence {', '.join(f.evidence)}")
+                    [step] = next_steps(engine, [f], [], evaluation.at)
+                    lines.append(f"    next: {step.line().split(': ', 1)[1]}")
                 continue
             schedule = engine.evaluator.directory.schedule_for(h.receiver)
             tz = schedule.timezone
@@ -112,6 +131,9 @@ def explain(engine, ref: ItemRef) -> str:
             if f:
                 held = " (held back: inside a standoff)" if f in evaluation.inhibited else ""
                 lines.append(f"    FIRED{held}: finding with evidence {', '.join(f.evidence)}")
+                inhibited = [f] if f in evaluation.inhibited else []
+                [step] = next_steps(engine, [] if inhibited else [f], inhibited, evaluation.at)
+                lines.append(f"    next: {step.line().split(': ', 1)[1]}")
     rows = [r for r in store.outbox() if any(r.finding_key.startswith(f"{rule.name}:{ref.tool}:{ref.key}:") for rule in engine.config.rules)]
     if rows:
         lines += ["", "Actions:"]

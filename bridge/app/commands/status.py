@@ -79,8 +79,14 @@ class Row:
 
 @dataclass
 class Status:
+    """``rows``: open items that wait or are waited on. ``retrying`` / ``dead_letter``: items
+    whose own read failed (``bridge.store.RetryRow``): still retried with backoff, or given up
+    until ``handoff-bridge retry`` (their events are not read meanwhile)."""
+
     at: datetime
     rows: list[Row]
+    retrying: list = field(default_factory=list)
+    dead_letter: list = field(default_factory=list)
 
     @property
     def moving(self) -> int:
@@ -352,6 +358,8 @@ def build_status(engine, now: datetime | None = None, sort: str = "age") -> Stat
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r} (expected one of {', '.join(SORTS)})")
     status = _Builder(engine, now or engine.clock()).build()
+    for row in engine.store.retries():
+        (status.dead_letter if row.dead_at is not None else status.retrying).append(row)
     keys = {
         "age": lambda r: (r.since, r.item.tool, r.item.key),
         "item": lambda r: (r.item.tool, r.item.key),
@@ -363,9 +371,10 @@ def build_status(engine, now: datetime | None = None, sort: str = "age") -> Stat
 
 def summary_line(status: Status) -> str:
     """``12 items: 7 moving, 5 blocked (2 in standoffs, 1 ownerless); oldest wait 3d 4h``."""
+    dead = f"; {len(status.dead_letter)} dead-lettered (see below)" if status.dead_letter else ""
     n = len(status.rows)
     if n == 0:
-        return "0 items: nothing waits"
+        return "0 items: nothing waits" + dead
     extra = []
     if status.in_standoffs:
         extra.append(f"{status.in_standoffs} in standoffs")
@@ -373,7 +382,7 @@ def summary_line(status: Status) -> str:
         extra.append(f"{status.ownerless} ownerless")
     blocked = f"{status.blocked} blocked" + (f" ({', '.join(extra)})" if extra else "")
     return (f"{n} item{'s' if n != 1 else ''}: {status.moving} moving, {blocked}; "
-            f"oldest wait {format_age(status.oldest)}")
+            f"oldest wait {format_age(status.oldest)}{dead}")
 
 
 def render_text(status: Status) -> str:
@@ -391,7 +400,22 @@ def render_text(status: Status) -> str:
         if d is not None:
             by = f" by {d.by_local}" if d.by_local else ""
             lines.append(f"        next:    {d.who} to {d.what}{by}")
+    if status.retrying:
+        lines += ["", f"Retrying ({len(status.retrying)}): items whose own read failed; the rest of their scope goes on"]
+        lines += [f"  {r.item_tool} {r.item_key}  {r.tries} failed, next read {r.next_try_at:%Y-%m-%d %H:%M}Z: {r.error}"
+                  for r in status.retrying]
+    if status.dead_letter:
+        lines += ["", f"Dead-letter ({len(status.dead_letter)}): not read again until `handoff-bridge retry ITEM`"]
+        lines += [f"  {r.item_tool} {r.item_key}  {r.tries} failed reads, given up {r.dead_at:%Y-%m-%d %H:%M}Z: {r.error}"
+                  for r in status.dead_letter]
     return "\n".join(lines)
+
+
+def _retry_json(r) -> dict:
+    return {"connector": r.connector, "tool": r.item_tool, "key": r.item_key, "scope": r.scope, "error": r.error,
+            "tries": r.tries, "first_failed_at": r.first_failed_at.isoformat(),
+            "next_try_at": r.next_try_at.isoformat() if r.dead_at is None else None,
+            "dead_at": r.dead_at.isoformat() if r.dead_at is not None else None}
 
 
 def _account(a: Account | None) -> str | None:
@@ -410,6 +434,7 @@ def to_json(status: Status) -> dict:
             "in_standoffs": status.in_standoffs,
             "ownerless": status.ownerless,
             "oldest_wait_seconds": int(oldest.total_seconds()) if oldest is not None else None,
+            "dead_lettered": len(status.dead_letter),
             "text": summary_line(status),
         },
         "items": [
@@ -439,4 +464,6 @@ def to_json(status: Status) -> dict:
             }
             for r in status.rows
         ],
+        "retrying": [_retry_json(r) for r in status.retrying],
+        "dead_letter": [_retry_json(r) for r in status.dead_letter],
     }
