@@ -26,8 +26,9 @@ later event on the item (which prove that the receiver did nothing that counts).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, Mapping
 
 from bridge.core.businesstime import Duration, WorkSchedule
@@ -37,6 +38,118 @@ from rules.spec import ASSIGNEE, Rule
 ACK_KINDS = frozenset(
     {EventKind.REVIEWED, EventKind.COMMENTED, EventKind.STATUS_CHANGED, EventKind.COMMITTED, EventKind.ASSIGNED}
 )
+
+#: ``Handoff.trigger`` of a promise (``rules.promise``): an obligation its author wrote in a comment.
+PROMISE = "promise"
+
+#: ``Handoff.trigger`` of an incomplete handoff's request to its sender (a rule's ``require``):
+#: ``receiver`` is the sender who owes what is missing, ``sender`` the receiver (``None`` for
+#: nobody), ``action`` the missing requirements joined by ``|``, ``quote`` the handoff's trigger.
+INCOMPLETE = "incomplete"
+
+#: The deadline of a handoff whose receiver's clock has not started (it is not complete yet).
+NOT_STARTED = datetime(9999, 12, 31, tzinfo=timezone.utc)
+
+#: Triggers that are no baton pass: nobody waits on them in the wait-for graph.
+NOT_PASSES = frozenset({PROMISE, INCOMPLETE})
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+#]|\d+[.)]|\[[ xX]?\]|\(/\)|\(x\)|[\u2610\u2611\u2612\u2022])\s*\S")
+#: A heading that ends a section: Markdown ``##``…, Jira ``h1.``… (a single ``#`` is a Jira list item).
+_NEXT_HEADING = re.compile(r"^\s*(?:#{2,6}\s|h[1-6]\.\s)")
+_HEADING_MARK = re.compile(r"^\s*(?:#{1,6}\s+|h[1-6]\.\s+|\*{1,2}(?=\S)|_{1,2}(?=\S))")
+
+
+def has_checklist(description: str | None, heading: str) -> bool:
+    """Whether ``description`` has a heading named ``heading`` (case-insensitive; Markdown
+    ``## …``, Jira ``h3. …``, bold, or a line of its own ending in ``:``) followed by at least
+    one list item (``-``, ``*``, ``#``, ``1.``, ``[ ]``/``[x]``, ``☐``) before the next heading."""
+    if not description:
+        return False
+    want = " ".join(heading.casefold().split())
+    lines = description.splitlines()
+    for i, line in enumerate(lines):
+        bare = _HEADING_MARK.sub("", line).strip().strip("*_").rstrip(":").strip().casefold()
+        if " ".join(bare.split()) != want:
+            continue
+        for nxt in lines[i + 1:]:
+            if _NEXT_HEADING.match(nxt):
+                break
+            if _LIST_ITEM.match(nxt):
+                return True
+    return False
+
+
+#: How a missing requirement is named in the comment to the sender.
+def requirement_words(requirement: str) -> str:
+    if requirement == "receiver":
+        return "a named receiver"
+    if requirement == "due":
+        return "a due date"
+    if requirement == "description":
+        return "a description"
+    return f"a checklist under \u201c{requirement[len('checklist:'):].strip()}\u201d"
+
+
+def _due_at(at: datetime, evs: list[Event], snapshot: ItemSnapshot | None):
+    changes = [e for e in evs if e.kind == EventKind.DUE_CHANGED]
+    before = [e for e in changes if e.at <= at]
+    if before:
+        return before[-1].due
+    if changes:
+        return None  # set (or changed) only later: taken as absent then
+    return snapshot.due if snapshot is not None else None
+
+
+def _description_at(at: datetime, evs: list[Event], snapshot: ItemSnapshot | None) -> str | None:
+    edits = [e for e in evs if e.kind == EventKind.DESCRIPTION_CHANGED]
+    if not any(e.at > at for e in edits):
+        return snapshot.description if snapshot is not None else None
+    before = [e for e in edits if e.at <= at]
+    if before and before[-1].text is not None:
+        return before[-1].text or None
+    return None  # edited only later, and the tool does not say what it was: taken as absent
+
+
+def missing(require: Iterable[str], at: datetime, evs: list[Event], snapshot: ItemSnapshot | None,
+            has_receiver: bool) -> list[str]:
+    """The entries of a rule's ``require`` that a handoff lacks at ``at``, in the rule's order.
+
+    ``receiver``: the handoff names a person (not nobody: a status move with no assignee and no
+    owner; not a team). ``due``: the item has a due date then (its ``due_changed`` events, else
+    the snapshot). ``description``: non-empty description then; ``checklist:<heading>``: the
+    description has that heading with at least one list item under it (:func:`has_checklist`).
+    A description is known as of its last ``description_changed`` event (the snapshot's when none
+    came later); before an edit whose old text the tool does not give, it counts as absent.
+    """
+    out = []
+    for r in require:
+        if r == "receiver":
+            if not has_receiver:
+                out.append(r)
+        elif r == "due":
+            if _due_at(at, evs, snapshot) is None:
+                out.append(r)
+        elif r == "description":
+            if not (_description_at(at, evs, snapshot) or "").strip():
+                out.append(r)
+        elif r.startswith("checklist:"):
+            if not has_checklist(_description_at(at, evs, snapshot), r[len("checklist:"):]):
+                out.append(r)
+    return out
+
+
+def completed_at(require: Iterable[str], sent: Event, evs: list[Event], snapshot: ItemSnapshot | None
+                 ) -> tuple[datetime, str] | None:
+    """When (and by which event) a handoff sent by ``sent`` first carries everything ``require``
+    asks but the receiver: the first due or description change after it after which nothing is
+    missing; ``None`` while something still is."""
+    need = [r for r in require if r != "receiver"]
+    for e in evs:
+        if e.at <= sent.at or e.kind not in (EventKind.DUE_CHANGED, EventKind.DESCRIPTION_CHANGED):
+            continue
+        if not missing(need, e.at, evs, snapshot, True):
+            return e.at, e.id
+    return None
 
 #: An assignment this close to a status move, by the same actor, belongs to the same change.
 SAME_CHANGE = timedelta(seconds=60)
@@ -50,6 +163,12 @@ class Handoff:
     ``deadline`` is aware UTC, computed in the receiver's business time. ``state`` is one
     of sent, received, overdue, withdrawn, rehanded, closed. ``ended_by`` is the id of the
     event that received or ended it.
+
+    A promise (``trigger == "promise"``, ``rules.promise``) is the same shape: ``receiver`` is
+    its author (who owes it), ``sender`` the person it is owed to (``None`` when nobody is
+    known), ``sent_at`` when it was written; ``quote`` is the promising sentence as written
+    (plain, unescaped), ``action`` what was promised, ``promised`` the time named (aware UTC;
+    ``deadline`` is earlier by the rule's ``before_due``).
     """
 
     key: str
@@ -65,6 +184,9 @@ class Handoff:
     ended_at: datetime | None = None
     ended_by: str | None = None
     reason: str = ""
+    quote: str = ""
+    action: str = ""
+    promised: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +206,13 @@ class Finding:
     def summary(self) -> str:
         h = self.handoff
         who = h.sender.id if h.sender else "someone"
+        if h.trigger == INCOMPLETE:
+            return (f"{self.receiver.id} handed {self.item} over ({h.quote}) at {h.sent_at:%Y-%m-%d %H:%M}Z without "
+                    f"{' and '.join(requirement_words(r) for r in h.action.split('|'))}")
+        if h.trigger == PROMISE:
+            owed = f" to {h.sender.id}" if h.sender else ""
+            return (f"{self.receiver.id} promised{owed} at {h.sent_at:%Y-%m-%d %H:%M}Z: \u201c{h.quote}\u201d "
+                    f"(due {(h.promised or h.deadline):%Y-%m-%d %H:%M}Z); not kept by {self.at:%Y-%m-%d %H:%M}Z")
         return (
             f"{who} handed {self.item} to {self.receiver.id} ({h.trigger}) at {h.sent_at:%Y-%m-%d %H:%M}Z; "
             f"no acknowledgement by the deadline {self.at:%Y-%m-%d %H:%M}Z"
@@ -121,6 +250,8 @@ def _sends(
 ) -> tuple[str, list[Account]] | None:
     if ev.kind.value in triggers and ev.kind in (EventKind.REVIEW_REQUESTED, EventKind.ASSIGNED) and ev.subject:
         return ev.kind.value, [ev.subject]
+    if ev.kind == EventKind.REVIEW_REQUESTED and ev.kind.value in triggers and ev.subject is None:
+        return ev.kind.value, []  # a team's review requested: nobody in particular receives it
     if ev.kind == EventKind.LABELED and f"label:{ev.label}" in triggers:
         return f"label:{ev.label}", sorted(assignees)
     if ev.kind == EventKind.STATUS_CHANGED and _status_key(ev.to_status) in triggers:
@@ -214,6 +345,8 @@ def walk_item(
     seen_assignment = False
     open_: dict[str, Handoff] = {}
     done: list[Handoff] = []
+    asked: dict[str, Handoff] = {}  # open requests to senders of incomplete handoffs (INCOMPLETE), by key
+    require = list(getattr(rule, "require", None) or ())
 
     def same_change(moved: Event) -> list[Account]:
         return [e.subject for e in evs
@@ -223,6 +356,11 @@ def walk_item(
     def close(h: Handoff, state: HandoffState, ev: Event, reason: str) -> None:
         done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
         open_.pop(who(h.receiver), None)
+        for k, a in list(asked.items()):  # the receiver took it (or it ended): the sender is asked no more
+            if a.sent_event == h.sent_event and who(a.sender) == who(h.receiver):
+                done.append(replace(a, state=HandoffState.WITHDRAWN, ended_at=ev.at, ended_by=ev.id,
+                                    reason=f"the handoff to {h.receiver.id} ended: {reason}"))
+                del asked[k]
 
     def acknowledges(ev: Event, h: Handoff) -> bool:
         if ev.actor is None or ev.kind not in ACK_KINDS:
@@ -245,6 +383,13 @@ def walk_item(
             assignees = set(snapshot.assignees)
 
         if ev.actor not in bots:
+            for k, a in list(asked.items()):
+                if ev.kind == EventKind.CLOSED or (
+                        ev.kind == EventKind.STATUS_CHANGED and a.quote.startswith("status:")
+                        and _status_key(ev.to_status) != _status_key(a.quote[len("status:"):])):
+                    done.append(replace(a, state=HandoffState.WITHDRAWN, ended_at=ev.at, ended_by=ev.id,
+                                        reason="the handoff ended before it was complete"))
+                    del asked[k]
             for h in list(open_.values()):
                 if acknowledges(ev, h):
                     close(h, HandoffState.RECEIVED, ev, f"acknowledged by {ev.actor.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
@@ -264,13 +409,30 @@ def walk_item(
             for h in list(open_.values()):
                 if h.trigger == "assigned" and who(h.receiver) not in wanted:
                     close(h, HandoffState.REHANDED, ev, f"re-handed to {receivers[0].id}")
+        starts = ev.at  # when the receivers' clock starts
+        if require and ev.actor is not None:
+            real = [r for r in receivers if r not in bots and who(r) != who(ev.actor)]
+            gaps = missing(require, ev.at, evs, snapshot, bool(real))
+            if gaps:
+                key = f"{rule.name}:{ref.tool}:{ref.key}:incomplete:{ev.id}"
+                ask = Handoff(key=key, rule=rule.name, item=ref, sender=real[0] if real else None, receiver=ev.actor,
+                              trigger=INCOMPLETE, sent_at=ev.at, sent_event=ev.id, deadline=ev.at,
+                              quote=trigger, action="|".join(gaps))
+                complete = completed_at(require, ev, evs, snapshot) if real else None
+                if complete is not None:
+                    done.append(replace(ask, state=HandoffState.RECEIVED, ended_at=complete[0], ended_by=complete[1],
+                                        reason=f"completed at {complete[0]:%Y-%m-%d %H:%M}Z"))
+                else:
+                    asked[key] = ask
+                if getattr(rule, "clock", "complete") == "complete":
+                    starts = complete[0] if complete is not None else NOT_STARTED
         for receiver in receivers:
             rid = who(receiver)
             if (ev.actor is not None and rid == who(ev.actor)) or receiver in bots or rid in open_:
                 continue
-            deadline = deadline_for(receiver, ev.at)
-            if due_deadline_for is not None and snapshot is not None and snapshot.due is not None:
-                deadline = min(deadline, max(ev.at, due_deadline_for(receiver, snapshot.due)))
+            deadline = deadline_for(receiver, starts) if starts != NOT_STARTED else NOT_STARTED
+            if due_deadline_for is not None and snapshot is not None and snapshot.due is not None and starts != NOT_STARTED:
+                deadline = min(deadline, max(starts, due_deadline_for(receiver, snapshot.due)))
             open_[rid] = Handoff(
                 key=f"{rule.name}:{ref.tool}:{ref.key}:{receiver.id}:{ev.id}",
                 rule=rule.name,
@@ -289,9 +451,13 @@ def walk_item(
                 if ev.at >= h.sent_at and acknowledges(ev, h):
                     close(h, HandoffState.RECEIVED, ev, f"acknowledged on the linked item {ev.item} by {ev.actor.id} "
                                            f"({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
+    if asked and evs:  # what an open request still lacks now (the comment named what it lacked when sent)
+        for k, a in list(asked.items()):
+            now_missing = missing(require, evs[-1].at, evs, snapshot, a.sender is not None)
+            asked[k] = replace(a, action="|".join(now_missing) or a.action)
     still = tuple(
         (h, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
-        for h in open_.values()
+        for h in (*asked.values(), *open_.values())
     )
     return ItemWalk(done=tuple(done), open=still)
 
@@ -304,12 +470,23 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
     handoffs = list(walk.done)
     findings: list[Finding] = []
     for h, evidence in walk.open:
+        promise = h.trigger == PROMISE
         if h.deadline <= now:
-            h = replace(h, state=HandoffState.OVERDUE, reason=f"no acknowledgement by {h.receiver.id} before the deadline")
-            findings.append(Finding(key=h.key, rule=h.rule, detect="handoff", item=h.item, receiver=h.receiver,
-                                    at=h.deadline, handoff=h, evidence=evidence))
+            if h.trigger == INCOMPLETE:
+                reason = f"incomplete: lacks {', '.join(h.action.split('|'))}; {h.receiver.id} is asked to add it"
+            elif promise:
+                reason = f"not kept: no activity by {h.receiver.id} since it was written"
+            else:
+                reason = f"no acknowledgement by {h.receiver.id} before the deadline"
+            h = replace(h, state=HandoffState.OVERDUE, reason=reason)
+            detect = PROMISE if promise else INCOMPLETE if h.trigger == INCOMPLETE else "handoff"
+            findings.append(Finding(key=h.key, rule=h.rule, detect=detect, item=h.item,
+                                    receiver=h.receiver, at=h.deadline, handoff=h, evidence=evidence))
         else:
-            h = replace(h, state=HandoffState.SENT, reason="waiting; deadline not reached")
+            reason = ("promised; not due yet" if promise else
+                      "clock not started: the handoff is not complete yet" if h.deadline == NOT_STARTED else
+                      "waiting; deadline not reached")
+            h = replace(h, state=HandoffState.SENT, reason=reason)
         handoffs.append(h)
     return sorted(handoffs, key=lambda h: h.sent_at), findings
 

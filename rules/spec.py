@@ -23,6 +23,7 @@ __all__ = [
     "BUILTIN_TEMPLATES",
     "ASSIGNEE",
     "PLACEHOLDERS",
+    "PROMISE_TEMPLATE_DEFAULTS",
     "STANDOFF_TEMPLATE_DEFAULTS",
     "STEP_TEMPLATE_DEFAULTS",
     "Rule",
@@ -33,7 +34,8 @@ __all__ = [
 
 #: Names a template may use, each written ``{name}``.
 PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
-                          "cycle", "decider", "decision", "blocker", "since"})
+                          "cycle", "decider", "decision", "blocker", "since",
+                          "promise", "when", "written", "quote", "missing", "handed"})
 
 #: Templates that exist unless ``[templates]`` overrides them.
 BUILTIN_TEMPLATES: dict[str, str] = {
@@ -55,7 +57,21 @@ BUILTIN_TEMPLATES: dict[str, str] = {
     "standoff_draft_title": "Decide: {decision}",
     "standoff_draft": "{decider}: {cycle}. Please decide {decision} by {deadline}.",
     "ownerless": "{receiver}: {item} waits on {blocker}, which nobody holds. Please find it an owner, or drop the dependency, by {deadline}.",
+    # promises: {receiver} is the author who owes it, {sender} whom it is owed to, {promise} what
+    # was promised, {when} " by <the time named>" (empty when none was), {written} the weekday it
+    # was written, {quote} the promising sentence as written (escaped)
+    "promise": "{receiver}: on {written} you wrote you'd {promise}{when}; it is not there yet. You wrote: \u201c{quote}\u201d",
+    # an incomplete handoff (a rule's require): {receiver} is its sender, {missing} what it lacks,
+    # {handed} how it was handed over ("moved to Ready for QA")
+    "incomplete": ("{receiver}: {item} was handed over ({handed}) without {missing}. Please add {missing}: "
+                   "the receiver's clock starts when it is complete."),
+    "promise_draft_title": "Promised: {promise}",
+    "promise_draft": "{receiver}: on {written} you wrote on {item} ({url}) that you'd {promise}{when}; it is not there yet. "
+                     "You wrote: \u201c{quote}\u201d",
 }
+
+#: Step templates of a ``promise`` rule when the step names none.
+PROMISE_TEMPLATE_DEFAULTS = {"comment": "promise", "draft": "promise_draft"}
 
 #: Step templates of a ``standoff`` rule when the step names none.
 STANDOFF_TEMPLATE_DEFAULTS = {"comment": "standoff", "draft": "standoff_draft"}
@@ -64,6 +80,9 @@ STANDOFF_TEMPLATE_DEFAULTS = {"comment": "standoff", "draft": "standoff_draft"}
 #: takes ``STANDOFF_TEMPLATE_DEFAULTS`` instead.
 STEP_TEMPLATE_DEFAULTS = {"comment": "nudge", "reassign": "reassign", "draft": "draft"}
 _RULE_NAME = re.compile(r"[a-z0-9-]+")
+
+#: What a handoff rule's ``require`` may name (besides ``checklist:<heading>``).
+REQUIREMENTS = ("receiver", "due", "description")
 
 #: ``owner = "assignee"`` on a status trigger: the item's assignees when it enters the status.
 ASSIGNEE = "assignee"
@@ -189,15 +208,25 @@ class Step(StrictModel):
 class Rule(StrictModel):
     """``[[rules]]``: what to detect, on which tools, the deadline and the escalation steps.
 
+    ``detect = "promise"`` (``rules.promise``): a comment in which its author commits to
+    something is an obligation of the author; ``within`` (default ``1d``, business time of the
+    author) is when a promise that names no time falls due, ``before_due`` brings every
+    deadline forward by that much business time (nudge before the promised time), steps may
+    comment, draft or label.
+
     ``detect = "handoff"`` needs ``on``, ``within``, ``need`` and ``next``; ``before_due``
     (business time) brings the deadline forward so that much remains before the item's due
-    date. ``detect = "standoff"`` takes ``min_age`` (business time every wait-for edge must
+    date. ``require`` lists what a handoff must carry (``REQUIREMENTS`` and ``checklist:<heading>``,
+    see ``rules.handoff.missing``): one handoff lacking any gets a comment to its sender first
+    (template ``incomplete``), and the receiver's ``within`` starts when it is complete
+    (``clock = "complete"``, the default) or when it was sent (``clock = "sent"``).
+    ``detect = "standoff"`` takes ``min_age`` (business time every wait-for edge must
     have lasted, default ``1d``), ``blocked_statuses`` (statuses/sections meaning "waiting on
     what I link to") and ``within`` (time the decider gets, default ``1d``).
     """
 
     name: str = Field(pattern=r"^[a-z0-9-]+$")
-    detect: Literal["handoff", "standoff"]
+    detect: Literal["handoff", "standoff", "promise"]
     tools: list[ToolName] | None = Field(
         default=None, min_length=1, json_schema_extra={"uniqueItems": True}, description="default: every configured tool"
     )
@@ -209,12 +238,36 @@ class Rule(StrictModel):
     min_age: DurationField | None = Field(default=None, description="standoff: business time every edge must have lasted (default 1d)")
     blocked_statuses: list[Text] = Field(default_factory=list, description="standoff: statuses that wait on the items they link to")
     dry_run: bool = False
+    require: list[Text] = Field(default_factory=list, json_schema_extra={"uniqueItems": True}, description=(
+        'handoff: what a handoff must carry: "receiver", "due", "description", "checklist:<heading>"'))
+    clock: Literal["complete", "sent"] = Field(default="complete", description=(
+        "handoff with require: the receiver's clock starts when the handoff is complete, or when it was sent"))
     steps: list[Step] = Field(min_length=1, description="at least one; a rule with none would act on nothing")
+
+    @field_validator("require")
+    @classmethod
+    def _require(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry not in REQUIREMENTS and not (entry.startswith("checklist:") and entry[len("checklist:"):].strip()):
+                raise ValueError(f"unknown requirement {entry!r}: expected \"receiver\", \"due\", \"description\" "
+                                 f"or \"checklist:<heading>\" (e.g. \"checklist:Acceptance criteria\")")
+        if len(set(value)) != len(value):
+            raise ValueError("each requirement may appear only once")
+        return value
 
     @model_validator(mode="after")
     def _per_detector(self) -> "Rule":
         # Keys that belong to the other detector, and missing handoff keys, are reported with
         # their paths by bridge.config.problems.cross_problems; here the standoff defaults are filled in.
+        if self.detect == "promise":
+            self.within = self.within or Duration.parse("1d")
+            self.need = self.need or "promise"
+            self.next = self.next or "kept"
+            for step in self.steps:
+                if "template" in step._defaulted and step.do in PROMISE_TEMPLATE_DEFAULTS:
+                    step.template = PROMISE_TEMPLATE_DEFAULTS[step.do]
+                if "title_template" in step._defaulted and step.do == "draft":
+                    step.title_template = "promise_draft_title"
         if self.detect == "standoff":
             self.min_age = self.min_age or Duration.parse("1d")
             self.within = self.within or Duration.parse("1d")
@@ -237,8 +290,8 @@ class Rule(StrictModel):
     @field_validator("detect", mode="before")
     @classmethod
     def _detect(cls, value: Any) -> Any:
-        if value not in ("handoff", "standoff"):
-            raise ValueError("unknown detector, expected \"handoff\" or \"standoff\"")
+        if value not in ("handoff", "standoff", "promise"):
+            raise ValueError("unknown detector, expected \"handoff\", \"standoff\" or \"promise\"")
         return value
 
     @field_validator("tools")

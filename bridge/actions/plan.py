@@ -34,8 +34,12 @@ from bridge.core.people import Directory
 from bridge.store import FindingRow, OutboxRow, Store
 from bridge.store.codec import aware_utc as aware
 from rules.handoff import Finding
-from rules.spec import Rule
+from rules.handoff import INCOMPLETE
+from rules.spec import Rule, Step
 from rules.standoff import StandoffFinding
+
+#: The one step of an incomplete handoff's finding: a comment to its sender naming what is missing.
+INCOMPLETE_STEP = Step(after="0h", do="comment", template="incomplete")
 
 log = get_logger("bridge.actions")
 
@@ -122,6 +126,11 @@ class Planner:
         since = now - timedelta(days=1)
         return sum(1 for t in self._nudged.get(str(receiver), ()) if t > since)
 
+    def steps_for(self, finding) -> list:
+        """The escalation steps of ``finding``: its rule's, except an incomplete handoff's, which
+        gets one comment to its sender (``INCOMPLETE_STEP``) whatever the rule's steps."""
+        return [INCOMPLETE_STEP] if finding.detect == INCOMPLETE else self._rule(finding.rule).steps
+
     def due_steps(self, finding: Finding, now: datetime) -> list[tuple[int, object, datetime]]:
         """Steps of the finding's rule whose time has come: ``(index, step, due_at)``.
 
@@ -129,11 +138,10 @@ class Planner:
         in the receiver's business time, moved to the receiver's next working moment; a step
         is due when ``now >= due_at`` and ``now`` is inside the receiver's working hours.
         """
-        rule = self._rule(finding.rule)
         schedule = self.directory.schedule_for(finding.receiver)
         base = self.deadline_of(finding, now)
         out = []
-        for i, step in enumerate(rule.steps):
+        for i, step in enumerate(self.steps_for(finding)):
             due = schedule.next_working_moment(schedule.add(base, step.after))
             if now >= due and schedule.is_working(now):
                 out.append((i, step, due))

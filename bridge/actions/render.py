@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from bridge.core.model import Account, ItemRef, ItemSnapshot
 from bridge.core.people import Directory
 from rules import standoff as standoff_rule
-from rules.handoff import Finding
+from rules.handoff import INCOMPLETE, PROMISE, Finding, requirement_words
 from connectors.base import Connector
 from rules.spec import Rule
 from rules.standoff import StandoffFinding
@@ -53,6 +53,15 @@ def format_day(at: datetime, tz: str) -> str:
     return f"{at.astimezone(ZoneInfo(tz)):%a %d %b}"
 
 
+def handed_phrase(trigger: str) -> str:
+    """How a handoff's trigger reads in a sentence: ``moved to Ready for QA``, ``assigned``."""
+    if trigger.startswith("status:"):
+        return f"moved to {trigger[len('status:'):]}"
+    if trigger.startswith("label:"):
+        return f"labelled {trigger[len('label:'):]}"
+    return {"review_requested": "review requested", "assigned": "assigned"}.get(trigger, trigger)
+
+
 def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnapshot | None, tz: str,
                    to_account: Account | None, deadline: datetime | None = None) -> dict[str, str]:
     """Placeholder values of an overdue handoff's step, in ``conn``'s markup.
@@ -61,6 +70,23 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
     sent); ``to_account``: the step's ``to`` in the item's tool (``{to}``), if any;
     ``deadline``: the deadline to name (default the finding's; an adopted handoff's restarted one).
     """
+    h = finding.handoff
+    promise = {}
+    if h.trigger == PROMISE:  # the author owes it (receiver); its words are untrusted text
+        promise = {
+            "promise": conn.escape(h.action),
+            "when": (conn.literal(" by ") + format_deadline(h.promised, tz)) if h.promised else "",
+            "written": format_day(h.sent_at, tz),
+            "quote": conn.escape(h.quote),
+            "deadline": format_deadline(h.promised or finding.at, tz),
+        }
+    if h.trigger == INCOMPLETE:  # receiver: the sender who owes what is missing
+        words = [requirement_words(r) for r in h.action.split("|")]
+        promise = {
+            "missing": conn.escape(", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]),
+            "handed": conn.escape(handed_phrase(h.quote)),
+            "sender": conn.mention(h.sender) if h.sender else "nobody",
+        }
     return {
         "since": format_day(finding.handoff.sent_at, tz),
         "receiver": conn.mention(finding.receiver),
@@ -73,6 +99,8 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
         "url": conn.literal(item.url) if item else "",
         "rule": rule.name,
         "to": conn.mention(to_account) if to_account else "",
+        "promise": "", "when": "", "written": "", "quote": "", "missing": "", "handed": "",
+        **promise,
     }
 
 
@@ -86,6 +114,7 @@ def plain_values(values: dict[str, str], finding: Finding, rule: Rule, item: Ite
     return {**values, "receiver": finding.receiver.id, "to": to_account.id if to_account else "",
             "sender": finding.handoff.sender.id if finding.handoff.sender else "someone",
             "need": flat(rule.need), "next": flat(rule.next), "title": flat(item.title) if item else "",
+            "promise": flat(finding.handoff.action), "quote": flat(finding.handoff.quote),
             "url": item.url if item else ""}
 
 

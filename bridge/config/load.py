@@ -52,6 +52,7 @@ from bridge.core.model import Account
 from connectors.asana.settings import AsanaConnectorConfig
 from connectors.github.settings import GitHubConnectorConfig
 from connectors.jira.settings import JiraConnectorConfig
+from rules.promise import PromiseSettings
 from rules.spec import BUILTIN_TEMPLATES, Rule
 
 __all__ = [
@@ -268,6 +269,7 @@ class Config(StrictModel):
     adoption: AdoptionConfig = Field(default_factory=AdoptionConfig)
     templates: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
+    promises: PromiseSettings = Field(default_factory=PromiseSettings, description="how promise rules read comments")
 
     _source: Path | None = PrivateAttr(default=None)
     _state_directory: str | None = PrivateAttr(default=None)
@@ -458,6 +460,8 @@ def summarize(config: Config) -> str:
         lines.append(
             (f"    {rule.name}: {rule.detect} on {', '.join(map(str, rule.on))} in {', '.join(rule.tools or [])}, "
              f"within {rule.within}, {len(rule.steps)} steps{dry}") if rule.detect == "handoff" else
+            (f"    {rule.name}: promises in comments in {', '.join(rule.tools or [])}, untimed due after {rule.within}, "
+             f"{len(rule.steps)} steps{dry}") if rule.detect == "promise" else
             (f"    {rule.name}: standoff in {', '.join(rule.tools or [])}, min_age {rule.min_age}, "
              f"{len(rule.steps)} steps{dry}")
         )

@@ -308,7 +308,7 @@ def cross_problems(data: dict) -> list[Problem]:
         else:
             rule_tools = [t for t in connectors if t in AVAILABLE_CONNECTORS]
         detect = rule.get("detect") if isinstance(rule.get("detect"), str) else None
-        only = {"handoff": ("on", "before_due"), "standoff": ("min_age", "blocked_statuses")}
+        only = {"handoff": ("on", "before_due", "require", "clock"), "standoff": ("min_age", "blocked_statuses")}
         for key in only.get("standoff" if detect == "handoff" else "handoff" if detect == "standoff" else "", ()):
             if key in rule:
                 problems.append(Problem(("rules", r, key), f"only used by detect = \"{'handoff' if key in only['handoff'] else 'standoff'}\"", rule[key]))
@@ -318,10 +318,14 @@ def cross_problems(data: dict) -> list[Problem]:
                     problems.append(Problem(("rules", r, key), "required key is missing"))
                 elif key == "on" and rule[key] == []:
                     problems.append(Problem(("rules", r, key), "detect = \"handoff\" needs at least one trigger in on", []))
-        if detect == "standoff":
+        if detect == "promise":  # a promise's own keys: within, before_due, steps (rules.spec.Rule)
+            for key in ("on", "min_age", "blocked_statuses", "require", "clock"):
+                if key in rule:
+                    problems.append(Problem(("rules", r, key), f"not used by detect = \"promise\"", rule[key]))
+        if detect in ("standoff", "promise"):
             for s_, step in enumerate(rule.get("steps") if isinstance(rule.get("steps"), list) else []):
                 if isinstance(step, dict) and step.get("do") == "reassign":
-                    problems.append(Problem(("rules", r, "steps", s_, "do"), "a standoff rule can comment, draft or label, not reassign", "reassign"))
+                    problems.append(Problem(("rules", r, "steps", s_, "do"), f"a {detect} rule can comment, draft or label, not reassign", "reassign"))
         on = rule.get("on")
         for t, trig in enumerate(on if isinstance(on, list) else []):
             owner = trig.get("owner") if isinstance(trig, dict) else None

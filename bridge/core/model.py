@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     UNLABELED = "unlabeled"
     COMMITTED = "committed"
     DUE_CHANGED = "due_changed"
+    DESCRIPTION_CHANGED = "description_changed"
 
 
 class ItemKind(StrEnum):
@@ -137,11 +138,15 @@ class Event:
       for ``review_dismissed``, the state the review had before it was dismissed.
     - ``review_dismissed``: ``actor`` dismissed a review of ``subject`` (the reviewer; ``None``
       when the review is not known), at the time of dismissal; ``text`` is its message.
-    - ``label``: for ``labeled``/``unlabeled``.
+    - ``label``: for ``labeled``/``unlabeled``; for a ``review_requested`` of a team (GitHub), the
+      team as ``team:<slug>``, with ``subject`` ``None``: a team is not a person.
     - ``link_type``/``target``: for ``linked``/``unlinked``.
     - ``text``/``mentions``: for ``commented`` and ``reviewed``.
     - ``due``: for ``due_changed``, the new due date (``YYYY-MM-DD``) or moment (ISO 8601
       with offset), ``None`` when cleared.
+    - ``description_changed``: ``actor`` edited the item's description (Jira's ``description``
+      changelog item, Asana's ``notes_changed`` story); ``text`` is the new description where the
+      tool says it (Jira ``toString``; ``""`` when cleared), ``None`` where it does not (Asana).
     """
 
     tool: str
@@ -193,6 +198,7 @@ class ItemSnapshot:
     links: tuple[ItemRef, ...] = ()
     due: datetime | date | None = None  # see "due" above
     blocked_by: tuple[ItemRef, ...] = ()
+    description: str | None = None  # plain text: GitHub body, Jira description, Asana notes; None if empty
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from bridge.core.model import MENTION, Account, AccountInfo, Event, ItemRef, Ite
 from bridge.core.people import Directory, SeenAccount
 from bridge.store import Link, Store
 from rules import handoff as handoff_rule
+from rules import promise as promise_rule
 from rules import standoff as standoff_rule
 from rules.spec import ASSIGNEE, Rule
 
@@ -143,7 +144,8 @@ class Evaluator:
         self.persist = persist
         self.directory = Directory(config)
         self.items = Snapshots(store)
-        self.handoff_rules = [r for r in config.rules if r.detect == "handoff"]
+        # promise rules walk like handoff rules (an obligation of the author, rules.promise)
+        self.handoff_rules = [r for r in config.rules if r.detect in ("handoff", "promise")]
         self.standoff_rules = [r for r in config.rules if r.detect == "standoff"]
         self._loaded = False
         self._reset()
@@ -193,6 +195,7 @@ class Evaluator:
             "targets": {r.name: sorted(map(str, self.targets(r))) for r in self.handoff_rules},
             "people": {n: p.model_dump(mode="json") for n, p in cfg.people.items()},
             "defaults": cfg.defaults.model_dump(mode="json"),
+            "promises": cfg.promises.model_dump(mode="json"),
             "matched": self.directory.matches(),
             "bots": sorted(map(str, self.bots())),
         }
@@ -314,6 +317,13 @@ class Evaluator:
         for rule in self.handoff_rules:
             if rule.tools and ref.tool not in rule.tools:
                 continue
+            if rule.detect == "promise":
+                walk = promise_rule.walk_item(
+                    rule, ref, evs, snapshot, bots=bots, schedule_for=self.directory.schedule_for, who=self.who,
+                    patterns=self.config.promises.compiled(), linked_events=linked_events)
+                self._ended.extend(walk.done)
+                self._set_walk(rule.name, ref, handoff_rule.ItemWalk(open=walk.open) if walk.open else None)
+                continue
             walk = handoff_rule.walk_item(
                 rule, ref, evs, snapshot,
                 bots=bots,
@@ -337,7 +347,8 @@ class Evaluator:
         else:
             self.walks[rule][ref] = walk
         self._to_settle.add((rule, ref))
-        handoffs = [h for h, _ in walk.open] if walk else []
+        # a promise is owed, not handed over: nobody waits on it in the wait-for graph
+        handoffs = [h for h, _ in walk.open if h.trigger not in handoff_rule.NOT_PASSES] if walk else []
         self._feed(("handoff", rule, ref), standoff_rule.handoff_edges(handoffs))
 
     def _set_review_edges(self, ref: ItemRef, edges: list[standoff_rule.WaitEdge]) -> None:
@@ -507,15 +518,20 @@ def _account(s: str | None) -> Account | None:
 
 
 def _handoff_json(h: handoff_rule.Handoff) -> list:
-    return [h.key, str(h.sender) if h.sender else None, str(h.receiver), h.trigger, h.sent_at.isoformat(),
-            h.sent_event, h.deadline.isoformat()]
+    row = [h.key, str(h.sender) if h.sender else None, str(h.receiver), h.trigger, h.sent_at.isoformat(),
+           h.sent_event, h.deadline.isoformat()]
+    if h.trigger in handoff_rule.NOT_PASSES:  # what the nudge quotes, or what is missing
+        row += [h.quote, h.action, h.promised.isoformat() if h.promised else None]
+    return row
 
 
 def _handoff_from(rule: str, ref: ItemRef, row: list) -> handoff_rule.Handoff:
-    key, sender, receiver, trigger, sent_at, sent_event, deadline = row
+    key, sender, receiver, trigger, sent_at, sent_event, deadline = row[:7]
+    quote, action, promised = (row[7:10] + [None, None, None])[:3] if len(row) > 7 else ("", "", None)
     return handoff_rule.Handoff(key=key, rule=rule, item=ref, sender=_account(sender), receiver=_account(receiver),
                                 trigger=trigger, sent_at=datetime.fromisoformat(sent_at), sent_event=sent_event,
-                                deadline=datetime.fromisoformat(deadline))
+                                deadline=datetime.fromisoformat(deadline), quote=quote or "", action=action or "",
+                                promised=datetime.fromisoformat(promised) if promised else None)
 
 
 def _edge_json(e: standoff_rule.WaitEdge) -> list:

@@ -67,25 +67,25 @@ def next_steps(engine, findings: list, inhibited: list, now: datetime) -> list[N
 
 
 def _next(engine, planner, f, rows: list, held: bool, now: datetime) -> NextStep:
-    rule = planner._rule(f.rule)
+    steps = planner.steps_for(f)  # an incomplete handoff's one comment to its sender, else the rule's
     schedule = planner.directory.schedule_for(f.receiver)
     tz = schedule.timezone
     who = f.receiver.id
 
     def step(i, reason, due=None):
-        return NextStep(f.key, f.rule, f.item.key, who, i, rule.steps[i].do if i is not None else None, due, reason)
+        return NextStep(f.key, f.rule, f.item.key, who, i, steps[i].do if i is not None else None, due, reason)
 
     if held:
         return step(None, "held back: this handoff lies inside a standoff, whose comment speaks for it")
     planned = {r.step for r in rows if r.status != OutboxStatus.CANCELLED}
-    todo = [i for i in range(len(rule.steps)) if i not in planned]
+    todo = [i for i in range(len(steps)) if i not in planned]
     if not todo:
         last = max((r for r in rows if r.status != OutboxStatus.CANCELLED), key=lambda r: (r.step, r.created_at))
         return step(None, _row_state(engine, last, now))
     i = todo[0]
     adopted = planner.adopted_deadline(f, now)
     base = planner.deadline_of(f, now)
-    due = schedule.next_working_moment(schedule.add(base, rule.steps[i].after))
+    due = schedule.next_working_moment(schedule.add(base, steps[i].after))
     adopted_note = (f" (adopted: found overdue at first sight, deadline restarted to {format_deadline(adopted, tz)})"
                     if adopted is not None else "")
     pending = [r for r in rows if r.status in actions.ACTIVE]

@@ -107,6 +107,7 @@ def item_to_json(it: ItemSnapshot) -> str:
             "links": [[r.tool, r.key] for r in it.links],
             "due": it.due.isoformat() if it.due else None,
             "blocked_by": [[r.tool, r.key] for r in it.blocked_by],
+            **({"description": it.description} if it.description else {}),
         },
         sort_keys=True,
     )
@@ -144,6 +145,7 @@ def row_to_item(row: ItemRow) -> ItemSnapshot:
         links=tuple(ItemRef(*r) for r in d["links"]),
         due=_stored_due(row.tool, d.get("due")),
         blocked_by=tuple(ItemRef(*r) for r in d.get("blocked_by", [])),
+        description=d.get("description"),
     )
 
 

@@ -439,6 +439,7 @@ def _map_task(project_gid, task, extra_links, sections, extra_blocked_by=()) -> 
         links=tuple(links),
         due=due,
         blocked_by=tuple(blocked),
+        description=task["notes"].strip() or None if isinstance(task.get("notes"), str) else None,
     )
 
 
@@ -505,7 +506,6 @@ SKIP_REASONS = {
     "added_to_project": "project membership: not a change of hands",
     "removed_from_project": "project membership: not a change of hands",
     "name_changed": "rename: the snapshot carries the title",
-    "notes_changed": "description edit: item references in the notes are read from the task",
     "attachment_added": "attachment: item references are read from the attachment itself",
 }
 
@@ -590,6 +590,8 @@ def _map_story(ref: ItemRef, story: Any, sub: str, project_gid: str | None) -> t
         return [ev(EventKind.STATUS_CHANGED, from_status=old_name, to_status=new["name"])], []
     if sub in ("marked_complete", "marked_incomplete"):
         return [ev(EventKind.CLOSED if sub == "marked_complete" else EventKind.REOPENED)], []
+    if sub == "notes_changed":  # the story does not say what changed: the snapshot has the new notes
+        return [ev(EventKind.DESCRIPTION_CHANGED)], []
     if sub == "due_date_changed":
         new_dates = story.get("new_dates")
         if new_dates is not None and not isinstance(new_dates, dict):
@@ -623,7 +625,7 @@ def _map_story(ref: ItemRef, story: Any, sub: str, project_gid: str | None) -> t
 
 _MAPPED = frozenset({
     "assigned", "unassigned", "section_changed", "marked_complete", "marked_incomplete",
-    "comment_added", "dependency_added", "dependency_removed", "due_date_changed",
+    "comment_added", "dependency_added", "dependency_removed", "due_date_changed", "notes_changed",
 })
 #: Story subtypes that map to events.
 MAPPED_SUBTYPES = _MAPPED

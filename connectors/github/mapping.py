@@ -240,6 +240,7 @@ def _map_issue(repo_full_name: str, issue: dict) -> ItemSnapshot:
         author=author,
         created_at=created,
         updated_at=updated,
+        description=issue["body"].strip() or None if isinstance(issue.get("body"), str) else None,
     )
 
 

@@ -290,7 +290,14 @@ def _assignment(kind: EventKind) -> Callable[[ItemRef, dict], _Handled]:
 def _review_request(kind: EventKind) -> Callable[[ItemRef, dict], _Handled]:
     def handle(ref: ItemRef, entry: dict) -> _Handled:
         if entry.get("requested_reviewer") is None:
-            if entry.get("requested_team") is not None:
+            team = entry.get("requested_team")
+            if team is not None and kind == EventKind.REVIEW_REQUESTED and isinstance(team, dict):
+                # A team is not a person: no receiver (``subject`` None), the team named in ``label``
+                # (``team:<slug>``), so a rule that requires a receiver asks the requester for one.
+                actor = _actor(entry, "review_requester", "actor") if (entry.get("review_requester") or entry.get("actor")) else None
+                return [make_event(ref, kind, _vendor_id(entry, "ev"), time_at(entry, "created_at", "entry"), actor=actor,
+                                   label=f"team:{team.get('slug') or team.get('name') or '?'}")], []
+            if team is not None:
                 raise _Skip(_TEAM_REQUEST)
             raise Malformed("entry has neither 'requested_reviewer' nor 'requested_team'")
         subject = account_of(entry["requested_reviewer"], "requested_reviewer")

@@ -402,6 +402,8 @@ def map_histories(
                 elif fld == "duedate":
                     due = (to or to_s or "")[:10] or None
                     events.append(ev(i, EventKind.DUE_CHANGED, due=due))
+                elif fld == "description":
+                    events.append(ev(i, EventKind.DESCRIPTION_CHANGED, text=to_s or ""))  # "" = cleared
                 elif fld == "resolution":
                     if to or to_s:
                         events.append(ev(i, EventKind.CLOSED))
@@ -702,6 +704,7 @@ def map_issue(
         links=tuple(dict.fromkeys(links)),
         due=_due(f.get("duedate")),
         blocked_by=tuple(dict.fromkeys(blocked)),
+        description=body_text(f.get("description"))[0].strip() or None,
     )
     return IssueMapping(item=item, events=events, skipped=skipped, accounts=seen.infos())
 

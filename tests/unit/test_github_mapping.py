@@ -353,15 +353,19 @@ def test_partly_malformed_comment_group_keeps_the_good_comments():
     assert result.skipped == [(0, "line-commented", "malformed: comments[1].user is missing, not a user")]
 
 
-def test_team_review_request_is_skipped_person_request_maps():
+def test_team_review_request_has_no_receiver_person_request_maps():
+    # Issue 17: a team's request is a handoff to nobody in particular (subject None, the team in
+    # label), so a rule's require = ["receiver"] can ask for a person; removing it is still skipped.
     ref = item_ref("acme/web", 12)
     base = {"id": 5, "event": "review_requested", "actor": {"login": "ana"}, "review_requester": {"login": "ana"},
             "created_at": "2025-03-09T13:08:59Z"}
     team = {**base, "requested_team": {"name": "Justice League", "slug": "justice-league"}}
     person = {**base, "id": 6, "requested_reviewer": {"login": "ben"}}
-    result = map_timeline(ref, [team, person])
-    assert result.skipped == [(0, "review_requested", "team review request: no person to hand to")]
-    (event,) = result.events
+    removed = {**team, "id": 7, "event": "review_request_removed"}
+    result = map_timeline(ref, [team, person, removed])
+    assert result.skipped == [(2, "review_request_removed", "team review request: no person to hand to")]
+    team_ev, event = result.events
+    assert (team_ev.subject, team_ev.label, team_ev.actor) == (None, "team:justice-league", gh("ana"))
     assert (event.kind, event.actor, event.subject, event.id) == (EventKind.REVIEW_REQUESTED, gh("ana"), gh("ben"), "ev:6")
 
 

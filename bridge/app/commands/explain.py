@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 
 from bridge.core.model import Event, ItemRef
+from bridge.app.commands.status import quoted
 from bridge.engine.why import next_steps
-from rules.handoff import trigger_names
+from rules.handoff import NOT_STARTED, requirement_words, trigger_names
 
 
 def _event_line(ev: Event) -> str:
@@ -73,17 +74,55 @@ def explain(engine, ref: ItemRef) -> str:
             if not edges and not mine:
                 lines.append("  no wait-for edge touches this item")
             continue
-        lines += ["", f"Rule {rule.name} (detect = {rule.detect}, on = {trigger_names(rule.on)}, within = {rule.within}):"]
+        if rule.detect == "promise":
+            lines += ["", f"Rule {rule.name} (detect = promise, a promise with no time is due {rule.within} after it was written"
+                      + (f", nudged {rule.before_due} before it is due" if rule.before_due else "") + "):"]
+        else:
+            lines += ["", f"Rule {rule.name} (detect = {rule.detect}, on = {trigger_names(rule.on)}, within = {rule.within}):"]
         if rule.tools and ref.tool not in rule.tools:
             lines.append(f"  does not apply: rule watches {rule.tools}, item is in {ref.tool}")
             continue
         mine = [h for h in handoffs if h.rule == rule.name and h.item == ref]
-        if not mine:
+        if not mine and rule.detect == "promise":
+            lines.append("  did not fire: no comment on this item promises something (questions, conditionals, quotes,"
+                         " negations, hedges, past tense and other people's commitments never do)")
+        elif not mine:
             lines.append("  did not fire: no event on this item passes the baton under this rule"
                          " (events by the daemon and self-handoffs never do)")
         for h in mine:
+            if h.trigger == "promise":
+                schedule = engine.evaluator.directory.schedule_for(h.receiver)
+                owed = f" to {h.sender.id}" if h.sender else ""
+                lines.append(f"  promise by {h.receiver.id}{owed} at {h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]: {quoted(h.quote)}")
+                due = (f"due {h.promised:%Y-%m-%d %H:%M}Z ({h.promised.astimezone(schedule.tz):%a %H:%M} {schedule.timezone})"
+                       if h.promised else "no time named: due after the rule's within")
+                lines.append(f"    {due}; deadline {h.deadline:%Y-%m-%d %H:%M}Z")
+                lines.append(f"    state {h.state.upper()}: {h.reason}" + (f" [{h.ended_by}]" if h.ended_by else ""))
+                f = next((f for f in findings if f.key == h.key), None)
+                if f:
+                    lines.append(f"    FIRED: finding with evidence {', '.join(f.evidence)}")
+                    [step] = next_steps(engine, [f], [], evaluation.at)
+                    lines.append(f"    next: {step.line().split(': ', 1)[1]}")
+                continue
+            if h.trigger == "incomplete":
+                lacks = " and ".join(requirement_words(r) for r in h.action.split("|"))
+                lines.append(f"  incomplete handoff ({h.quote}) to {h.sender.id if h.sender else 'nobody'} at "
+                             f"{h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]: lacks {lacks}; its sender {h.receiver.id} is asked")
+                lines.append(f"    state {h.state.upper()}: {h.reason}" + (f" [{h.ended_by}]" if h.ended_by else ""))
+                f = next((f for f in findings if f.key == h.key), None)
+                if f:
+                    lines.append(f"    FIRED: finding with evidence {', '.join(f.evidence)}")
+                    [step] = next_steps(engine, [f], [], evaluation.at)
+                    lines.append(f"    next: {step.line().split(': ', 1)[1]}")
+                continue
             schedule = engine.evaluator.directory.schedule_for(h.receiver)
             tz = schedule.timezone
+            if h.deadline == NOT_STARTED:
+                lines.append(f"  handoff {h.sender.id if h.sender else '?'} → {h.receiver.id} by {h.trigger} at "
+                             f"{h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]")
+                lines.append(f"    clock not started: the handoff lacks what the rule requires ({', '.join(rule.require)})")
+                lines.append(f"    state {h.state.upper()}: {h.reason}" + (f" [{h.ended_by}]" if h.ended_by else ""))
+                continue
             local = h.deadline.astimezone(schedule.tz)
             lines.append(f"  handoff {h.sender.id if h.sender else '?'} → {h.receiver.id} by {h.trigger} at {h.sent_at:%Y-%m-%d %H:%M}Z [{h.sent_event}]")
             lines.append(f"    deadline {h.deadline:%Y-%m-%d %H:%M}Z ({local:%a %H:%M} {tz}, receiver's business time)")

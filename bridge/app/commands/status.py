@@ -32,6 +32,7 @@ from bridge.actions import format_deadline
 from bridge.engine.crawl import crawl_status
 from bridge.core.model import Account, HandoffState, ItemRef, ItemSnapshot
 from rules import standoff as standoff_rule
+from rules.handoff import NOT_STARTED, requirement_words
 
 MOVING, BLOCKED = "MOVING", "BLOCKED"
 PENDING = (HandoffState.SENT, HandoffState.OVERDUE)
@@ -122,7 +123,18 @@ def format_age(age: timedelta) -> str:
     return f"{mins}m"
 
 
+def quoted(text: str, limit: int = 200) -> str:
+    """``text`` as evidence on one line: whitespace collapsed, control characters dropped, at most
+    ``limit`` characters, between curly quotes (the HTML page escapes it again for HTML)."""
+    flat = " ".join("".join(ch for ch in text if ch.isprintable() or ch.isspace()).split())
+    return "\u201c" + (flat if len(flat) <= limit else flat[:limit - 1] + "\u2026") + "\u201d"
+
+
 def _trigger_phrase(trigger: str) -> str:
+    if trigger == "promise":
+        return "the promise"
+    if trigger == "incomplete":
+        return "the request to complete the handoff"
     if trigger == "review_requested":
         return "the review request"
     if trigger == "assigned":
@@ -189,7 +201,8 @@ class _Builder:
 
     def row(self, ref: ItemRef, snap: ItemSnapshot | None, pending) -> Row | None:
         ev = self.evaluation
-        handoffs = sorted((h for h in pending if h.item == ref), key=lambda h: (h.sent_at, h.key))
+        # a sender asked to complete a handoff decides first: the receiver's clock waits on it
+        handoffs = sorted((h for h in pending if h.item == ref), key=lambda h: (h.sent_at, h.trigger != "incomplete", h.key))
         waits = sorted((e for e in ev.edges if e.item == ref), key=lambda e: (e.began, e.key))
         waited_on = sorted((e for e in ev.edges if e.on == ref and e.item != ref), key=lambda e: (e.began, e.key))
         standoffs = [f for f in ev.standoffs if f.detect == "standoff" and ref in f.items]
@@ -202,7 +215,8 @@ class _Builder:
             return None
         since = min(starts)
 
-        holder_acct = handoffs[0].receiver if handoffs else standoff_rule.holder(snap)
+        passes = [h for h in handoffs if h.trigger != "promise"]  # a promise's author does not hold the item
+        holder_acct = passes[0].receiver if passes else standoff_rule.holder(snap)
         unheld = [e for e in waited_on if e.holder is None and e.kind in WAITING_KINDS]  # nobody holds this blocker
         blocked = bool(blocking or standoffs or overdue or unheld)
         row = Row(
@@ -228,6 +242,17 @@ class _Builder:
                 + ("" if e.holder is not None else ", which nobody holds"),
                 e.kind, e.on, other.url if other else None, self.name(e.holder)))
         for h in overdue:
+            if h.trigger == "incomplete":
+                lacks = " and ".join(requirement_words(r) for r in h.action.split("|"))
+                row.blockers.append(Blocker(f"incomplete handoff: {self.name(h.receiver)} has not added {lacks}",
+                                            "incomplete", holder=self.name(h.receiver)))
+                continue
+            if h.trigger == "promise":
+                row.blockers.append(Blocker(
+                    f"promise not kept: {self.name(h.receiver)} wrote {quoted(h.quote)} on {h.sent_at:%Y-%m-%d %H:%M}Z"
+                    + (f", due {h.promised:%Y-%m-%d %H:%M}Z" if h.promised else ""),
+                    "promise", holder=self.name(h.receiver)))
+                continue
             row.blockers.append(Blocker(
                 f"overdue handoff: {self.name(h.receiver)} has not acknowledged {_trigger_phrase(h.trigger)}",
                 "overdue", holder=self.name(h.receiver)))
@@ -269,10 +294,15 @@ class _Builder:
             return self.decision(e.holder, f"finish {self.label(e.on)}", other.due if other else None)
         if handoffs:
             h = handoffs[0]
-            what = f"acknowledge {_trigger_phrase(h.trigger)}"
+            if h.trigger == "promise":
+                what = f"keep the promise to {h.action}"
+            elif h.trigger == "incomplete":
+                what = "add " + " and ".join(requirement_words(r) for r in h.action.split("|"))
+            else:
+                what = f"acknowledge {_trigger_phrase(h.trigger)}"
             if h.state == HandoffState.OVERDUE:
                 what += " (overdue)"
-            return self.decision(h.receiver, what, h.deadline)
+            return self.decision(h.receiver, what, None if h.deadline == NOT_STARTED else h.deadline)
         for e in waits:
             if e.holder is not None:
                 return self.decision(e.holder, standoff_rule.fill(_task_of(e), self.label), None)
