@@ -150,15 +150,20 @@ def error_for(
     row = row_for(tool, status, headers, message)
     text = f"{what}: {row.text.format(status=status)}"
     if write and row.write_error is not None:
-        return row.write_error(tool, f"{text}; {_UNKNOWN_OUTCOME}")
+        exc = row.write_error(tool, f"{text}; {_UNKNOWN_OUTCOME}")
+        exc.answered = True
+        return exc
     if row.error is errors.TransientError:
         text += f"; {_RETRY}"
     hint = redact(" ".join(str(message or "").split()))[:MESSAGE_CHARS]
     if hint and row.echo:
         text += f' (the tool said: "{hint}")'
     if row.error is errors.RateLimited:
-        return errors.RateLimited(tool, text, retry_after(headers, now))
-    return row.error(tool, text)
+        exc = errors.RateLimited(tool, text, retry_after(headers, now))
+    else:
+        exc = row.error(tool, text)
+    exc.answered = True  # the tool is reachable: it answered with a status (bridge.engine.health)
+    return exc
 
 
 def no_answer(tool: str, what: str, reason: str, *, write: bool, sent: bool = True) -> errors.ConnectorError:

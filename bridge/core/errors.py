@@ -31,7 +31,10 @@ class ConfigError(BridgeError):
 
 
 class ConnectorError(BridgeError):
-    """A call to a tool failed."""
+    """A call to a tool failed. ``answered`` is ``True`` when the tool answered with an HTTP
+    status (it is reachable), ``False`` when no usable answer came (timeout, lost connection)."""
+
+    answered: bool = False
 
     def __init__(self, tool: str, message: str):
         super().__init__(f"{tool}: {message}")

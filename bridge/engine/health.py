@@ -2,12 +2,14 @@
 
 Holds ``ConnectorHealth`` (one connector's state) and ``Health`` (all of them).
 
-- **Down at start**: until a connector has answered once since start (or reload), any error
-  but a rate limit marks it *down*: one ``connector_down`` line (its reason and when it is
+- **Down at start**: until a connector has answered once since start (or reload), no answer
+  at all (timeout, connection refused or lost: ``ConnectorError.answered`` false) or a
+  refused credential marks it *down*: one ``connector_down`` line (its reason and when it is
   tried again), then retries with exponential backoff (`DOWN_BACKOFF_FIRST` doubling up to
   `DOWN_BACKOFF_MAX`, on the health clock) without a line per failure; its first successful
   poll logs ``connector_up``. A tracker unreachable or refusing the token at start so never
-  stops the daemon or the other connectors.
+  stops the daemon or the other connectors. A tracker that answers with a server error at
+  start is up but failing: retried at its next poll, as below.
 - Once it has answered: an ``AuthError`` stops it for good (one ``connector_stopped`` line)
   until the config is reloaded; a ``RateLimited`` pauses it for the time the tool asked
   (``connector_rate_limited``); any other error is logged once while it lasts
@@ -89,7 +91,7 @@ class Health:
         """Take in a connector error: auth stops ``name``, a rate limit pauses it, others mark it failing."""
         h = self._by_name[name]
         h.reason = str(exc)
-        if not h.up and not isinstance(exc, errors.RateLimited):
+        if not h.up and (isinstance(exc, errors.AuthError) or not (exc.answered or isinstance(exc, errors.RateLimited))):
             self._down(name, h, exc)
             return
         if isinstance(exc, errors.AuthError):

@@ -66,6 +66,21 @@ def test_a_connector_polled_every_second_backs_off_from_one_second_not_ten():
     assert not h.available("jira") and (clock.advance(timedelta(seconds=1)) or h.available("jira")), "then 2 s"
 
 
+def test_a_tracker_that_answers_a_server_error_at_start_is_failing_not_down():
+    """It is reachable: retried at its next poll, not after a growing backoff (in the chaos run
+    a 503 on the first poll after each restart paused a tool for 10 s, then 20 s, ...)."""
+    from connectors import http
+
+    clock = SteppingClock(T0)
+    h = Health(["jira"], clock)
+    with capture_logs() as logs:
+        h.failed("jira", http.error_for("jira", 503, {}, "GET /search/jql", now=clock()))
+        assert h.available("jira"), "no backoff: it answered"
+        h.failed("jira", http.no_answer("jira", "GET /search/jql", "ConnectionError", write=False))
+        assert not h.available("jira"), "no answer at all: down, backing off"
+    assert [e["event"] for e in logs] == ["connector_failing", "connector_down"]
+
+
 def test_the_engine_starts_the_down_backoff_at_the_shorter_of_10_s_and_poll_every(tmp_path):
     from tests.support.world import World
 
