@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a bundled scenario name (see --list) or a scenario file (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON document (findings, actions, expectations)")
     p.add_argument("--list", action="store_true", help="list the bundled scenarios and exit")
+    from bridge.app.commands.storecmd import add_parsers as add_store_parsers
+
+    add_store_parsers(sub, _config_arg)
     return parser
 
 
@@ -160,8 +163,12 @@ def _setup(args, *, stream=None, connect: bool = True):
 
     config = load_config(args.config)
     configure_logging(**_log_settings(config), stream=stream or sys.stderr)
+    from bridge.store.locks import coordinator_for
+
     store = Store.open(config.database_url())
-    return config, store, build_engine(config, store, clock=utcnow) if connect else None
+    # `once` next to running replicas polls only free scopes and acts only when no other leads
+    coordinator = coordinator_for(config.database_url()) if getattr(args, "command", None) == "once" else None
+    return config, store, build_engine(config, store, clock=utcnow, coordinator=coordinator) if connect else None
 
 
 def _log_settings(config) -> dict[str, str]:
@@ -293,6 +300,18 @@ def cmd_demo(args) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_migrate(args) -> int:
+    from bridge.app.commands import storecmd
+
+    return storecmd.cmd_migrate(args)
+
+
+def cmd_store(args) -> int:
+    from bridge.app.commands import storecmd
+
+    return storecmd.cmd_store(args)
+
+
 COMMANDS = {
     "run": cmd_run,
     "once": cmd_once,
@@ -302,6 +321,8 @@ COMMANDS = {
     "demo": cmd_demo,
     "status": cmd_status,
     "people": cmd_people,
+    "migrate": cmd_migrate,
+    "store": cmd_store,
 }
 
 
