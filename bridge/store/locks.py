@@ -89,6 +89,8 @@ class AdvisoryLocks:
     """
 
     shared = True
+    #: Seconds a count of live replicas is reused (one ``pg_locks`` read per second at most).
+    member_refresh = 1.0
 
     def __init__(self, url: str) -> None:
         self._engine = create_engine(url, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
@@ -139,11 +141,11 @@ class AdvisoryLocks:
             self._wanted = max(1, sum(len(v) for v in scopes.values()))
 
     def members(self) -> int:
-        """Live replicas on the database (member locks granted), read at most once a second."""
+        """Live replicas on the database (member locks granted), read at most every ``member_refresh`` s."""
         import time
 
         now = time.monotonic()
-        if self._members is None or now - self._members[0] > 1.0:
+        if self._members is None or now - self._members[0] >= self.member_refresh:
             n = self._run("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
                           "AND classid = :s AND objsubid = 2", s=MEMBER_SPACE)
             self._members = (now, max(1, int(n or 1)))
