@@ -18,6 +18,9 @@ write and ``done`` after it. No row is ever sent blindly:
 - **A lookup that cannot tell never counts as "not there".** ``find_marker`` returns the result
   (found), ``None`` (the whole window was read: not there) or raises ``ConnectorError`` (can't
   tell); then the row keeps its state and waits for the next cycle.
+- **One replica per row.** A row goes to ``sending`` (or ``cancelled``) only through
+  ``Store.claim_outbox``: locked with ``FOR UPDATE SKIP LOCKED`` and changed only from the state
+  this call read, so of several replicas on one PostgreSQL database one sends it.
 - A row's state change is reported (and so logged) once, when it happens; a row that stays
   ``unknown`` or ``pending`` cycle after cycle is not reported again.
 """
@@ -170,8 +173,8 @@ def deliver(
         if not available(row.connector):
             continue  # another connector's row (its own cycle decides), or one not callable now
         if row.finding_key not in active_findings and row.status == OutboxStatus.PENDING:
-            store.update_outbox(row.key, status=OutboxStatus.CANCELLED)
-            report(OutboxStatus.CANCELLED)
+            if store.claim_outbox(row.key, (row.status, row.attempts), status=OutboxStatus.CANCELLED) is not None:
+                report(OutboxStatus.CANCELLED)
             continue
         if not may_try(row, now, active_findings=active_findings, held=held, available=available, grace=grace):
             continue  # held, not callable, or a late write may still land inside the grace
@@ -190,13 +193,17 @@ def deliver(
             report(OutboxStatus.DONE, found.url)
             continue
         if row.finding_key not in active_findings:
-            store.update_outbox(row.key, status=OutboxStatus.CANCELLED)
-            report(OutboxStatus.CANCELLED)
+            if store.claim_outbox(row.key, (row.status, row.attempts), status=OutboxStatus.CANCELLED) is not None:
+                report(OutboxStatus.CANCELLED)
             continue
         if budget_left(row.connector) <= 0:
             continue
+        # The claim: one replica moves the row to sending (FOR UPDATE SKIP LOCKED, and only
+        # from the state read above); any other finds it taken and leaves it alone.
+        if store.claim_outbox(row.key, (row.status, row.attempts), status=OutboxStatus.SENDING,
+                              attempts=row.attempts + 1, sent_at=now) is None:
+            continue
         try:
-            store.update_outbox(row.key, status=OutboxStatus.SENDING, attempts=row.attempts + 1, sent_at=now)
             result = conn.apply(action)
             store.update_outbox(row.key, status=OutboxStatus.DONE, confirmed_at=now, url=result.url, last_error=None)
             report(OutboxStatus.DONE, result.url)

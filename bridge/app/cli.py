@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bridge.app.commands import report as report_command
 
     report_command.add_parser(sub, _config_arg)
+
+    from bridge.app.commands.storecmd import add_parsers as add_store_parsers
+
+    add_store_parsers(sub, _config_arg)
     return parser
 
 
@@ -181,8 +185,12 @@ def _setup(args, *, stream=None, connect: bool = True):
 
     config = load_config(args.config)
     configure_logging(**_log_settings(config), stream=stream or sys.stderr)
+    from bridge.store.locks import coordinator_for
+
     store = Store.open(config.database_url())
-    return config, store, build_engine(config, store, clock=utcnow) if connect else None
+    # `once` next to running replicas polls only free scopes and acts only when no other leads
+    coordinator = coordinator_for(config.database_url()) if getattr(args, "command", None) == "once" else None
+    return config, store, build_engine(config, store, clock=utcnow, coordinator=coordinator) if connect else None
 
 
 def _log_settings(config) -> dict[str, str]:
@@ -381,6 +389,18 @@ def cmd_report(args) -> int:
     return run(args)
 
 
+def cmd_migrate(args) -> int:
+    from bridge.app.commands import storecmd
+
+    return storecmd.cmd_migrate(args)
+
+
+def cmd_store(args) -> int:
+    from bridge.app.commands import storecmd
+
+    return storecmd.cmd_store(args)
+
+
 COMMANDS = {
     "report": cmd_report,
     "run": cmd_run,
@@ -392,6 +412,8 @@ COMMANDS = {
     "status": cmd_status,
     "people": cmd_people,
     "retry": cmd_retry,
+    "migrate": cmd_migrate,
+    "store": cmd_store,
 }
 
 

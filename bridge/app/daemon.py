@@ -38,6 +38,7 @@ from bridge.config import Config, load_config
 from bridge.core.logs import get_logger
 from bridge.actions import OutboxStatus
 from bridge.store import Store
+from bridge.store.locks import coordinator_for
 from bridge.app.systemd import Notifier
 from bridge.app.wiring import StoreLock, build_engine, close_connectors
 
@@ -86,7 +87,9 @@ class Daemon:
         self.config = load_config(self.config_path, environ=environ)
         self.store = Store.open(self.config.database_url())
         self._lock = StoreLock()
-        self.engine = build_engine(self.config, self.store, clock=utcnow, lock=self._lock)
+        # replicas on one PostgreSQL database split the scopes and elect a leader (bridge.store.locks)
+        self.coordinator = coordinator_for(self.config.database_url())
+        self.engine = build_engine(self.config, self.store, clock=utcnow, lock=self._lock, coordinator=self.coordinator)
         self.notifier = Notifier()
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(1), "watchdog": ThreadPoolExecutor(1)},
@@ -226,7 +229,8 @@ class Daemon:
                 return
             with self._lock:
                 try:
-                    engine = build_engine(config, self.store, clock=utcnow, lock=self._lock)
+                    engine = build_engine(config, self.store, clock=utcnow, lock=self._lock,
+                                          coordinator=self.coordinator)
                 except Exception as exc:  # noqa: BLE001 - a connector that cannot be built keeps the old config
                     log.error("config_reload_failed", file=str(self.config_path), error=str(exc),
                               hint="the previous configuration stays in force")
@@ -334,5 +338,6 @@ class Daemon:
                 close_connectors(self.engine.connectors)
             if self.http is not None:
                 self.http.stop()
+            self.coordinator.close()
         log.info("stopped")
         return self.exit_code

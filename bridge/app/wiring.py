@@ -145,9 +145,14 @@ def build_connectors(config: Config, clock: Callable[[], datetime], lock: StoreL
     return out
 
 
-def build_engine(config: Config, store: Store, clock: Callable[[], datetime], lock: StoreLock | None = None) -> Engine:
-    """An ``Engine`` over ``store`` with freshly built connectors (see `build_connectors`)."""
-    return Engine(config, store, build_connectors(config, clock, lock), clock)
+def build_engine(config: Config, store: Store, clock: Callable[[], datetime], lock: StoreLock | None = None,
+                 coordinator=None) -> Engine:
+    """An ``Engine`` over ``store`` with freshly built connectors (see `build_connectors`).
+
+    ``coordinator``: the replica work split (``bridge.store.locks.coordinator_for``); default
+    ``Solo``, this process does everything.
+    """
+    return Engine(config, store, build_connectors(config, clock, lock), clock, coordinator=coordinator)
 
 
 def close_connectors(connectors: dict) -> None:

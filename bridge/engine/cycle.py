@@ -26,6 +26,7 @@ from bridge.engine.crawl import CrawlProgress
 from bridge.engine.health import DOWN_BACKOFF_FIRST, Health
 from bridge.engine.retries import RetryQueue
 from bridge.store import HandoffRow, Store
+from bridge.store.locks import Solo
 from rules import handoff as handoff_rule
 from rules.spec import Rule
 from rules.standoff import StandoffFinding
@@ -51,8 +52,11 @@ class CycleReport:
     deliveries: list[actions.Delivery] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     crawl: str = ""  # "first crawl: github 3 of 10 repositories read" while a first crawl goes on
+    leader: bool = True  # False: a replica that only polled (another one evaluates and delivers)
 
     def status_line(self) -> str:
+        if not self.leader:
+            return f"{len(self.polled)} scopes polled, {self.new_events} new events (replica; another one leads)"
         return (
             f"{len(self.polled)} scopes polled, {self.new_events} new events, "
             f"{len(self.findings)} open findings, {sum(d.status == OutboxStatus.DONE for d in self.deliveries)} writes"
@@ -70,10 +74,16 @@ class Engine:
         clock: returns aware UTC now.
         persist: write handoffs and the evaluator's derived state to the store (the daemon);
             ``False`` for read-only commands (``status``).
+        coordinator: the work split between replicas (``bridge.store.locks``): which scopes this
+            process polls (``claim``) and whether it evaluates, plans and delivers (``leader``);
+            default ``Solo`` (all of it).
     """
 
-    def __init__(self, config: Config, store: Store, connectors: dict, clock: Callable[[], datetime], persist: bool = True):
+    def __init__(self, config: Config, store: Store, connectors: dict, clock: Callable[[], datetime], persist: bool = True,
+                 coordinator=None):
         self.config = config
+        self.coordinator = coordinator if coordinator is not None else Solo()
+        self._term = self.coordinator.term
         self.store = store
         self.connectors = connectors
         self.clock = clock
@@ -104,6 +114,8 @@ class Engine:
         d = config.daemon
         self.retries = RetryQueue(store, tries=d.retry_tries, first_wait=d.retry_wait.wall(),
                                   max_wait=d.retry_max_wait.wall())
+        if self.coordinator.shared:
+            self.coordinator.watch({name: list(conn.scopes()) for name, conn in connectors.items()})
 
     def bots(self) -> set[Account]:
         """The daemon's own accounts, for echo suppression.
@@ -147,13 +159,32 @@ class Engine:
         for name, scope, result in self.poll(report, only):
             report.new_events += self.store_result(name, scope, result)
             self._polled[(name, scope)] = now
+            if self.coordinator.shared:
+                self.store.mark_polled(name, scope, now)
             self._scope_of.update((it.ref, scope) for it in result.items)
-        self.retry(report, now, only)
+        if not self.coordinator.leader():
+            report.leader = False  # another replica evaluates, plans and delivers
+            self._changed = set()  # the leader learns them from the store's dirty flags
+            return report
+        if self.coordinator.term != self._term:
+            self._new_term()
+        if self.coordinator.shared:
+            self._changed |= self.store.dirty_items()  # polled by any replica since the last evaluation
+        self.retry(report, now, only)  # the leader reads the retry queue's due items
         ev = self.recheck(self.evaluate(now), now)
         self._take(report, ev)
         self.plan(report, ev.at)  # rows are planned at the evaluation's time, never earlier
         self.deliver(report, ev.at, only)
         return report
+
+    def _new_term(self) -> None:
+        """This replica just became the leader: forget what was derived in memory and start
+        from the store, as a restart does (another leader may have acted since)."""
+        self._term = self.coordinator.term
+        self.evaluator = Evaluator(self.config, self.store, self.bots, targets=self._targets, persist=self.persist)
+        self.planner = actions.Planner(self.config, self.connectors, self.connector_for_tool,
+                                       directory=self.evaluator.directory, items=self.evaluator.items)
+        self._changed, self._recorded, self._persisted, self.last = set(), None, {}, None
 
     def _take(self, report: CycleReport, ev: Evaluation) -> None:
         """Make ``ev`` the evaluation acted on (``self.last`` and ``report``'s findings)."""
@@ -186,6 +217,8 @@ class Engine:
                 self._poll_failed(report, name, None, exc)
                 continue
             for scope in scopes:
+                if not self.coordinator.claim(name, scope):
+                    continue  # another replica holds this scope
                 try:
                     cursor = self.store.get_cursor(name, scope)
                     result = conn.poll(scope, cursor, known=lambda keys: self.store.item_updated_at(conn.tool, keys))
@@ -381,7 +414,9 @@ class Engine:
         rows = [r for r in self.store.outbox(actions.ACTIVE)
                 if (only is None or r.connector in only) and actions.may_try(r, now, active_findings=standing, held=held,
                                    available=self.health.available, grace=self._grace)]
-        fresh = [r for r in rows if self._polled_since(r.connector, actions.action_from_json(r.action).item, r.created_at)]
+        marks: dict[str, dict[str, datetime]] = {}
+        fresh = [r for r in rows
+                 if self._polled_since(r.connector, actions.action_from_json(r.action).item, r.created_at, marks)]
         refs = {actions.action_from_json(r.action).item: r.connector for r in fresh}
         read: set[ItemRef] = set()
         for ref, name in sorted(refs.items()):
@@ -403,11 +438,20 @@ class Engine:
             self._take(report, self.recheck(ev, ev.at))
         return {r.key for r in fresh if actions.action_from_json(r.action).item in read}
 
-    def _polled_since(self, name: str, ref: ItemRef, since: datetime) -> bool:
+    def _polled_since(self, name: str, ref: ItemRef, since: datetime, marks: dict | None = None) -> bool:
         """Was the scope holding ``ref`` (every scope of ``name`` when unknown) polled
-        successfully, in this process, at or after ``since``?"""
+        successfully at or after ``since``: in this process, or, with replicas, by any replica
+        (``Store.polled_marks``; ``marks`` caches them per connector for one call)?"""
         scope = self._scope_of.get(ref)
         scopes = [scope] if scope is not None else self.connectors[name].scopes()
+        if self.coordinator.shared:
+            if marks is None or name not in marks:
+                got = self.store.polled_marks(name)
+                if marks is None:
+                    marks = {}
+                marks[name] = got
+            seen = marks[name]
+            return all((t := seen.get(sc)) is not None and t >= since for sc in scopes)
         return all((t := self._polled.get((name, sc))) is not None and t >= since for sc in scopes)
 
     def deliver(self, report: CycleReport, now: datetime, only: set[str] | None = None) -> None:

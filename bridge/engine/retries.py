@@ -112,10 +112,13 @@ class RetryQueue:
             log.info("item_recovered", connector=connector, item=ref.key)
 
     def due(self, connector: str, now: datetime) -> list[RetryRow]:
-        """``connector``'s queued rows due at ``now`` (not dead-lettered), oldest failure first."""
-        if not any(c == connector for c, _ in self._known()):
-            return []
-        return [r for r in self.store.retries(connector, dead=False) if r.next_try_at <= now]
+        """``connector``'s queued rows due at ``now`` (not dead-lettered), oldest failure first.
+
+        Read from the store each time (one query), so rows another replica queued are seen and
+        known to `read_fine` too."""
+        rows = self.store.retries(connector, dead=False)
+        self._known().update((connector, ItemRef(r.item_tool, r.item_key)) for r in rows)
+        return [r for r in rows if r.next_try_at <= now]
 
     def requeue(self, now: datetime, refs: list[ItemRef] | None = None) -> list[RetryRow]:
         """Dead-lettered rows (of ``refs``, or all) back in the queue, due at ``now`` with their

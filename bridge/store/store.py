@@ -49,6 +49,8 @@ def _chunks_by_tool(refs, size: int = 400) -> Iterator[tuple[str, list[str]]]:
 
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: ``cursors.scope`` prefix of a scope's last successful poll (``Store.mark_polled``).
+POLLED = "@polled:"
 
 
 def upgrade(url: str) -> None:
@@ -123,25 +125,18 @@ class Store:
         Events already stored (same tool and event id) are ignored. Returns how many
         events were new.
         """
-        new = 0
         with self.session() as s:
-            for ev in result.events:
-                stmt = (
-                    self._insert(EventRow)
-                    .values(
-                        tool=ev.tool,
-                        event_id=ev.id,
-                        item_tool=ev.item.tool,
-                        item_key=ev.item.key,
-                        at=ev.at,
-                        kind=ev.kind.value,
-                        actor=str(ev.actor) if ev.actor else None,
-                        data=event_to_json(ev),
-                        stored_at=now,
-                    )
-                    .on_conflict_do_nothing(index_elements=["tool", "event_id"])
-                )
-                new += s.exec(stmt).rowcount or 0
+            new = 0
+            if result.events:
+                # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING
+                stmt = (self._insert(EventRow.__table__).on_conflict_do_nothing(index_elements=["tool", "event_id"])
+                        .returning(EventRow.__table__.c.pk))
+                for i in range(0, len(result.events), 500):
+                    values = [dict(tool=ev.tool, event_id=ev.id, item_tool=ev.item.tool, item_key=ev.item.key, at=ev.at,
+                                   kind=ev.kind.value, actor=str(ev.actor) if ev.actor else None,
+                                   data=event_to_json(ev), stored_at=now)
+                              for ev in result.events[i:i + 500]]
+                    new += len(s.execute(stmt, values).all())
             for it in result.items:
                 row = s.get(ItemRow, (it.ref.tool, it.ref.key))
                 data = item_to_json(it)
@@ -518,3 +513,46 @@ class Store:
                 s.add(row)
                 back.append(row)
         return back
+
+    def claim_outbox(self, key: str, expect: tuple[str, int], **changes) -> OutboxRow | None:
+        """Claim row ``key`` for one replica and apply ``changes``, in one transaction: the row is
+        locked with ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one writer) and
+        changed only if it is still in ``expect = (status, attempts)`` as the caller read it.
+
+        Returns the changed row, or ``None`` when another replica holds the row's lock or changed
+        it since (then the caller leaves it alone: one row is acted on by one replica).
+        """
+        with self.session() as s:
+            q = select(OutboxRow).where(OutboxRow.key == key).with_for_update(skip_locked=True)
+            row = s.exec(q).first()
+            if row is None or (row.status, row.attempts) != expect:
+                return None
+            for k, v in changes.items():
+                setattr(row, k, v)
+            s.add(row)
+            return row
+
+    def dirty_items(self) -> set[ItemRef]:
+        """Items whose walk state a poll flagged out of date (by this process or another replica
+        on the same database) and no evaluation has re-walked yet."""
+        table = WalkStateRow.__table__
+        with self.engine.connect() as conn:
+            return {ItemRef(t, k) for t, k in conn.execute(
+                select(table.c.tool, table.c.key).where(table.c.dirty == True))}  # noqa: E712
+
+    def mark_polled(self, connector: str, scope: str, at: datetime) -> None:
+        """Record that ``connector``'s ``scope`` was polled successfully at ``at`` (a ``cursors``
+        row ``@polled:<scope>``), so every replica on the database knows how fresh it is."""
+        value = json.dumps({"at": aware_utc(at).isoformat()})
+        stmt = self._insert(CursorRow.__table__)
+        stmt = stmt.on_conflict_do_update(index_elements=["connector", "scope"],
+                                          set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at})
+        with self.session() as s:
+            s.execute(stmt, [{"connector": connector, "scope": POLLED + scope, "value": value, "updated_at": at}])
+
+    def polled_marks(self, connector: str) -> dict[str, datetime]:
+        """``scope`` → when it was last polled successfully (by any replica), for ``connector``."""
+        c = CursorRow.__table__.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.scope, c.value).where(c.connector == connector, c.scope.startswith(POLLED)))
+            return {scope[len(POLLED):]: datetime.fromisoformat(json.loads(value)["at"]) for scope, value in rows}

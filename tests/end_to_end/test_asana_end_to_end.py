@@ -42,7 +42,7 @@ def berlin(text: str) -> datetime:
 
 
 class AsanaWorld:
-    def __init__(self, tmp_path, rules: str = RULE):
+    def __init__(self, tmp_path, rules: str = RULE, database: str | None = None):
         self.clock = SteppingClock(berlin("2026-11-23 08:00"))
         self.emu = AsanaEmulator(clock=self.clock).start()
         for gid, name in ((BOT, "Handoff Bot"), (ADA, "Ada"), (BEN, "Ben"), (LEO, "Leo"), (MIA, "Mia")):
@@ -51,7 +51,7 @@ class AsanaWorld:
         self.emu.create_project(PROJECT, "Deals", sections=("To do", "Doing", "Legal review", "Blocked", "Done"))
         text = f"""
 [daemon]
-database = "sqlite:///{tmp_path}/state.db"
+database = "{database or f'sqlite:///{tmp_path}/state.db'}"
 
 [connectors.asana]
 base_url = "{self.emu.url}{API_PREFIX}"
@@ -96,8 +96,8 @@ accounts = {{ asana = "{MIA}" }}
 
 
 @pytest.fixture
-def world(tmp_path):
-    w = AsanaWorld(tmp_path)
+def world(tmp_path, database_url):
+    w = AsanaWorld(tmp_path, database=database_url)
     yield w
     w.close()
 

@@ -18,11 +18,11 @@ from tests.support.world import BOT, PEOPLE, TOKEN, DiesAfterSending, World, ber
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, database_url):
     worlds = []
 
     def make(**kw):
-        w = World(tmp_path, **kw)
+        w = World(tmp_path, database=database_url, **kw)
         worlds.append(w)
         return w
 

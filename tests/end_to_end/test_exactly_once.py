@@ -16,17 +16,18 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.end_to_end.test_jira_end_to_end import JiraWorld
+from tests.support.postgres import empty_database
 from tests.support.world import World, berlin
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 
 
 @pytest.fixture
-def github(tmp_path):
+def github(tmp_path, database_url):
     made = []
 
     def make(**kw):
-        w = World(tmp_path, **kw)
+        w = World(tmp_path, database=database_url, **kw)
         made.append(w)
         return w
 
@@ -36,11 +37,11 @@ def github(tmp_path):
 
 
 @pytest.fixture
-def jira(tmp_path):
+def jira(tmp_path, database_url):
     made = []
 
     def make(**kw):
-        w = JiraWorld(tmp_path, **kw)
+        w = JiraWorld(tmp_path, database=database_url, **kw)
         made.append(w)
         return w
 
@@ -69,7 +70,7 @@ def test_fresh_store_against_a_tracker_holding_our_comments_writes_nothing_again
     assert len(before) == 2
     # The store is lost: a new, empty database, the same tracker.
     w.store.engine.dispose()
-    (tmp_path / "state.db").unlink()
+    empty_database(w.config.database_url())
     w.restart()
     w.emu.reset_requests()
     # The new store first sees the handoff a day after its deadline: adopted, its steps are due
@@ -90,7 +91,7 @@ def test_fresh_store_against_a_jira_holding_our_draft_creates_no_second_draft(ji
     w.run_until("2026-11-23 15:00")
     [draft] = [k for k in w.emu.issue_keys("WEB") if k != "WEB-17"]
     w.store.engine.dispose()
-    (tmp_path / "state.db").unlink()
+    empty_database(w.config.database_url())
     w.restart()
     w.emu.reset_requests()
     w.run_until("2026-11-24 17:00")  # adopted by the new store: the draft step is due again on Tue
@@ -288,10 +289,10 @@ def test_jira_lookup_answered_without_the_comment_list_waits(jira):
     assert [r.status for r in w.store.outbox()] == ["done"]
 
 
-def test_asana_lookup_answered_without_the_story_list_waits(tmp_path):
+def test_asana_lookup_answered_without_the_story_list_waits(tmp_path, database_url):
     from tests.end_to_end.test_asana_end_to_end import ADA, PROJECT, AsanaWorld
 
-    w = AsanaWorld(tmp_path)
+    w = AsanaWorld(tmp_path, database=database_url)
     try:
         t = w.emu.create_task(PROJECT, ADA, "ACME MSA", section="Doing", at=berlin("2026-11-23 09:00"))
         w.emu.move_to_section(t, ADA, "Legal review", at=berlin("2026-11-23 10:00"))

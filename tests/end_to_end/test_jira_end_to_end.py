@@ -27,7 +27,8 @@ def berlin(text: str) -> datetime:
 
 
 class JiraWorld:
-    def __init__(self, tmp_path, steps='[{ after = "0h", do = "comment", template = "nudge" }]'):
+    def __init__(self, tmp_path, steps='[{ after = "0h", do = "comment", template = "nudge" }]',
+                 database: str | None = None):
         self.clock = SteppingClock(berlin("2026-11-23 08:00"))
         self.emu = JiraEmulator(clock=self.clock).start()
         self.emu.add_user(BOT, "Bot", email="bot@example.com", time_zone="Europe/Berlin")
@@ -37,7 +38,7 @@ class JiraWorld:
         self.emu.create_project("WEB")
         self.config = parse_config(f"""
 [daemon]
-database = "sqlite:///{tmp_path}/state.db"
+database = "{database or f'sqlite:///{tmp_path}/state.db'}"
 
 [connectors.jira]
 base_url = "{self.emu.url}"
@@ -91,11 +92,11 @@ steps = {steps}
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, database_url):
     made = []
 
     def make(**kw):
-        w = JiraWorld(tmp_path, **kw)
+        w = JiraWorld(tmp_path, database=database_url, **kw)
         made.append(w)
         return w
 

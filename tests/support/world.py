@@ -64,7 +64,7 @@ class World:
 
     def __init__(self, tmp_path: Path, *, start: str = "2026-11-23 08:00", rules: str = REVIEW_RULE,
                  people: str = PEOPLE, daemon: str = "", extra: str = "", repos=("acme/web",),
-                 connector: str = ""):
+                 connector: str = "", database: str | None = None):
         self.tmp_path = tmp_path
         self.clock = SteppingClock(berlin(start))
         self.emu = GitHubEmulator(clock=self.clock).start()
@@ -76,7 +76,7 @@ class World:
             self.emu.create_repo(repo)
         self.config_text = f"""
 [daemon]
-database = "sqlite:///{tmp_path}/state.db"
+database = "{database or f'sqlite:///{tmp_path}/state.db'}"
 {daemon}
 
 [connectors.github]

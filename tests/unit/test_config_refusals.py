@@ -165,6 +165,8 @@ def test_a_duplicate_key_names_the_key_and_both_lines():
     ("postgresql+psycopg2://hb@db:54x2/hb", "malformed database URL (is the port a number?)"),
     ("mysql+mysqldb://hb@db/hb", "the driver of 'mysql+mysqldb' is not installed (no module MySQLdb)"),
     ("sqlite://hb@host/x.db", "not a valid sqlite URL"),
+    # psycopg 3 is the [postgres] extra; a URL naming psycopg2 is refused at load, not at first use
+    ("postgresql+psycopg2://hb@db/hb", "the driver of 'postgresql+psycopg2' is not installed (no module psycopg2)"),
 ])
 def test_a_database_url_that_would_fail_later_is_refused_at_load(url, message):
     (line,) = problems_of(f'[daemon]\ndatabase = "{url}"\n' + BASE)
@@ -174,6 +176,11 @@ def test_a_database_url_that_would_fail_later_is_refused_at_load(url, message):
 def test_a_sqlite_url_is_accepted():
     assert parse_config('[daemon]\ndatabase = "sqlite:///state/x.db"\n' + BASE, environ=ENV).database_url() == (
         "sqlite:///state/x.db")
+
+
+def test_a_postgresql_url_with_the_postgres_extra_is_accepted():
+    url = "postgresql+psycopg://hb@db.example:5432/bridge"
+    assert parse_config(f'[daemon]\ndatabase = "{url}"\n' + BASE, environ=ENV).database_url() == url
 
 
 def test_a_rule_without_steps_is_refused():

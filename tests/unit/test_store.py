@@ -15,8 +15,8 @@ TASK = ItemRef("asana", "1201000000000010")
 OTHER = ItemRef("jira", "WEB-17")
 
 
-def test_events_and_snapshots_round_trip_with_links_and_due(tmp_path):
-    url = f"sqlite:///{tmp_path}/state.db"
+def test_events_and_snapshots_round_trip_with_links_and_due(database_url):
+    url = database_url
     due = Event("asana", "story:1", TASK, T, EventKind.DUE_CHANGED, Account("asana", "1"), due="2026-12-01")
     link = Event("asana", "story:2", TASK, T, EventKind.LINKED, Account("asana", "1"), link_type="mentions", target=OTHER)
     snap = ItemSnapshot(TASK, "Day-one import", "https://app.asana.com/0/1/1201000000000010", ItemKind.TASK,
@@ -33,8 +33,8 @@ def test_events_and_snapshots_round_trip_with_links_and_due(tmp_path):
     assert again.get_cursor("asana", "p") == {"sync": "b"}
 
 
-def test_write_budget_counts_rows_sent_in_the_last_hour_in_one_query(tmp_path):
-    store = Store.open(f"sqlite:///{tmp_path}/state.db")
+def test_write_budget_counts_rows_sent_in_the_last_hour_in_one_query(database_url):
+    store = Store.open(database_url)
     now = T.astimezone(ZoneInfo("Europe/Berlin"))  # any zone in, compared as UTC
     rows = [  # (connector, status, sent minutes before now)
         ("github", OutboxStatus.DONE, 10), ("github", OutboxStatus.UNKNOWN, 59), ("github", OutboxStatus.SENDING, 1),
