@@ -400,18 +400,23 @@ class Store:
         since the finding stands again. Returns the rows that were new or revived.
         """
         added: list[OutboxRow] = []
+        findings, rows = FindingRow.__table__, OutboxRow.__table__
         with self.session() as s:
             known = s.get(FindingRow, finding.key)
             if known is None:
-                s.add(finding)
+                # ON CONFLICT DO NOTHING: another replica (an old leader finishing its cycle) may
+                # have recorded the same finding since this transaction looked.
+                s.exec(self._insert(findings).values(**finding.model_dump()).on_conflict_do_nothing(index_elements=["key"]))
             elif known.resolved_at is not None:
                 known.resolved_at = None
                 s.add(known)
             for row in outbox:
                 old = s.get(OutboxRow, row.key)
                 if old is None:
-                    s.add(row)
-                    added.append(row)
+                    got = s.exec(self._insert(rows).values(**row.model_dump()).on_conflict_do_nothing(
+                        index_elements=["key"]).returning(rows.c.key)).first()
+                    if got is not None:
+                        added.append(row)
                 elif revive is not None and old.status == revive[0]:
                     old.status = revive[1]
                     s.add(old)
