@@ -127,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a bundled scenario name (see --list) or a scenario file (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON document (findings, actions, expectations)")
     p.add_argument("--list", action="store_true", help="list the bundled scenarios and exit")
+    p = sub.add_parser("sandbox", help="keep the emulators up with the real clock: watch the real daemon against them",
+                       description="Start the emulators a scenario uses (GitHub, Jira, Asana) on loopback with the real "
+                                   "clock, seed them with the scenario's people, items and acts (its times moved by whole "
+                                   "weeks so that it ended before now: every act is history), write a daemon config "
+                                   "pointing at them, and stay up until Ctrl-C, printing every write the daemon makes. "
+                                   "Then, in another shell: handoff-bridge run --config FILE (and status, explain, "
+                                   "people with the same FILE). Needs the extra 'demo' (Flask).")
+    p.add_argument("--scenario", "-s", default="content-update", metavar="NAME|FILE",
+                   help="a bundled scenario name (handoff-bridge demo --list) or a scenario file (default: %(default)s)")
+    p.add_argument("--config-out", "-o", default="sandbox.toml", metavar="FILE", type=Path,
+                   help="where to write the daemon config; its SQLite store goes next to it, "
+                        "as <name>-state.db (default: %(default)s)")
     return parser
 
 
@@ -353,6 +365,20 @@ def cmd_demo(args) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_sandbox(args) -> int:
+    from bridge.app.commands import demo
+    from bridge.app.logging import configure_logging
+
+    configure_logging(fmt="json", level="warning", stream=sys.stderr)
+    try:
+        scenario = demo.load_scenario(demo.find_scenario(args.scenario))
+        from bridge.app.commands import sandbox
+
+        return sandbox.run(scenario, args.config_out)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+
+
 COMMANDS = {
     "run": cmd_run,
     "once": cmd_once,
@@ -363,6 +389,7 @@ COMMANDS = {
     "status": cmd_status,
     "people": cmd_people,
     "retry": cmd_retry,
+    "sandbox": cmd_sandbox,
 }
 
 
