@@ -141,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     from bridge.app.commands.storecmd import add_parsers as add_store_parsers
 
     add_store_parsers(sub, _config_arg)
+
+    p = sub.add_parser("sandbox", help="keep the emulators up with the real clock: watch the real daemon against them",
+                       description="Start the emulators a scenario uses (GitHub, Jira, Asana) on loopback with the real "
+                                   "clock, seed them with the scenario's people, items and acts (its times moved by whole "
+                                   "weeks so that it ended before now: every act is history), write a daemon config "
+                                   "pointing at them, and stay up until Ctrl-C, printing every write the daemon makes. "
+                                   "Then, in another shell: handoff-bridge run --config FILE (and status, explain, "
+                                   "people with the same FILE). Needs the extra 'demo' (Flask).")
+    p.add_argument("--scenario", "-s", default="content-update", metavar="NAME|FILE",
+                   help="a bundled scenario name (handoff-bridge demo --list) or a scenario file (default: %(default)s)")
+    p.add_argument("--config-out", "-o", default="sandbox.toml", metavar="FILE", type=Path,
+                   help="where to write the daemon config; its SQLite store goes next to it, "
+                        "as <name>-state.db (default: %(default)s)")
     return parser
 
 
@@ -401,6 +414,20 @@ def cmd_store(args) -> int:
     return storecmd.cmd_store(args)
 
 
+def cmd_sandbox(args) -> int:
+    from bridge.app.commands import demo
+    from bridge.app.logging import configure_logging
+
+    configure_logging(fmt="json", level="warning", stream=sys.stderr)
+    try:
+        scenario = demo.load_scenario(demo.find_scenario(args.scenario))
+        from bridge.app.commands import sandbox
+
+        return sandbox.run(scenario, args.config_out)
+    except ConfigError as exc:
+        return _print_config_error(exc)
+
+
 COMMANDS = {
     "report": cmd_report,
     "run": cmd_run,
@@ -414,6 +441,7 @@ COMMANDS = {
     "retry": cmd_retry,
     "migrate": cmd_migrate,
     "store": cmd_store,
+    "sandbox": cmd_sandbox,
 }
 
 

@@ -100,8 +100,9 @@ class Engine:
         self.planner = actions.Planner(config, connectors, self.connector_for_tool,
                                        directory=self.evaluator.directory, items=self.evaluator.items)
         self._changed: set[ItemRef] = set()
-        self._recorded: set[str] | None = None  # finding keys already in the store
-        self._persisted: dict[str, tuple] = {}
+        # Bounded by what stands now, not by the daemon's age (both rebuilt from the store on demand):
+        self._recorded: set[str] | None = None  # keys of findings recorded in the store and standing
+        self._persisted: dict[str, tuple] = {}  # pending handoff key → (state, deadline, end) last written
         self.last: Evaluation | None = None
         # Freshness for delivery (this process only: after a start nothing goes out for a tool
         # before its first successful poll): (connector, scope) → the start of the cycle whose
@@ -337,7 +338,7 @@ class Engine:
         the next cycle). Returns the evaluation to act on.
         """
         if self._recorded is None:
-            self._recorded = {f.key for f in self.store.findings()}
+            self._recorded = {f.key for f in self.store.findings() if f.resolved_at is None}
         fresh = [f for f in ev.standoffs if f.key not in self._recorded]
         if not fresh:
             return ev
@@ -396,6 +397,9 @@ class Engine:
                             and self.last.at < self._evaluated_at):
             return  # a newer evaluation was made meanwhile (another connector's cycle): it resolves
         self.store.resolve_findings(self._standing(report), now)
+        # Only standing findings stay known: one that stands again later is re-checked live
+        # like a new one (its outbox keys are unchanged, so nothing is planned twice).
+        self._recorded &= {f.key for f in report.findings}
 
     def confirm_fresh(self, report: CycleReport, now: datetime, only: set[str] | None = None) -> set[str]:
         """Re-read live the items of the rows about to go out and decide again: returns the keys
@@ -495,7 +499,12 @@ class Engine:
         return {f.key for f in report.findings} | {f.key for f in report.inhibited}
 
     def _persist_handoffs(self, handoffs: list[handoff_rule.Handoff], now: datetime) -> None:
-        """Write the handoffs whose state, deadline or end changed since last written."""
+        """Write the handoffs whose state, deadline or end changed since last written.
+
+        Only pending handoffs stay in ``_persisted`` (every evaluation reports them all): an
+        ended one is written once and forgotten; should a re-walk report it again, it is
+        written again, the same row (an upsert by key).
+        """
         changed = []
         for h in handoffs:
             sig = (h.state, h.deadline, h.ended_at)
@@ -504,6 +513,9 @@ class Engine:
                 changed.append(self._handoff_row(h, now))
         if changed:
             self.store.upsert_handoffs(changed)
+        pending = {h.key for h in handoffs if h.ended_at is None}
+        for key in [k for k in self._persisted if k not in pending]:
+            del self._persisted[key]
 
     def _grace(self, name: str) -> timedelta:
         """How long an uncertain row of ``name`` waits before its marker lookup:

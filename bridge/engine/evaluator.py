@@ -76,15 +76,20 @@ class Snapshots:
 
     Dict-like for reading: ``get``, ``[]`` (``KeyError`` when not stored), ``in``. ``load`` reads
     many in one query; ``forget`` drops items whose snapshot changed. ``trim`` (the evaluator
-    calls it between cycles) drops them all once more than ``limit`` are kept: a long-running
-    daemon would otherwise come to hold every item it ever saw change.
+    calls it once per refresh, i.e. a few times a cycle) drops the snapshots not asked for
+    during the last ``keep`` trims, and all of them once more than ``limit`` are kept: a
+    long-running daemon would otherwise come to hold every item it ever saw change. What is
+    dropped is read again from the store when next asked.
     """
 
     limit = 20_000
+    keep = 16
 
     def __init__(self, store: Store):
         self.store = store
         self._known: dict[ItemRef, ItemSnapshot | None] = {}
+        self._used: dict[ItemRef, int] = {}  # ref → the trim count when it was last asked for
+        self._trims = 0
 
     def load(self, refs: Iterable[ItemRef]) -> None:
         missing = {r for r in refs if r not in self._known}
@@ -92,25 +97,36 @@ class Snapshots:
             found = self.store.items_for(missing)
             for ref in missing:
                 self._known[ref] = found.get(ref)
+                self._used[ref] = self._trims
 
     def put(self, snapshots: dict[ItemRef, ItemSnapshot]) -> None:
         self._known.update(snapshots)
+        self._used.update(dict.fromkeys(snapshots, self._trims))
 
     def trim(self) -> None:
+        self._trims += 1
         if len(self._known) > self.limit:
-            self._known.clear()
+            self.forget()
+            return
+        stale = self._trims - self.keep
+        for ref in [r for r, used in self._used.items() if used < stale]:
+            del self._used[ref]
+            self._known.pop(ref, None)
 
     def forget(self, refs: Iterable[ItemRef] | None = None) -> None:
         if refs is None:
             self._known.clear()
+            self._used.clear()
             return
         for ref in refs:
             self._known.pop(ref, None)
+            self._used.pop(ref, None)
 
     def get(self, ref: ItemRef, default=None) -> ItemSnapshot | None:
         if ref not in self._known:
             self.load((ref,))
         found = self._known[ref]
+        self._used[ref] = self._trims
         return default if found is None else found
 
     def __getitem__(self, ref: ItemRef) -> ItemSnapshot:

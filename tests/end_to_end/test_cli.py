@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.toml"
 TOKEN = "ghp_cliTestToken_9f3Kq7ZxW2"
 BOT = "handoff-bridge-bot"
-SUBCOMMANDS = ["run", "once", "check-config", "config-schema", "explain", "demo", "status", "people", "retry"]
+SUBCOMMANDS = ["run", "once", "check-config", "config-schema", "explain", "demo", "status", "people", "retry", "sandbox"]
 TIMEOUT = 60
 
 

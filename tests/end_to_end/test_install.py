@@ -62,3 +62,11 @@ def test_plain_install_demo_names_the_extra(plain_venv):
     assert proc.returncode == 2
     assert "handoff-bridge[demo]" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_plain_install_sandbox_names_the_extra(plain_venv):
+    proc = _run(plain_venv, "handoff-bridge", "sandbox", "--config-out", "never-written.toml")
+    assert proc.returncode == 2
+    assert "handoff-bridge[demo]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (plain_venv.parent / "never-written.toml").exists()

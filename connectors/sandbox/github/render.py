@@ -231,7 +231,7 @@ def issue_json(world: GitHubState, issue: Issue) -> dict:
 def dependencies_json(world: GitHubState, issue: Issue) -> dict:
     """``issue_dependencies_summary``: ``blocked_by`` / ``blocking`` count open items only,
     the ``total_*`` counts every one, as GitHub does."""
-    blocking = [i for i in world.issues.values() if (issue.repo, issue.number) in i.blocked_by]
+    blocking = [world.issues[k] for k in world.blocking.get((issue.repo, issue.number), ())]
     return {"blocked_by": sum(1 for k in issue.blocked_by if world.issues[k].state == "open"),
             "total_blocked_by": len(issue.blocked_by),
             "blocking": sum(1 for i in blocking if i.state == "open"),
@@ -314,6 +314,28 @@ def timeline_json(world: GitHubState, issue: Issue) -> list[dict]:
             item["actor"] = copy.deepcopy(c["user"])
         else:
             item = copy.deepcopy(e["item"])
+        out.append(item)
+    return out
+
+
+#: Timeline item kinds that are not issue events (the events API leaves them out).
+TIMELINE_ONLY = frozenset({"commented", "reviewed", "committed", "cross-referenced", "line-commented",
+                           "commit-commented"})
+
+
+def issue_events_json(world: GitHubState, issue: Issue) -> list[dict]:
+    """Issue events (GET /repos/{o}/{r}/issues/{n}/events, ``issue-event-for-issue``), oldest first:
+    the timeline's event items, without comments, reviews and commits."""
+    entries = sorted(issue.timeline, key=lambda e: (e["at"], e["seq"]))
+    out = []
+    for e in entries:
+        item = e.get("item")
+        if item is None or "id" not in item or item.get("event") in TIMELINE_ONLY:
+            continue
+        item = copy.deepcopy(item)
+        if item["event"] in ("assigned", "unassigned") and "assigner" not in item:
+            # the events API names who assigned (``assigned-issue-event``); the timeline does not
+            item["assigner"] = copy.deepcopy(item["actor"])
         out.append(item)
     return out
 

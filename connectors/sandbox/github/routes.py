@@ -425,6 +425,31 @@ def _routes(app: Flask, state: GitHubState) -> None:  # noqa: C901 - one place f
             return paginate(render.timeline_json(state, issue),
                             f"/repositories/{rid}/issues/{number}/timeline")
 
+    @both("/issues/<int:number>/events", methods=["GET"])
+    def list_issue_events(number: int, **kw: Any) -> Response:
+        """GitHub REST "List issue events": the issue's events (no comments, reviews or
+        commits, which only the timeline carries), oldest first, ``Link`` pages."""
+        with state.lock:
+            repo = repo_of(kw)
+            issue = find_issue(repo, number)
+            rid = state.repos[repo].id
+            return paginate(render.issue_events_json(state, issue),
+                            f"/repositories/{rid}/issues/{number}/events")
+
+    @both("/issues/<int:number>/labels/<path:label>", methods=["DELETE"])
+    def remove_label(number: int, label: str, **kw: Any) -> Response:
+        """GitHub REST "Remove a label from an issue": 200 with the labels left, 404
+        ``Label does not exist`` when the issue does not carry it."""
+        login = _need_login()
+        with state.lock:
+            repo = repo_of(kw)
+            issue = find_issue(repo, number)
+            if label not in issue.labels:
+                raise GitHubError(404, "Label does not exist",
+                                  doc="https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue")
+            state.remove_label(repo, number, login, label)
+            return json_response([render.label_json(state, repo, n) for n in issue.labels])
+
     @both("/issues/<int:number>/comments", methods=["GET"])
     def list_comments(number: int, **kw: Any) -> Response:
         with state.lock:

@@ -173,6 +173,9 @@ class GitHubState:
         self.repo_ids: dict[int, str] = {}
         self.issues: dict[tuple[str, int], Issue] = {}
         self.comments: dict[int, dict] = {}  # issue-comment objects by id
+        # The reverse of ``Issue.blocked_by``: (repo, number) → the items it blocks, in order
+        # (an index, so rendering dependencies never scans every issue).
+        self.blocking: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self.rate = RateWindow(reset=int(self.clock().timestamp()) + 3600)
 
     # ------------------------------------------------------------------ accounts and repos
@@ -518,6 +521,7 @@ class GitHubState:
             if key in issue.blocked_by:
                 return
             issue.blocked_by.append(key)
+            self.blocking.setdefault(key, []).append((issue.repo, issue.number))
             self._event(issue, actor, "blocked_by_added", at,
                         blocked_by=render.issue_ref(self, blocker))
             self._event(blocker, actor, "blocking_added", at, blocking=render.issue_ref(self, issue))
@@ -532,6 +536,7 @@ class GitHubState:
             if key not in issue.blocked_by:
                 return
             issue.blocked_by.remove(key)
+            self.blocking[key].remove((issue.repo, issue.number))
             self._event(issue, actor, "blocked_by_removed", at,
                         blocked_by=render.issue_ref(self, blocker))
             self._event(blocker, actor, "blocking_removed", at,
