@@ -243,6 +243,7 @@ class Planner:
         order = sorted(findings, key=lambda f: (self.adopted_deadline(f, now) is None,
                                                 getattr(getattr(f, "handoff", None), "sent_at", f.at)))
         cap = self.config.adoption.per_person_per_day
+        known: dict[str, str] | None = None  # record=False: planned rows' statuses, read once
         for f in order:
             rule = self._rule(f.rule)
             rows = []
@@ -281,8 +282,9 @@ class Planner:
             if record:
                 new = store.record_finding_and_plan(finding_row, rows, revive=(OutboxStatus.CANCELLED, OutboxStatus.PENDING))
             else:
-                known = {r.key: r.status for r in store.outbox()} if rows else {}
-                new = [r for r in rows if known.get(r.key) in (None, OutboxStatus.CANCELLED)]
+                if rows and known is None:
+                    known = {r.key: r.status for r in store.outbox()}  # once per plan
+                new = [r for r in rows if (known or {}).get(r.key) in (None, OutboxStatus.CANCELLED)]
             self._first_seen.setdefault(f.key, now)
             for row in new:
                 if row.step == 0:
