@@ -33,6 +33,10 @@ end = "2026-11-23 10:00"
 repositories = ["acme/web"]
 bot = "handoff-bridge-bot"
 
+# Found long overdue at the daemon's first start: adopted, with no grace, so nudged at once.
+[adoption]
+grace = "0h"
+
 [defaults]
 timezone = "UTC"
 working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
