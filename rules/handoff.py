@@ -33,6 +33,7 @@ from typing import Callable, Iterable, Mapping
 
 from bridge.core.businesstime import Duration, WorkSchedule
 from bridge.core.model import Account, Event, EventKind, HandoffState, ItemRef, ItemSnapshot
+from rules import commands as cmds
 from rules.spec import ASSIGNEE, Rule
 
 ACK_KINDS = frozenset(
@@ -187,6 +188,12 @@ class Handoff:
     quote: str = ""
     action: str = ""
     promised: datetime | None = None
+    not_before: datetime | None = None  # snoozed (``/hb snooze``): no step before this (aware UTC)
+
+    @property
+    def wakes_at(self) -> datetime:
+        """When it can first be overdue: its deadline, or the end of a snooze when later."""
+        return self.deadline if self.not_before is None or self.not_before <= self.deadline else self.not_before
 
 
 @dataclass(frozen=True)
@@ -295,6 +302,8 @@ class ItemWalk:
 
     done: tuple[Handoff, ...] = ()
     open: tuple[tuple[Handoff, tuple[str, ...]], ...] = ()
+    outcomes: tuple[cmds.Outcome, ...] = ()  # what each ``/hb`` command did under this rule
+    muted: bool = False  # ``/hb mute`` stands at the last event
 
 
 def due_deadline(schedule: WorkSchedule, due: datetime | date, before_due: Duration) -> datetime:
@@ -323,6 +332,7 @@ def walk_item(
     who: Identity = _account_identity,
     linked_events: Iterable[Event] = (),
     due_deadline_for: Callable[[Account, datetime | date], datetime] | None = None,
+    commands: cmds.CommandContext | None = None,
 ) -> ItemWalk:
     """Walk one item's events (oldest first) for one ``handoff`` rule.
 
@@ -336,6 +346,8 @@ def walk_item(
             rule's ``before_due`` before the item's due date; the deadline is the earlier of
             that and ``deadline_for``. The due is ``ItemSnapshot.due`` as stored: a moment or a
             date alone, which :func:`due_deadline` resolves in the receiver's schedule.
+        commands: apply ``/hb`` commands (``rules.commands``) with this context; ``None``: a
+            command comment is an ordinary comment. See :func:`_apply_command` for each verb.
 
     The other arguments are as for :func:`detect`.
     """
@@ -347,6 +359,9 @@ def walk_item(
     done: list[Handoff] = []
     asked: dict[str, Handoff] = {}  # open requests to senders of incomplete handoffs (INCOMPLETE), by key
     require = list(getattr(rule, "require", None) or ())
+    outcomes: list[cmds.Outcome] = []
+    muted: list[bool] = [False]
+    snoozed: list[datetime | None] = [None]  # the latest snooze's end: handoffs sent before it wait too
 
     def same_change(moved: Event) -> list[Account]:
         return [e.subject for e in evs
@@ -355,6 +370,9 @@ def walk_item(
 
     def close(h: Handoff, state: HandoffState, ev: Event, reason: str) -> None:
         done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
+        if h.trigger == INCOMPLETE:  # a request to a sender (ended by a command)
+            asked.pop(h.key, None)
+            return
         open_.pop(who(h.receiver), None)
         for k, a in list(asked.items()):  # the receiver took it (or it ended): the sender is asked no more
             if a.sent_event == h.sent_event and who(a.sender) == who(h.receiver):
@@ -372,7 +390,20 @@ def walk_item(
             return who(ev.subject) == actor  # only assigning oneself acknowledges
         return True
 
+    def apply_command(c: cmds.Command) -> cmds.Outcome | None:
+        return _apply_command(c, rule, ref, commands, open_, asked, close, who=who, bots=bots, target_ids=target_ids,
+                              deadline_for=deadline_for, assignees=assignees, snapshot=snapshot,
+                              muted=muted, snoozed=snoozed)
+
     for ev in evs:
+        if commands is not None and ev.kind == EventKind.COMMENTED:
+            given = cmds.commands_of(ev, bots)
+            if given:  # a command comment is no acknowledgement (only `received` is), and sends nothing
+                for c in given:
+                    o = apply_command(c)
+                    if o is not None:
+                        outcomes.append(o)
+                continue
         if ev.kind == EventKind.ASSIGNED and ev.subject:
             assignees.add(ev.subject)
             seen_assignment = True
@@ -398,7 +429,7 @@ def walk_item(
                 if end:
                     close(h, end[0], ev, end[1])
 
-        if ev.actor in bots:
+        if ev.actor in bots or muted[0]:
             continue
         sent = _sends(ev, triggers, assignees, same_change, status_owner)
         if not sent:
@@ -443,6 +474,7 @@ def walk_item(
                 sent_at=ev.at,
                 sent_event=ev.id,
                 deadline=deadline,
+                not_before=snoozed[0] if snoozed[0] is not None and snoozed[0] > ev.at else None,
             )
 
     if open_:
@@ -459,7 +491,160 @@ def walk_item(
         (h, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
         for h in (*asked.values(), *open_.values())
     )
-    return ItemWalk(done=tuple(done), open=still)
+    return ItemWalk(done=tuple(done), open=still, outcomes=tuple(outcomes), muted=muted[0])
+
+
+#: ``Handoff.trigger`` of a handoff moved by a command: handed back (``/hb not-mine``) or on (``/hb reassign``).
+NOT_MINE = "not-mine"
+REASSIGNED = "reassign"
+
+
+def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandContext,
+                   open_: dict[str, Handoff], asked: dict[str, Handoff], close, *, who: Identity, bots,
+                   target_ids: set, deadline_for, assignees: set[Account], snapshot: ItemSnapshot | None,
+                   muted: list[bool], snoozed: list[datetime | None]) -> cmds.Outcome | None:
+    """Apply one command under one rule to the walk's open handoffs (mutating ``open_``/``asked``
+    through ``close``), and say what it did. Item-wide verbs the engine answers (``why``,
+    ``help``, unknown, ``away``, ``back``) and ``kept`` (``rules.promise``) return ``None`` here.
+
+    Who may (DESIGN.md vocabulary: receiver, sender, lead): ``received`` and ``not-mine`` the
+    receiver (or a person the rule escalates to); ``snooze``, ``reassign``, ``wrong``, ``mute``,
+    ``unmute`` the receiver or sender of a handoff open on the item, a lead of the rule or of
+    either's team (and, on an item with no open handoff, its assignees and author for ``mute``).
+    """
+    actor = who(c.actor)
+    name = ctx.describe
+    batons = list(open_.values())
+    everything = [*batons, *asked.values()]
+
+    def party(h: Handoff) -> bool:
+        return actor in (who(h.receiver), who(h.sender))
+
+    def lead(h: Handoff | None = None) -> bool:
+        if actor in ctx.leads:
+            return True
+        return h is not None and (actor in ctx.team_leads(who(h.receiver)) or actor in ctx.team_leads(who(h.sender)))
+
+    def outcome(status: str, text: str, handoff: Handoff | None = None, feedback: str | None = None,
+                notify: tuple[Account, ...] = ()) -> cmds.Outcome:
+        return cmds.Outcome(c, rule.name, status, text, handoff.key if handoff else None, feedback, notify)
+
+    def refusal(verb: str, roles: str) -> cmds.Outcome:
+        people = sorted({name(a) for h in everything for a in (h.receiver, h.sender) if a is not None})
+        leads = " or a lead of this rule" if ctx.leads or any(ctx.team_leads(who(h.receiver)) for h in everything) else ""
+        named = f" ({', '.join(people)})" if people else ""
+        return outcome("refused", f"only {roles}{named}{leads} can {verb} here.")
+
+    verb = c.verb
+    if verb == "received":
+        mine = [h for h in batons if who(h.receiver) == actor or actor in target_ids]
+        if not mine:
+            if not batons:
+                return outcome("noop", "nothing here waits on you.")
+            return refusal("acknowledge it", "the receiver")
+        for h in mine:
+            close(h, HandoffState.RECEIVED, _as_event(c), f"acknowledged by {c.actor.id} (/hb received) at {c.at:%Y-%m-%d %H:%M}Z")
+        who_sent = ", ".join(sorted({name(h.sender) for h in mine if h.sender})) or "the sender"
+        return outcome("applied", f"acknowledged: {who_sent} can see you have it.", mine[0])
+
+    allowed = [h for h in everything if party(h) or lead(h)]
+    may = bool(allowed) or lead() or (not everything and verb in ("mute", "unmute") and (
+        c.actor in assignees or (snapshot is not None and snapshot.author == c.actor)))
+    if verb == "snooze":
+        if not may:
+            return refusal("snooze it", "the receiver or the sender")
+        try:
+            length = cmds.snooze_length(c.args, ctx.max_snooze)
+        except ValueError as exc:
+            return outcome("refused", f"not snoozed: {exc}")
+        until = ctx.snooze_until(c.actor, c.at, length)
+        snoozed[0] = until if snoozed[0] is None else max(snoozed[0], until)
+        for h in batons:
+            open_[who(h.receiver)] = replace(h, deadline=ctx.pause(h.receiver, h.deadline, c.at, until) if h.deadline != NOT_STARTED else h.deadline,
+                                             not_before=until)
+        for k, a in list(asked.items()):
+            asked[k] = replace(a, not_before=until)
+        target = batons[0] if batons else None
+        return outcome("applied", f"snoozed until {ctx.when(c.actor, until)}: no nudge or escalation before then.",
+                       target, "snooze")
+
+    if verb == "not-mine":
+        mine = [h for h in batons if who(h.receiver) == actor]
+        if not mine:
+            return refusal("say it is not theirs", "the receiver")
+        back = []
+        for h in mine:
+            sender = h.sender
+            if sender is None or sender in bots or who(sender) == actor:
+                close(h, HandoffState.WITHDRAWN, _as_event(c), f"not mine, said {c.actor.id}; nobody to hand it back to")
+                continue
+            close(h, HandoffState.REHANDED, _as_event(c), f"not mine, said {c.actor.id}: handed back to {sender.id}")
+            if who(sender) not in open_:
+                open_[who(sender)] = Handoff(
+                    key=f"{rule.name}:{ref.tool}:{ref.key}:{sender.id}:{c.event}", rule=rule.name, item=ref,
+                    sender=c.actor, receiver=sender, trigger=NOT_MINE, sent_at=c.at, sent_event=c.event,
+                    deadline=deadline_for(sender, c.at))
+                back.append(sender)
+        if not back:
+            return outcome("applied", "ended: nobody is known to hand it back to; whoever handed it over, please name one person.",
+                           mine[0], "not_mine")
+        return outcome("applied", f"handed back to {', '.join(name(a) for a in back)} to choose who takes it: "
+                                  f"reply /hb reassign @someone, or request it from them.", mine[0], "not_mine",
+                       tuple(back))
+
+    if verb == "reassign":
+        if not may:
+            return refusal("reassign it", "the receiver or the sender")
+        target = ctx.resolve(c)
+        if target is None:
+            word = cmds.target_word(c.args)
+            return outcome("refused", "not reassigned: name whom, e.g. `/hb reassign @cleo`." if word is None else
+                           f"not reassigned: I do not know {word!r}; name a [people.*] person or their {ref.tool} account.")
+        if target in bots:
+            return outcome("refused", "not reassigned: I cannot take it myself.")
+        mine = [h for h in batons if who(h.receiver) == actor] or batons
+        wrong_receiver = any(h.trigger != NOT_MINE for h in mine)
+        for h in mine:
+            close(h, HandoffState.REHANDED, _as_event(c), f"reassigned by {c.actor.id} to {target.id}")
+        deadline = deadline_for(target, c.at)
+        if who(target) not in open_:
+            open_[who(target)] = Handoff(
+                key=f"{rule.name}:{ref.tool}:{ref.key}:{target.id}:{c.event}", rule=rule.name, item=ref,
+                sender=c.actor, receiver=target, trigger=REASSIGNED, sent_at=c.at, sent_event=c.event, deadline=deadline)
+        return outcome("applied", f"handed to {name(target)}, who has until {ctx.when(target, deadline)}.",
+                       mine[0] if mine else None, "not_mine" if wrong_receiver and mine else None, (target,))
+
+    if verb == "wrong":
+        if not may:
+            return refusal("call it a false alarm", "the receiver or the sender")
+        ended = [h for h in everything if party(h) or lead(h)] or everything
+        if not ended:
+            return outcome("noop", "nothing here is overdue or waiting; nothing to end.")
+        for h in ended:
+            if h.key not in asked and h not in open_.values():
+                continue  # ended with its partner (a request to the sender ends with its handoff)
+            close(h, HandoffState.WITHDRAWN, _as_event(c), f"a false alarm, said {c.actor.id}")
+        return outcome("applied", f"ended, and counted as a false alarm of rule {rule.name}.", ended[0], "wrong")
+
+    if verb in ("mute", "unmute"):
+        if not may:
+            return refusal(f"{verb} it", "the receiver or the sender")
+        if verb == "unmute":
+            was = muted[0]
+            muted[0] = False
+            return outcome("applied" if was else "noop", "watching this item again." if was else "this item was not muted.")
+        muted[0] = True
+        for h in everything:
+            if h.key not in asked and h not in open_.values():
+                continue
+            close(h, HandoffState.WITHDRAWN, _as_event(c), f"muted by {c.actor.id}")
+        return outcome("applied", "muted: I will not watch this item until someone writes `/hb unmute`.")
+    return None
+
+
+def _as_event(c: cmds.Command) -> Event:
+    """A command's comment as the event that ended a handoff (its id and time)."""
+    return Event(tool=c.item.tool, id=c.event, item=c.item, at=c.at, kind=EventKind.COMMENTED, actor=c.actor)
 
 
 def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]:
@@ -471,7 +656,7 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
     findings: list[Finding] = []
     for h, evidence in walk.open:
         promise = h.trigger == PROMISE
-        if h.deadline <= now:
+        if h.deadline <= now and (h.not_before is None or h.not_before <= now):
             if h.trigger == INCOMPLETE:
                 reason = f"incomplete: lacks {', '.join(h.action.split('|'))}; {h.receiver.id} is asked to add it"
             elif promise:
@@ -483,7 +668,8 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
             findings.append(Finding(key=h.key, rule=h.rule, detect=detect, item=h.item,
                                     receiver=h.receiver, at=h.deadline, handoff=h, evidence=evidence))
         else:
-            reason = ("promised; not due yet" if promise else
+            reason = (f"snoozed until {h.not_before:%Y-%m-%d %H:%M}Z" if h.not_before and h.not_before > now else
+                      "promised; not due yet" if promise else
                       "clock not started: the handoff is not complete yet" if h.deadline == NOT_STARTED else
                       "waiting; deadline not reached")
             h = replace(h, state=HandoffState.SENT, reason=reason)

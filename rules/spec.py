@@ -35,7 +35,7 @@ __all__ = [
 #: Names a template may use, each written ``{name}``.
 PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
                           "cycle", "decider", "decision", "blocker", "since",
-                          "promise", "when", "written", "quote", "missing", "handed"})
+                          "promise", "when", "written", "quote", "missing", "handed", "answer"})
 
 #: Templates that exist unless ``[templates]`` overrides them.
 BUILTIN_TEMPLATES: dict[str, str] = {
@@ -65,6 +65,8 @@ BUILTIN_TEMPLATES: dict[str, str] = {
     # {handed} how it was handed over ("moved to Ready for QA")
     "incomplete": ("{receiver}: {item} was handed over ({handed}) without {missing}. Please add {missing}: "
                    "the receiver's clock starts when it is complete."),
+    # the reply to a /hb command: {receiver} is who wrote it, {answer} what it did
+    "command_reply": "{receiver}: {answer}",
     "promise_draft_title": "Promised: {promise}",
     "promise_draft": "{receiver}: on {written} you wrote on {item} ({url}) that you'd {promise}{when}; it is not there yet. "
                      "You wrote: \u201c{quote}\u201d",
@@ -238,6 +240,8 @@ class Rule(StrictModel):
     min_age: DurationField | None = Field(default=None, description="standoff: business time every edge must have lasted (default 1d)")
     blocked_statuses: list[Text] = Field(default_factory=list, description="standoff: statuses that wait on the items they link to")
     dry_run: bool = False
+    leads: list[Text] = Field(default_factory=list, description=(
+        "[people.*] names who may give any /hb command on this rule's items (besides receiver and sender)"))
     require: list[Text] = Field(default_factory=list, json_schema_extra={"uniqueItems": True}, description=(
         'handoff: what a handoff must carry: "receiver", "due", "description", "checklist:<heading>"'))
     clock: Literal["complete", "sent"] = Field(default="complete", description=(

@@ -229,6 +229,41 @@ class Planner:
             created_at=now,
         )
 
+    def plan_replies(self, store: Store, replies: list[tuple[object, str, str, tuple]], now: datetime, *, dry_run: bool,
+                     record: bool = True, planned: set[str] | None = None) -> list[OutboxRow]:
+        """Plan one comment per ``/hb`` comment: ``replies`` are ``(command, rule, answer, notify)``,
+        the comment's first ``rules.commands.Command``, the rule it concerns (``"commands"`` for
+        none), the plain answer and the accounts to mention natively after it (``cc``). Keyed ``Command.key`` (``cmd:<tool>:<item>:<comment id>``), so each
+        comment is answered exactly once whatever the evaluations; ``planned`` holds the keys known
+        planned (skipped without a store read) and gains the new ones. The body is the
+        ``command_reply`` template, the answer escaped as untrusted text, with the marker footer.
+        """
+        rows = []
+        for command, rule, answer, notify in replies:
+            key = command.key
+            if planned is not None and key in planned:
+                continue
+            tool = command.item.tool
+            if tool not in self.connector_for_tool:
+                continue
+            conn = self.connectors[self.connector_for_tool[tool]]
+            marker = marker_for(key)
+            cc = [conn.mention(a) for a in notify if a.tool == tool]
+            values = {"receiver": conn.mention(command.actor),
+                      "answer": conn.escape(answer) + (f" (cc {', '.join(cc)})" if cc else "")}
+            body = fill_template(self.config.templates["command_reply"], values, conn.literal) + conn.footer(rule, marker)
+            action = Action(ActionKind.COMMENT, command.item, marker, body=body)
+            rows.append(OutboxRow(key=key, marker=marker, finding_key=key, rule=rule, step=0,
+                                  connector=self.connector_for_tool[tool], action=action_to_json(action),
+                                  status=OutboxStatus.DRY_RUN if dry_run else OutboxStatus.PENDING, created_at=now))
+        if not record:
+            known = {r.key for r in store.outbox()} if rows else set()
+            return [r for r in rows if r.key not in known]
+        added = store.plan_rows(rows) if rows else []
+        if planned is not None:
+            planned.update(r.key for r in rows)
+        return added
+
     def plan(self, store: Store, findings: list[Finding], now: datetime, *, dry_run: bool,
              record: bool = True) -> list[OutboxRow]:
         """Record each finding and its due steps in the outbox (one transaction per finding).

@@ -130,6 +130,17 @@ def http_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class CommandSettings(StrictModel):
+    """``[commands]``: ``/hb`` lines in comments (``rules.commands``, ``docs/commands.md``)."""
+
+    enabled: bool = Field(default=True, description="false: a /hb line is an ordinary comment")
+    max_snooze: DurationField = Field(default="5d", validate_default=True,
+                                      description="the longest `/hb snooze` (the asker's business time; wall length compared)")
+    reply_within: DurationField = Field(default="1d", validate_default=True,
+                                        description="wall clock: commands older than this when first read (a first start "
+                                                    "with history) take effect but get no reply")
+
+
 class AdoptionConfig(StrictModel):
     """``[adoption]``: handoffs first seen already overdue (a first start on a tracker with a
     backlog, or an outage longer than their deadline) are adopted, not nudged at once."""
@@ -267,6 +278,7 @@ class Config(StrictModel):
     people: dict[str, Person] = Field(default_factory=dict)
     connectors: Connectors = Field(default_factory=Connectors)
     adoption: AdoptionConfig = Field(default_factory=AdoptionConfig)
+    commands: CommandSettings = Field(default_factory=CommandSettings)
     templates: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     promises: PromiseSettings = Field(default_factory=PromiseSettings, description="how promise rules read comments")

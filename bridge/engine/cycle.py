@@ -22,6 +22,7 @@ from bridge.core import errors
 from bridge.core.logs import get_logger
 from bridge.core.model import Account, ItemRef, PollResult
 from bridge.engine.evaluator import Evaluation, Evaluator
+from bridge.engine import replies
 from bridge.engine.crawl import CrawlProgress
 from bridge.engine.health import DOWN_BACKOFF_FIRST, Health
 from bridge.engine.retries import RetryQueue
@@ -104,6 +105,7 @@ class Engine:
         self._recorded: set[str] | None = None  # keys of findings recorded in the store and standing
         self._persisted: dict[str, tuple] = {}  # pending handoff key → (state, deadline, end) last written
         self.last: Evaluation | None = None
+        self._replied: set[str] = set()  # reply keys of /hb comments planned by this process
         # Freshness for delivery (this process only: after a start nothing goes out for a tool
         # before its first successful poll): (connector, scope) → the start of the cycle whose
         # poll of it succeeded last, and item → the scope whose poll last returned it.
@@ -186,6 +188,7 @@ class Engine:
         self.planner = actions.Planner(self.config, self.connectors, self.connector_for_tool,
                                        directory=self.evaluator.directory, items=self.evaluator.items)
         self._changed, self._recorded, self._persisted, self.last = set(), None, {}, None
+        self._replied = set()
 
     def _take(self, report: CycleReport, ev: Evaluation) -> None:
         """Make ``ev`` the evaluation acted on (``self.last`` and ``report``'s findings)."""
@@ -386,6 +389,10 @@ class Engine:
         added = self.planner.plan(self.store, report.findings, now, dry_run=self.config.daemon.dry_run or self.preview,
                                   record=not self.preview)
         self._recorded |= {f.key for f in report.findings}
+        if self.last is not None and self.last.commands:
+            added += self.planner.plan_replies(
+                self.store, replies.answers(self, self.last, now), now,
+                dry_run=self.config.daemon.dry_run or self.preview, record=not self.preview, planned=self._replied)
         report.planned = len(added)
         for row in added:
             if row.status == OutboxStatus.DRY_RUN:

@@ -423,6 +423,20 @@ class Store:
                     added.append(old)
         return added
 
+    def plan_rows(self, outbox: list[OutboxRow]) -> list[OutboxRow]:
+        """Add the ``outbox`` rows not yet planned (by key; ``ON CONFLICT DO NOTHING``, safe with
+        replicas), in one transaction, with no finding (a reply to a ``/hb`` command). Returns
+        the rows that were new."""
+        added: list[OutboxRow] = []
+        rows = OutboxRow.__table__
+        with self.session() as s:
+            for row in outbox:
+                got = s.exec(self._insert(rows).values(**row.model_dump()).on_conflict_do_nothing(
+                    index_elements=["key"]).returning(rows.c.key)).first()
+                if got is not None:
+                    added.append(row)
+        return added
+
     def findings(self) -> list[FindingRow]:
         with self.session() as s:
             return list(s.exec(select(FindingRow).order_by(FindingRow.at)))

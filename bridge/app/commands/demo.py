@@ -410,11 +410,14 @@ class Demo:
             (missed if hit is None else met).append({"finding": exp})
             if hit is not None:
                 used_f.add(hit)
+        bodies = {c["marker"]: c["body"] for c in self._standing_comments() if c.get("marker")}
         for exp in self.s.expect_actions:
             want_at = parse_when(exp["at"], self.s.tz, self.s.start) if "at" in exp else None
+            # ``says``: text the comment written must contain (e.g. a /hb reply's answer)
             hit = next((i for i, a in enumerate(actions) if i not in used_a and all(
                 a.get(k) == v for k, v in exp.items() if k in ("rule", "item", "do", "tool"))
-                and (want_at is None or abs(self._local(a["at"]) - want_at) < self.s.step)), None)
+                and (want_at is None or abs(self._local(a["at"]) - want_at) < self.s.step)
+                and ("says" not in exp or exp["says"] in bodies.get(a["marker"], ""))), None)
             (missed if hit is None else met).append({"action": exp})
             if hit is not None:
                 used_a.add(hit)
