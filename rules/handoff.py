@@ -360,7 +360,7 @@ def walk_item(
     asked: dict[str, Handoff] = {}  # open requests to senders of incomplete handoffs (INCOMPLETE), by key
     require = list(getattr(rule, "require", None) or ())
     outcomes: list[cmds.Outcome] = []
-    muted: list[bool] = [False]
+    muted: list = [False, set()]  # muted now?, identities who may unmute (the parties when it was muted)
     snoozed: list[datetime | None] = [None]  # the latest snooze's end: handoffs sent before it wait too
 
     def same_change(moved: Event) -> list[Account]:
@@ -502,7 +502,7 @@ REASSIGNED = "reassign"
 def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandContext,
                    open_: dict[str, Handoff], asked: dict[str, Handoff], close, *, who: Identity, bots,
                    target_ids: set, deadline_for, assignees: set[Account], snapshot: ItemSnapshot | None,
-                   muted: list[bool], snoozed: list[datetime | None]) -> cmds.Outcome | None:
+                   muted: list, snoozed: list[datetime | None]) -> cmds.Outcome | None:
     """Apply one command under one rule to the walk's open handoffs (mutating ``open_``/``asked``
     through ``close``), and say what it did. Item-wide verbs the engine answers (``why``,
     ``help``, unknown, ``away``, ``back``) and ``kept`` (``rules.promise``) return ``None`` here.
@@ -549,7 +549,8 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
 
     allowed = [h for h in everything if party(h) or lead(h)]
     may = bool(allowed) or lead() or (not everything and verb in ("mute", "unmute") and (
-        c.actor in assignees or (snapshot is not None and snapshot.author == c.actor)))
+        c.actor in assignees or (snapshot is not None and snapshot.author == c.actor))) or (
+        verb == "unmute" and muted[0] and actor in muted[1])
     if verb == "snooze":
         if not may:
             return refusal("snooze it", "the receiver or the sender")
@@ -634,6 +635,7 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
             muted[0] = False
             return outcome("applied" if was else "noop", "watching this item again." if was else "this item was not muted.")
         muted[0] = True
+        muted[1] = {actor} | {who(a) for h in everything for a in (h.receiver, h.sender) if a is not None}
         for h in everything:
             if h.key not in asked and h not in open_.values():
                 continue
