@@ -401,6 +401,17 @@ class Evaluator:
             out.append((key, entry))
         return out
 
+    def command_outcomes(self, ref: ItemRef) -> list[tuple[commands_rule.Command, commands_rule.Outcome | None]]:
+        """Every ``/hb`` command on ``ref`` walked since the last evaluation pruned old ones (call
+        ``refresh({ref})`` first), oldest first, each with its outcome merged over the rules
+        (``None``: a verb the engine answers, or one no rule acted on)."""
+        out = []
+        prefix = commands_rule.reply_key(ref, "")
+        for key, (given, per) in self._commands.items():
+            if key.startswith(prefix):
+                out += [(c, commands_rule.merge(p)) for c, p in zip(given, per)]
+        return sorted(out, key=lambda pair: pair[0].at)
+
     def _take_outcomes(self, outcomes) -> None:
         for o in outcomes:
             entry = self._commands.get(o.command.key)

@@ -80,7 +80,7 @@ def _why(engine, ev, c: commands_rule.Command, now: datetime) -> str:
     held = [f for f in ev.inhibited if f.item == item]
     standoffs = [f for f in ev.standoffs if item in getattr(f, "items", (f.item,))]
     for step in why.next_steps(engine, [*findings, *standoffs], held, now):
-        lines.append(f"Next ({step.rule}): {step.reason}.")
+        lines.append(f"Next ({step.rule}): {step.do + ', ' if step.do else ''}{step.reason}.")
     if item in ev.snoozed:
         lines.append(f"Snoozed until {ev.snoozed[item]:%Y-%m-%d %H:%M} UTC.")
     if not lines:
