@@ -352,7 +352,8 @@ class Evaluator:
             if rule.detect == "promise":
                 walk = promise_rule.walk_item(
                     rule, ref, evs, snapshot, bots=bots, schedule_for=self.directory.schedule_for, who=self.who,
-                    patterns=self.config.promises.compiled(), linked_events=linked_events)
+                    patterns=self.config.promises.compiled(), linked_events=linked_events, commands=bool(commented))
+                self._take_outcomes(walk.outcomes)
                 self._ended.extend(walk.done)
                 self._set_walk(rule.name, ref, handoff_rule.ItemWalk(open=walk.open) if walk.open else None)
                 continue

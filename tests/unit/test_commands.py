@@ -152,3 +152,30 @@ def test_wrong_ends_it_as_a_false_alarm_and_mute_stops_watching():
     assert [o.status for o in w.outcomes] == ["applied", "applied"]
     w = walk([say(1, DAN, "/hb mute"), request()])
     assert w.outcomes[0].status == "refused" and w.open, "a bystander cannot mute an item"
+
+
+# ---------------------------------------------------------------- promises: /hb kept
+
+
+def test_kept_keeps_a_promise_and_other_commands_neither_keep_nor_promise():
+    from tests.unit.test_rules_incomplete_and_promises import DEV, OLGA, SCHEDULE, promise_rule
+    from tests.unit.test_rules_incomplete_and_promises import REF as JREF
+    from rules import promise
+
+    def pev(minutes, actor, text):
+        return Event("jira", f"p:{next(_n)}", JREF, T0 + timedelta(minutes=minutes), EventKind.COMMENTED, actor, text=text)
+
+    said = pev(0, DEV, "I'll send the import plan by Friday 15:00.")
+
+    def pwalk(events):
+        return promise.walk_item(promise_rule(), JREF, events, None, bots={BOT}, schedule_for=lambda a: SCHEDULE,
+                                 commands=True)
+
+    w = pwalk([said, pev(30, DEV, "/hb why")])
+    assert len(w.open) == 1, "a command comment by the author is no activity that keeps it"
+    w = pwalk([said, pev(30, DEV, "/hb kept")])
+    assert not w.open and w.done[0].state == HandoffState.RECEIVED and w.outcomes[0].status == "applied"
+    w = pwalk([said, pev(30, OLGA, "/hb kept")])
+    assert w.outcomes[0].status == "refused" and len(w.open) == 1
+    w = pwalk([pev(0, DEV, "/hb snooze 1d\nI'll send the plan by Friday.")])
+    assert not w.open, "a command comment promises nothing"
