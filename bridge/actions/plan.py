@@ -253,9 +253,12 @@ class Planner:
                       "answer": conn.escape(answer) + (f" (cc {', '.join(cc)})" if cc else "")}
             body = fill_template(self.config.templates["command_reply"], values, conn.literal) + conn.footer(rule, marker)
             action = Action(ActionKind.COMMENT, command.item, marker, body=body)
+            # A rule configured dry_run = true answers in dry run too (a trial writes nothing).
+            configured = next((r for r in self.config.rules if r.name == rule), None)
+            quiet = dry_run or self.config.daemon.dry_run or (configured is not None and configured.dry_run)
             rows.append(OutboxRow(key=key, marker=marker, finding_key=key, rule=rule, step=0,
                                   connector=self.connector_for_tool[tool], action=action_to_json(action),
-                                  status=OutboxStatus.DRY_RUN if dry_run else OutboxStatus.PENDING, created_at=now))
+                                  status=OutboxStatus.DRY_RUN if quiet else OutboxStatus.PENDING, created_at=now))
         if not record:
             known = {r.key for r in store.outbox()} if rows else set()
             return [r for r in rows if r.key not in known]
