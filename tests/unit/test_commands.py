@@ -179,3 +179,22 @@ def test_kept_keeps_a_promise_and_other_commands_neither_keep_nor_promise():
     assert w.outcomes[0].status == "refused" and len(w.open) == 1
     w = pwalk([pev(0, DEV, "/hb snooze 1d\nI'll send the plan by Friday.")])
     assert not w.open, "a command comment promises nothing"
+
+
+LINES = st.sampled_from(["/hb received", "/hb snooze 2h", "/hb snooze", "/hb snooze 99d", "/hb not-mine",
+                         "/hb reassign @cleo", "/hb reassign", "/hb wrong", "/hb mute", "/hb unmute", "/hb why",
+                         "/hb nonsense", "just a comment"])
+ACTORS = st.sampled_from([ANA, BEN, CARA, DAN, BOT])
+
+
+@given(st.lists(st.tuples(st.integers(1, 600), ACTORS, LINES), max_size=12))
+def test_any_command_sequence_walks_and_each_person_command_has_at_most_one_outcome(said):
+    events = [request()] + [say(m, actor, text, [CLEO] if "@cleo" in text else []) for m, actor, text in sorted(said)]
+    w = walk(events)
+    counted = [e for e in events[1:] if e.actor != BOT and e.text.startswith("/hb")
+               and e.text.split()[1] not in ("why", "nonsense")]
+    assert len(w.outcomes) == len(counted), "one outcome per rule-handled command, none for the daemon's own"
+    keys = [h.key for h, _ in w.open] + [h.key for h in w.done]
+    assert len(keys) == len(set(keys)), "no handoff both open and ended, none ended twice"
+    for h, _ in w.open:
+        assert h.receiver != BOT
