@@ -187,6 +187,15 @@ class Handoff:
     quote: str = ""
     action: str = ""
     promised: datetime | None = None
+    # Availability (``bridge.core.availability``, via ``walk_item(availability=...)``): this leg
+    # of the handoff is in force from ``active_from`` until ``active_until`` (``None``: open);
+    # ``delegated_from`` is the away receiver it was delegated from (``receiver`` is the
+    # delegate); ``away_until`` is that absence's return (aware UTC); ``away_note`` says it in words.
+    active_from: datetime | None = None
+    active_until: datetime | None = None
+    delegated_from: Account | None = None
+    away_until: datetime | None = None
+    away_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -323,6 +332,8 @@ def walk_item(
     who: Identity = _account_identity,
     linked_events: Iterable[Event] = (),
     due_deadline_for: Callable[[Account, datetime | date], datetime] | None = None,
+    availability: Callable[[Handoff, datetime, Callable[[Account, datetime], datetime]], tuple[Handoff, ...]]
+    | None = None,
 ) -> ItemWalk:
     """Walk one item's events (oldest first) for one ``handoff`` rule.
 
@@ -336,6 +347,11 @@ def walk_item(
             rule's ``before_due`` before the item's due date; the deadline is the earlier of
             that and ``deadline_for``. The due is ``ItemSnapshot.due`` as stored: a moment or a
             date alone, which :func:`due_deadline` resolves in the receiver's schedule.
+        availability: ``(handoff, clock start, deadline_for) -> legs`` (``rules.away.Router``):
+            a handoff to someone away goes to their delegate or waits for the return; each leg
+            is a ``Handoff`` with ``active_from``/``active_until``. A delegate's activity after
+            its leg began acknowledges, as the original receiver's always does. ``None``: no
+            absences.
 
     The other arguments are as for :func:`detect`.
     """
@@ -353,8 +369,13 @@ def walk_item(
                 if e.kind == EventKind.ASSIGNED and e.subject and e.actor == moved.actor
                 and abs(e.at - moved.at) <= SAME_CHANGE]
 
+    legs: dict[str, tuple[Handoff, ...]] = {}  # open handoff key -> its legs (availability)
+
     def close(h: Handoff, state: HandoffState, ev: Event, reason: str) -> None:
-        done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
+        if h.key in legs:
+            done.extend(ended_legs(legs.pop(h.key), state, ev, reason))
+        else:
+            done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
         open_.pop(who(h.receiver), None)
         for k, a in list(asked.items()):  # the receiver took it (or it ended): the sender is asked no more
             if a.sent_event == h.sent_event and who(a.sender) == who(h.receiver):
@@ -366,7 +387,9 @@ def walk_item(
         if ev.actor is None or ev.kind not in ACK_KINDS:
             return False
         actor = who(ev.actor)
-        if actor != who(h.receiver) and actor not in target_ids:
+        if actor != who(h.receiver) and actor not in target_ids and not any(
+                leg.delegated_from is not None and who(leg.receiver) == actor and leg.active_from <= ev.at
+                for leg in legs.get(h.key, ())):
             return False
         if ev.kind == EventKind.ASSIGNED:
             return who(ev.subject) == actor  # only assigning oneself acknowledges
@@ -444,6 +467,8 @@ def walk_item(
                 sent_event=ev.id,
                 deadline=deadline,
             )
+            if availability is not None and starts != NOT_STARTED:
+                legs[open_[rid].key] = availability(open_[rid], starts, deadline_for)
 
     if open_:
         for ev in sorted((e for e in linked_events if e.actor not in bots), key=lambda e: e.at):
@@ -456,20 +481,48 @@ def walk_item(
             now_missing = missing(require, evs[-1].at, evs, snapshot, a.sender is not None)
             asked[k] = replace(a, action="|".join(now_missing) or a.action)
     still = tuple(
-        (h, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
-        for h in (*asked.values(), *open_.values())
+        (leg, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
+        for h in (*asked.values(), *open_.values()) for leg in legs.get(h.key, (h,))
     )
     return ItemWalk(done=tuple(done), open=still)
+
+
+def ended_legs(legs: tuple[Handoff, ...], state: HandoffState, ev: Event, reason: str) -> list[Handoff]:
+    """The legs of a handoff that ended at ``ev``: each delegated-away leg before it as
+    re-handed at its end, the leg in force then with ``state``; legs not begun are dropped."""
+    out: list[Handoff] = []
+    begun = [leg for leg in legs if leg.active_from is None or leg.active_from <= ev.at]
+    for n, leg in enumerate(begun):
+        nxt = begun[n + 1] if n + 1 < len(begun) else None
+        if nxt is None:
+            note = f" ({leg.away_note})" if leg.away_note else ""
+            out.append(replace(leg, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason + note))
+        elif nxt.key != leg.key:
+            out.append(replace(leg, state=HandoffState.REHANDED, ended_at=nxt.active_from, ended_by=None,
+                               reason=nxt.away_note or f"delegated to {nxt.receiver.id}"))
+    return out
 
 
 def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]:
     """Apply ``now`` to a walk: open handoffs past their deadline become overdue findings.
 
+    A leg (availability: ``active_from``/``active_until``) counts only while in force; a leg
+    whose time is over is reported re-handed when a delegate's leg follows it.
+
     Returns (every handoff with its state, sorted by sending time; one finding per overdue one).
     """
     handoffs = list(walk.done)
     findings: list[Finding] = []
+    follows = {(h.key, h.active_from) for h, _ in walk.open if h.active_from is not None}
     for h, evidence in walk.open:
+        if h.active_from is not None and now < h.active_from:
+            continue  # a later leg: not in force yet
+        if h.active_until is not None and now >= h.active_until:
+            if (h.key, h.active_until) not in follows:  # delegated: this receiver's part ended
+                nxt = next((n for n, _ in walk.open if n.active_from == h.active_until and n.key.startswith(h.key)), None)
+                handoffs.append(replace(h, state=HandoffState.REHANDED, ended_at=h.active_until,
+                                        reason=nxt.away_note if nxt is not None and nxt.away_note else "delegated"))
+            continue
         promise = h.trigger == PROMISE
         if h.deadline <= now:
             if h.trigger == INCOMPLETE:
@@ -478,7 +531,7 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
                 reason = f"not kept: no activity by {h.receiver.id} since it was written"
             else:
                 reason = f"no acknowledgement by {h.receiver.id} before the deadline"
-            h = replace(h, state=HandoffState.OVERDUE, reason=reason)
+            h = replace(h, state=HandoffState.OVERDUE, reason=reason + (f" ({h.away_note})" if h.away_note else ""))
             detect = PROMISE if promise else INCOMPLETE if h.trigger == INCOMPLETE else "handoff"
             findings.append(Finding(key=h.key, rule=h.rule, detect=detect, item=h.item,
                                     receiver=h.receiver, at=h.deadline, handoff=h, evidence=evidence))
@@ -486,7 +539,7 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
             reason = ("promised; not due yet" if promise else
                       "clock not started: the handoff is not complete yet" if h.deadline == NOT_STARTED else
                       "waiting; deadline not reached")
-            h = replace(h, state=HandoffState.SENT, reason=reason)
+            h = replace(h, state=HandoffState.SENT, reason=reason + (f" ({h.away_note})" if h.away_note else ""))
         handoffs.append(h)
     return sorted(handoffs, key=lambda h: h.sent_at), findings
 
