@@ -93,3 +93,34 @@ def test_back_ends_the_absence_and_the_time_left_resumes(tmp_path):
     [away, back] = sorted(ev.away_commands(), key=lambda c: c.verb)
     assert back.verb == "back" and away.absence.end == datetime(2026, 11, 28, tzinfo=UTC)
     store.engine.dispose()
+
+
+DELEGATES = """
+[people.ben]
+accounts = { github = "ben", jira = "5b10ac8d82e05b22cc7d4ef5", asana = "1201000000000002" }
+[people.cleo]
+display_name = "Cleo Lind"
+accounts = { github = "Cleo-L", jira = "61a2b3c4d5e6f7a8b9c0d1e2", asana = "1201000000000003" }
+"""
+
+
+def test_the_delegate_is_named_as_each_tool_writes_it():
+    from bridge.core.people import Directory
+    from bridge.engine.away import AwayBook
+
+    config = parse_config(DELEGATES)
+    book = AwayBook(config, Directory(config), bots=lambda: set())
+
+    def named(tool, key, written, mentions=()):
+        ev = Event(tool, "x", ItemRef(tool, key), MON, EventKind.COMMENTED, Account(tool, "ben"), text="",
+                   mentions=tuple(mentions))
+        return book.delegate_of(written, ev)
+
+    assert named("github", "acme/web#1", "cleo") == "person:cleo", "a [people.*] name"
+    assert named("github", "acme/web#1", "cleo-l") == "person:cleo", "a GitHub login, case-insensitive"
+    assert named("jira", "WEB-1", "[~accountid:61a2b3c4d5e6f7a8b9c0d1e2]") == "person:cleo", "a Jira wiki mention"
+    asana = Account("asana", "1201000000000003")
+    assert named("asana", "1201", "Cleo Lind", [asana]) == "person:cleo", "an Asana mention reads as @Name"
+    assert named("asana", "1201", "Someone Else", [asana]) == "person:cleo", "the one person the comment mentions"
+    assert named("github", "acme/web#1", "dana") == "github:dana", "an unmapped GitHub login is still an account"
+    assert named("jira", "WEB-1", "Nobody Known") is None
