@@ -32,7 +32,7 @@ from bridge.core.businesstime import WorkSchedule
 from bridge.core.model import Account, Event, EventKind, ItemRef
 from rules.handoff import Handoff
 
-__all__ = ["AWAY_PATTERNS", "AwayCommand", "Router", "away_lines", "command_absences", "commands", "jira_mention",
+__all__ = ["AWAY_PATTERNS", "AwayCommand", "Router", "away_lines", "command_absences", "commands", "describe", "jira_mention",
            "parse_away"]
 
 #: ``LIKE`` patterns that narrow stored comments to those that may hold an away command.
@@ -174,7 +174,7 @@ def command_absences(configured: Iterable[Absence], taken: Iterable[AwayCommand]
 
 def _day(at: datetime, tz: str) -> str:
     local = (at - timedelta(microseconds=1)).astimezone(ZoneInfo(tz))
-    return f"{local:%a %d %b}"
+    return f"{local:%a} {local.day} {local:%b}"
 
 
 class Router:
@@ -200,7 +200,7 @@ class Router:
     def __call__(self, h: Handoff, starts: datetime, deadline_for: Callable[[Account, datetime], datetime]
                  ) -> tuple[Handoff, ...]:
         holder = self.who(h.receiver)
-        if holder is None or holder not in self.availability.identities():
+        if holder is None or not self.availability.periods(holder):
             return (h,)
         tool = h.item.tool
         accounts = {holder: h.receiver}
@@ -236,3 +236,22 @@ class Router:
                                active_until=leg.active_until, delegated_from=delegated_from,
                                away_until=away_until, away_note=note))
         return tuple(out)
+
+
+def describe(command: AwayCommand, name: Callable[[str], str]) -> str:
+    """What a reply to ``command`` says changed, plain text; ``name``: identity → how to name
+    the delegate (a native mention in the reply's markup, or a name).
+
+    ``"away until Mon 4 Jan; handoffs to you go to @cleo"``, ``"away until Mon 4 Jan; deadlines of
+    handoffs to you wait for your return"``, ``"back: handoffs to you are yours again"``, or the
+    refusal (``"not taken: cannot read 'someday' as a date, …"``); a delegate not taken is said too.
+    """
+    if command.verb == "back":
+        return "back: handoffs to you are yours again"
+    if command.absence is None:
+        return f"not taken: {command.problem or 'the last day away is already over'}"
+    until = _day(command.absence.end, command.absence.tz)
+    if command.delegate is not None:
+        return f"away until {until}; handoffs to you go to {name(command.delegate)}"
+    said = f" ({command.problem})" if command.problem else ""
+    return f"away until {until}; deadlines of handoffs to you wait for your return{said}"

@@ -124,3 +124,18 @@ def test_commands_are_lines_of_their_own_by_people_and_back_ends_the_absence():
     [ben_away, cleo_away] = sorted(away.command_absences([], cmds), key=lambda a: a.identity)
     assert (ben_away.start, ben_away.end) == (at, back.at), "/hb back ends it early"
     assert cleo_away.end == datetime(2026, 12, 5, tzinfo=UTC)
+
+
+def test_describe_words_the_reply_to_each_command():
+    at = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    texts = ["/hb away until 4 Jan delegate @cleo", "/hb away until 4 Jan delegate @ben", "/hb away until someday",
+             "/hb back"]
+    cmds = away.commands([ev(at + timedelta(minutes=i), EventKind.COMMENTED, BEN, text=t) for i, t in enumerate(texts)],
+                         bots=set(), who=who, schedule_for=lambda a: SCHEDULE,
+                         delegate_of=lambda written, e: f"person:{written}")
+    assert [away.describe(c, lambda i: "@" + i.split(":")[1]) for c in cmds] == [
+        "away until Mon 4 Jan; handoffs to you go to @cleo",
+        "away until Mon 4 Jan; deadlines of handoffs to you wait for your return (you cannot be your own delegate)",
+        "not taken: cannot read 'someday' as a date, expected e.g. 2027-01-04, 4 Jan or next monday",
+        "back: handoffs to you are yours again",
+    ]
