@@ -35,8 +35,9 @@ from rules.handoff import Handoff
 __all__ = ["AWAY_PATTERNS", "AwayCommand", "Router", "away_lines", "command_absences", "commands", "describe", "jira_mention",
            "parse_away"]
 
-#: ``LIKE`` patterns that narrow stored comments to those that may hold an away command.
-AWAY_PATTERNS = ("%/hb away%", "%/hb back%")
+#: ``LIKE`` patterns that narrow stored comments to those that may hold an away command (as
+#: loose as the line's own pattern: ``/hb`` and the verb may be set apart by any blanks).
+AWAY_PATTERNS = ("%/hb%away%", "%/hb%back%")
 
 _LINE = re.compile(r"^[ \t]*/hb[ \t]+(away|back)\b(.*)$", re.IGNORECASE | re.MULTILINE)
 _DELEGATE = re.compile(r"\s+(?:delegate|delegates|to)\s+(?:@)?(.+)$", re.IGNORECASE)

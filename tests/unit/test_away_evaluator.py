@@ -124,3 +124,12 @@ def test_the_delegate_is_named_as_each_tool_writes_it():
     assert named("asana", "1201", "Someone Else", [asana]) == "person:cleo", "the one person the comment mentions"
     assert named("github", "acme/web#1", "dana") == "github:dana", "an unmapped GitHub login is still an account"
     assert named("jira", "WEB-1", "Nobody Known") is None
+
+
+def test_a_restart_reads_every_command_line_the_walk_reads(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path}/s.db")
+    poll(store, PR, Event("github", "rr", PR, MON, EventKind.REVIEW_REQUESTED, ANA, subject=BEN))
+    poll(store, ISSUE, comment(MON + timedelta(hours=1), BEN, "Off.\n  /HB   Away  until 2026-11-27 delegate @cleo"))
+    ev = evaluator(store)
+    assert [(c.verb, c.delegate) for c in ev.away_commands()] == [("away", "person:cleo")]
+    store.engine.dispose()
