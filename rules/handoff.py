@@ -195,6 +195,16 @@ class Handoff:
         """When it can first be overdue: its deadline, or the end of a snooze when later."""
         return self.deadline if self.not_before is None or self.not_before <= self.deadline else self.not_before
 
+    # Availability (``bridge.core.availability``, via ``walk_item(availability=...)``): this leg
+    # of the handoff is in force from ``active_from`` until ``active_until`` (``None``: open);
+    # ``delegated_from`` is the away receiver it was delegated from (``receiver`` is the
+    # delegate); ``away_until`` is that absence's return (aware UTC); ``away_note`` says it in words.
+    active_from: datetime | None = None
+    active_until: datetime | None = None
+    delegated_from: Account | None = None
+    away_until: datetime | None = None
+    away_note: str = ""
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -333,6 +343,8 @@ def walk_item(
     linked_events: Iterable[Event] = (),
     due_deadline_for: Callable[[Account, datetime | date], datetime] | None = None,
     commands: cmds.CommandContext | None = None,
+    availability: Callable[[Handoff, datetime, Callable[[Account, datetime], datetime]], tuple[Handoff, ...]]
+    | None = None,
 ) -> ItemWalk:
     """Walk one item's events (oldest first) for one ``handoff`` rule.
 
@@ -348,6 +360,11 @@ def walk_item(
             date alone, which :func:`due_deadline` resolves in the receiver's schedule.
         commands: apply ``/hb`` commands (``rules.commands``) with this context; ``None``: a
             command comment is an ordinary comment. See :func:`_apply_command` for each verb.
+        availability: ``(handoff, clock start, deadline_for) -> legs`` (``rules.away.Router``):
+            a handoff to someone away goes to their delegate or waits for the return; each leg
+            is a ``Handoff`` with ``active_from``/``active_until``. A delegate's activity after
+            its leg began acknowledges, as the original receiver's always does. ``None``: no
+            absences.
 
     The other arguments are as for :func:`detect`.
     """
@@ -368,8 +385,13 @@ def walk_item(
                 if e.kind == EventKind.ASSIGNED and e.subject and e.actor == moved.actor
                 and abs(e.at - moved.at) <= SAME_CHANGE]
 
+    legs: dict[str, tuple[Handoff, ...]] = {}  # open handoff key -> its legs (availability)
+
     def close(h: Handoff, state: HandoffState, ev: Event, reason: str) -> None:
-        done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
+        if h.key in legs:
+            done.extend(ended_legs(legs.pop(h.key), state, ev, reason))
+        else:
+            done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
         if h.trigger == INCOMPLETE:  # a request to a sender (ended by a command)
             asked.pop(h.key, None)
             return
@@ -384,7 +406,9 @@ def walk_item(
         if ev.actor is None or ev.kind not in ACK_KINDS:
             return False
         actor = who(ev.actor)
-        if actor != who(h.receiver) and actor not in target_ids:
+        if actor != who(h.receiver) and actor not in target_ids and not any(
+                leg.delegated_from is not None and who(leg.receiver) == actor and leg.active_from <= ev.at
+                for leg in legs.get(h.key, ())):
             return False
         if ev.kind == EventKind.ASSIGNED:
             return who(ev.subject) == actor  # only assigning oneself acknowledges
@@ -393,7 +417,7 @@ def walk_item(
     def apply_command(c: cmds.Command) -> cmds.Outcome | None:
         return _apply_command(c, rule, ref, commands, open_, asked, close, who=who, bots=bots, target_ids=target_ids,
                               deadline_for=deadline_for, assignees=assignees, snapshot=snapshot,
-                              muted=muted, snoozed=snoozed)
+                              muted=muted, snoozed=snoozed, legs=legs, availability=availability)
 
     for ev in evs:
         if commands is not None and ev.kind == EventKind.COMMENTED:
@@ -476,6 +500,8 @@ def walk_item(
                 deadline=deadline,
                 not_before=snoozed[0] if snoozed[0] is not None and snoozed[0] > ev.at else None,
             )
+            if availability is not None and starts != NOT_STARTED:
+                legs[open_[rid].key] = availability(open_[rid], starts, deadline_for)
 
     if open_:
         for ev in sorted((e for e in linked_events if e.actor not in bots), key=lambda e: e.at):
@@ -488,8 +514,8 @@ def walk_item(
             now_missing = missing(require, evs[-1].at, evs, snapshot, a.sender is not None)
             asked[k] = replace(a, action="|".join(now_missing) or a.action)
     still = tuple(
-        (h, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
-        for h in (*asked.values(), *open_.values())
+        (leg, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
+        for h in (*asked.values(), *open_.values()) for leg in legs.get(h.key, (h,))
     )
     return ItemWalk(done=tuple(done), open=still, outcomes=tuple(outcomes), muted=muted[0])
 
@@ -502,7 +528,8 @@ REASSIGNED = "reassign"
 def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandContext,
                    open_: dict[str, Handoff], asked: dict[str, Handoff], close, *, who: Identity, bots,
                    target_ids: set, deadline_for, assignees: set[Account], snapshot: ItemSnapshot | None,
-                   muted: list, snoozed: list[datetime | None]) -> cmds.Outcome | None:
+                   muted: list, snoozed: list[datetime | None], legs: dict | None = None,
+                   availability=None) -> cmds.Outcome | None:
     """Apply one command under one rule to the walk's open handoffs (mutating ``open_``/``asked``
     through ``close``), and say what it did. Item-wide verbs the engine answers (``why``,
     ``help``, unknown, ``away``, ``back``) and ``kept`` (``rules.promise``) return ``None`` here.
@@ -514,7 +541,14 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
     """
     actor = who(c.actor)
     name = ctx.describe
+    legs = {} if legs is None else legs
     batons = list(open_.values())
+
+    def hand(h: Handoff) -> None:
+        """Open ``h`` (a handoff a command moved), routed around an absence like any other."""
+        open_[who(h.receiver)] = h
+        if availability is not None:
+            legs[h.key] = availability(h, h.sent_at, deadline_for)
     everything = [*batons, *asked.values()]
 
     def party(h: Handoff) -> bool:
@@ -560,9 +594,14 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
             return outcome("refused", f"not snoozed: {exc}")
         until = ctx.snooze_until(c.actor, c.at, length)
         snoozed[0] = until if snoozed[0] is None else max(snoozed[0], until)
+        def paused(h: Handoff) -> Handoff:
+            deadline = h.deadline if h.deadline == NOT_STARTED else ctx.pause(h.receiver, h.deadline, c.at, until)
+            return replace(h, deadline=deadline, not_before=until)
+
         for h in batons:
-            open_[who(h.receiver)] = replace(h, deadline=ctx.pause(h.receiver, h.deadline, c.at, until) if h.deadline != NOT_STARTED else h.deadline,
-                                             not_before=until)
+            open_[who(h.receiver)] = paused(h)
+            if h.key in legs:  # each leg's clock stands still too (an absence's delegate or waiting deadline)
+                legs[h.key] = tuple(paused(leg) for leg in legs[h.key])
         for k, a in list(asked.items()):
             asked[k] = replace(a, not_before=until)
         target = batons[0] if batons else None
@@ -581,10 +620,10 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
                 continue
             close(h, HandoffState.REHANDED, _as_event(c), f"not mine, said {c.actor.id}: handed back to {sender.id}")
             if who(sender) not in open_:
-                open_[who(sender)] = Handoff(
+                hand(Handoff(
                     key=f"{rule.name}:{ref.tool}:{ref.key}:{sender.id}:{c.event}", rule=rule.name, item=ref,
                     sender=c.actor, receiver=sender, trigger=NOT_MINE, sent_at=c.at, sent_event=c.event,
-                    deadline=deadline_for(sender, c.at))
+                    deadline=deadline_for(sender, c.at)))
                 back.append(sender)
         if not back:
             return outcome("applied", "ended: nobody is known to hand it back to; whoever handed it over, please name one person.",
@@ -609,9 +648,9 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
             close(h, HandoffState.REHANDED, _as_event(c), f"reassigned by {c.actor.id} to {target.id}")
         deadline = deadline_for(target, c.at)
         if who(target) not in open_:
-            open_[who(target)] = Handoff(
+            hand(Handoff(
                 key=f"{rule.name}:{ref.tool}:{ref.key}:{target.id}:{c.event}", rule=rule.name, item=ref,
-                sender=c.actor, receiver=target, trigger=REASSIGNED, sent_at=c.at, sent_event=c.event, deadline=deadline)
+                sender=c.actor, receiver=target, trigger=REASSIGNED, sent_at=c.at, sent_event=c.event, deadline=deadline))
         return outcome("applied", f"handed to {name(target)}, who has until {ctx.when(target, deadline)}.",
                        mine[0] if mine else None, "not_mine" if wrong_receiver and mine else None, (target,))
 
@@ -649,14 +688,42 @@ def _as_event(c: cmds.Command) -> Event:
     return Event(tool=c.item.tool, id=c.event, item=c.item, at=c.at, kind=EventKind.COMMENTED, actor=c.actor)
 
 
+def ended_legs(legs: tuple[Handoff, ...], state: HandoffState, ev: Event, reason: str) -> list[Handoff]:
+    """The legs of a handoff that ended at ``ev``: each delegated-away leg before it as
+    re-handed at its end, the leg in force then with ``state``; legs not begun are dropped."""
+    out: list[Handoff] = []
+    begun = [leg for leg in legs if leg.active_from is None or leg.active_from <= ev.at]
+    for n, leg in enumerate(begun):
+        nxt = begun[n + 1] if n + 1 < len(begun) else None
+        if nxt is None:
+            note = f" ({leg.away_note})" if leg.away_note else ""
+            out.append(replace(leg, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason + note))
+        elif nxt.key != leg.key:
+            out.append(replace(leg, state=HandoffState.REHANDED, ended_at=nxt.active_from, ended_by=None,
+                               reason=nxt.away_note or f"delegated to {nxt.receiver.id}"))
+    return out
+
+
 def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]:
     """Apply ``now`` to a walk: open handoffs past their deadline become overdue findings.
+
+    A leg (availability: ``active_from``/``active_until``) counts only while in force; a leg
+    whose time is over is reported re-handed when a delegate's leg follows it.
 
     Returns (every handoff with its state, sorted by sending time; one finding per overdue one).
     """
     handoffs = list(walk.done)
     findings: list[Finding] = []
+    follows = {(h.key, h.active_from) for h, _ in walk.open if h.active_from is not None}
     for h, evidence in walk.open:
+        if h.active_from is not None and now < h.active_from:
+            continue  # a later leg: not in force yet
+        if h.active_until is not None and now >= h.active_until:
+            if (h.key, h.active_until) not in follows:  # delegated: this receiver's part ended
+                nxt = next((n for n, _ in walk.open if n.active_from == h.active_until and n.key.startswith(h.key)), None)
+                handoffs.append(replace(h, state=HandoffState.REHANDED, ended_at=h.active_until,
+                                        reason=nxt.away_note if nxt is not None and nxt.away_note else "delegated"))
+            continue
         promise = h.trigger == PROMISE
         if h.deadline <= now and (h.not_before is None or h.not_before <= now):
             if h.trigger == INCOMPLETE:
@@ -665,7 +732,7 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
                 reason = f"not kept: no activity by {h.receiver.id} since it was written"
             else:
                 reason = f"no acknowledgement by {h.receiver.id} before the deadline"
-            h = replace(h, state=HandoffState.OVERDUE, reason=reason)
+            h = replace(h, state=HandoffState.OVERDUE, reason=reason + (f" ({h.away_note})" if h.away_note else ""))
             detect = PROMISE if promise else INCOMPLETE if h.trigger == INCOMPLETE else "handoff"
             findings.append(Finding(key=h.key, rule=h.rule, detect=detect, item=h.item,
                                     receiver=h.receiver, at=h.deadline, handoff=h, evidence=evidence))
@@ -674,7 +741,7 @@ def settle(walk: ItemWalk, now: datetime) -> tuple[list[Handoff], list[Finding]]
                       "promised; not due yet" if promise else
                       "clock not started: the handoff is not complete yet" if h.deadline == NOT_STARTED else
                       "waiting; deadline not reached")
-            h = replace(h, state=HandoffState.SENT, reason=reason)
+            h = replace(h, state=HandoffState.SENT, reason=reason + (f" ({h.away_note})" if h.away_note else ""))
         handoffs.append(h)
     return sorted(handoffs, key=lambda h: h.sent_at), findings
 

@@ -35,7 +35,8 @@ __all__ = [
 #: Names a template may use, each written ``{name}``.
 PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
                           "cycle", "decider", "decision", "blocker", "since",
-                          "promise", "when", "written", "quote", "missing", "handed", "answer"})
+                          "promise", "when", "written", "quote", "missing", "handed", "answer",
+                          "away", "until"})
 
 #: Templates that exist unless ``[templates]`` overrides them.
 BUILTIN_TEMPLATES: dict[str, str] = {
@@ -44,6 +45,10 @@ BUILTIN_TEMPLATES: dict[str, str] = {
     # named is the restarted one, and the comment says since when it has waited.
     "nudge_adopted": "{receiver}: {item} has waited for your {need} since {since}. I need it by {deadline} "
                      "to move it to {next}.",
+    # A handoff delegated because its receiver is away (rules.away): {receiver} is the delegate,
+    # {away} the away person's name (never a mention: nothing is sent to them), {until} their last day away.
+    "nudge_delegated": "{receiver}: {away} is away until {until} and named you as delegate. I need your {need} "
+                       "of {item} by {deadline} to move it to {next}.",
     "reassign": (
         "{to}: {item} has waited for {receiver}'s {need} since {deadline}. "
         "I am handing it to you: I need your {need} to move it to {next}."

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bridge.actions.outbox import OutboxStatus, action_to_json
-from bridge.actions.render import StandoffText, fill_template, handoff_values, plain_values
+from bridge.actions.render import StandoffText, away_values, fill_template, handoff_values, plain_values
 from bridge.config import Config
 from bridge.core import errors
 from bridge.core.logs import get_logger
@@ -169,6 +169,7 @@ class Planner:
             to_account = self.directory.account(step.to, finding.item.tool)
         tz = self.directory.schedule_for(finding.receiver).timezone
         values = handoff_values(conn, finding, rule, item, tz, to_account, deadline=deadline)
+        values.update(away_values(conn, finding, self.directory))  # a delegated handoff: who is away, until when
         footer = conn.footer(rule.name, marker)
         kind = ActionKind(step.do)
 
@@ -179,6 +180,8 @@ class Planner:
             template = step.template or "nudge"
             if adopted is not None and template == "nudge":
                 template = "nudge_adopted"
+            if finding.handoff.delegated_from is not None and template == "nudge":
+                template = "nudge_delegated"
             return Action(kind, finding.item, marker, body=text(template) + footer)
         if kind == ActionKind.REASSIGN:
             if to_account is None:

@@ -30,6 +30,7 @@ from typing import Any, Literal, Mapping
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from bridge.config.availability import AwayPeriod, away_problems
 from bridge.config.positions import Positions
 from bridge.config.problems import cross_problems, format_problem, pydantic_problems, structure_problems, syntax_error
 from bridge.config.secrets import register_config_secrets
@@ -210,6 +211,8 @@ class Person(StrictModel):
     holidays: HolidaysCode | None = None
     accounts: dict[ToolName, Text] = Field(default_factory=dict, description="tool -> account id")
     team: Text | None = Field(default=None, description="team name; `report` measures handoffs per team pair (lane)")
+    away: list[AwayPeriod] = Field(default_factory=list, description="absences: handoffs go to the delegate, "
+                                   "or their deadline waits for the return (bridge.config.availability)")
 
     @field_validator("email")
     @classmethod
@@ -404,6 +407,7 @@ def parse_config(
     except ValidationError as exc:
         problems += pydantic_problems(exc, data, Config)
     problems += cross_problems(data)
+    problems += away_problems(data)
     if problems:
         indexed = sorted(enumerate(problems), key=lambda p: (positions.line_of(p[1].path) or 10**9, p[0]))
         lines = [format_problem(source, positions, p) for _, p in indexed]

@@ -28,6 +28,7 @@ from bridge.engine.health import DOWN_BACKOFF_FIRST, Health
 from bridge.engine.retries import RetryQueue
 from bridge.store import HandoffRow, Store
 from bridge.store.locks import Solo
+from rules import away as away_rule
 from rules import handoff as handoff_rule
 from rules.spec import Rule
 from rules.standoff import StandoffFinding
@@ -179,6 +180,17 @@ class Engine:
         self.plan(report, ev.at)  # rows are planned at the evaluation's time, never earlier
         self.deliver(report, ev.at, only)
         return report
+
+    def command_answer(self, command, now: datetime) -> str | None:
+        """The answer to a ``/hb`` verb no rule handles but the engine knows: ``away``/``back``
+        (``rules.away.describe`` of what the evaluator's book of absences took from that comment);
+        ``None`` for any other verb, or a comment the book has not read."""
+        if command.verb not in ("away", "back"):
+            return None
+        for taken in self.evaluator.away_commands():
+            if taken.event == command.event and taken.verb == command.verb:
+                return away_rule.describe(taken, self.evaluator.directory.name)
+        return None
 
     def _new_term(self) -> None:
         """This replica just became the leader: forget what was derived in memory and start

@@ -40,6 +40,7 @@ from bridge.config import Config
 from bridge.core.businesstime import Duration
 from bridge.core.model import MENTION, Account, AccountInfo, Event, ItemRef, ItemSnapshot
 from bridge.core.people import Directory, SeenAccount
+from bridge.engine.away import AwayBook
 from bridge.store import Link, Store
 from rules import commands as commands_rule
 from rules import handoff as handoff_rule
@@ -168,6 +169,7 @@ class Evaluator:
         self.persist = persist
         self.directory = Directory(config)
         self.items = Snapshots(store)
+        self.away = AwayBook(config, self.directory, bots)  # absences: configured and by /hb away
         # promise rules walk like handoff rules (an obligation of the author, rules.promise)
         self.handoff_rules = [r for r in config.rules if r.detect in ("handoff", "promise")]
         self.standoff_rules = [r for r in config.rules if r.detect == "standoff"]
@@ -222,7 +224,8 @@ class Evaluator:
             # what a walk reads of a rule; wording and steps do not change it (reassign targets below)
             "rules": [r.model_dump(mode="json", exclude=WORDING) for r in (*self.handoff_rules, *self.standoff_rules)],
             "targets": {r.name: sorted(map(str, self.targets(r))) for r in self.handoff_rules},
-            "people": {n: p.model_dump(mode="json") for n, p in cfg.people.items()},
+            # configured absences are in it; a person with none dumps as before (no re-walk on upgrade)
+            "people": {n: p.model_dump(mode="json", exclude=None if p.away else {"away"}) for n, p in cfg.people.items()},
             "defaults": cfg.defaults.model_dump(mode="json"),
             "promises": cfg.promises.model_dump(mode="json"),
             "commands": cfg.commands.model_dump(mode="json"),
@@ -286,6 +289,8 @@ class Evaluator:
         self._reindex_links(None, self.store.links())
         fingerprint = self.fingerprint()
         stored, states, dirty = self.store.walk_states()
+        # commands on dirty items are read when those are walked, so whose absence changed is known
+        self.away.load(self.store, skip=dirty if stored == fingerprint and not rebuild else frozenset())
         if stored == fingerprint and not rebuild:
             for ref, data in states.items():
                 self._restore(ref, data)
@@ -336,10 +341,35 @@ class Evaluator:
             neighbours |= self.mentions.get(ref, set())
         self.items.load(refs)
         events: dict[ItemRef, list[Event]] = dict(self.store.events_by_item(neighbours))
+        away = self.away.take(e for evs in events.values() for e in evs)  # before any walk uses them
         for ref in refs:
             linked = [e for other in self.mentions.get(ref, ()) for e in events.get(other, ())]
             self._walk_one(ref, events.get(ref, []), linked)
-        return len(refs)
+        extra = self._holding(away) - refs if away else set()
+        if extra:  # an absence changed: the handoffs its person holds (or was delegated) are routed again
+            self._walk(extra)
+            self._save(extra)
+        return len(refs) + len(extra)
+
+    def _holding(self, identities: set[str]) -> set[ItemRef]:
+        """Items with an open handoff whose receiver, or whom it was delegated from, is one of ``identities``."""
+        return {ref for walks in self.walks.values() for ref, walk in walks.items()
+                if any(self.who(h.receiver) in identities or (h.delegated_from and self.who(h.delegated_from) in identities)
+                       for h, _ in walk.open)}
+
+    def absences(self, identity: str | None = None):
+        """Every absence known (``bridge.core.availability.Absence``, oldest first), or ``identity``'s
+        (``Evaluator.who`` of an account): configured ones and those ``/hb away`` set."""
+        if not self._loaded:
+            self.refresh(None)
+        return self.away.absences(identity)
+
+    def away_commands(self):
+        """Every ``/hb away`` / ``/hb back`` read (``rules.away.AwayCommand``, oldest first), with
+        the absence each set and, in ``problem``, what was not taken."""
+        if not self._loaded:
+            self.refresh(None)
+        return self.away.commands()
 
     def _walk_one(self, ref: ItemRef, evs: list[Event], linked_events: list[Event]) -> None:
         snapshot = self.items.get(ref)
@@ -368,6 +398,7 @@ class Evaluator:
                 due_deadline_for=(lambda acct, due, r=rule: handoff_rule.due_deadline(self.directory.schedule_for(acct), due, r.before_due))
                 if rule.before_due else None,
                 commands=self._context(rule) if commented else None,
+                availability=self.away.router(),
             )
             muted = muted or walk.muted
             self._take_outcomes(walk.outcomes)
@@ -590,7 +621,8 @@ class Evaluator:
                 continue
             hs, fs = handoff_rule.settle(walk, now)
             self._settled[key] = (hs, fs)
-            upcoming = min((h.wakes_at for h in hs if h.wakes_at > now), default=None)
+            bounds = [t for h, _ in walk.open for t in (h.active_from, h.active_until) if t is not None]  # legs
+            upcoming = min((t for t in [*(h.wakes_at for h in hs), *bounds] if t > now), default=None)
             if upcoming is None:
                 self._next_deadline.pop(key, None)
             elif self._next_deadline.get(key) != upcoming:
@@ -669,25 +701,32 @@ def _as_duration(td) -> Duration:
 def _handoff_json(h: handoff_rule.Handoff) -> list:
     row = [h.key, str(h.sender) if h.sender else None, str(h.receiver), h.trigger, h.sent_at.isoformat(),
            h.sent_event, h.deadline.isoformat()]
-    if h.trigger in handoff_rule.NOT_PASSES or h.not_before is not None:  # what the nudge quotes, or what is missing
+    leg = {k: v for k, v in (("from", h.active_from), ("until", h.active_until), ("away_until", h.away_until),
+                             ("not_before", h.not_before)) if v is not None}
+    leg = {k: v.isoformat() for k, v in leg.items()}
+    if h.delegated_from is not None:
+        leg["delegated_from"] = str(h.delegated_from)
+    if h.away_note:
+        leg["note"] = h.away_note
+    if h.trigger in handoff_rule.NOT_PASSES or leg:  # what the nudge quotes, or what is missing
         row += [h.quote, h.action, h.promised.isoformat() if h.promised else None]
-    extra = {}
-    if h.not_before is not None:
-        extra["not_before"] = h.not_before.isoformat()
-    if extra:
-        row.append(extra)
+    if leg:  # a snooze's end (rules.commands), a leg of a handoff routed around an absence (rules.away)
+        row.append(leg)
     return row
 
 
 def _handoff_from(rule: str, ref: ItemRef, row: list) -> handoff_rule.Handoff:
     key, sender, receiver, trigger, sent_at, sent_event, deadline = row[:7]
-    extra = row[10] if len(row) > 10 and isinstance(row[10], dict) else {}
     quote, action, promised = (row[7:10] + [None, None, None])[:3] if len(row) > 7 else ("", "", None)
+    leg = row[10] if len(row) > 10 and isinstance(row[10], dict) else {}
+    when = {k: datetime.fromisoformat(leg[k]) if leg.get(k) else None for k in ("from", "until", "away_until", "not_before")}
     return handoff_rule.Handoff(key=key, rule=rule, item=ref, sender=_account(sender), receiver=_account(receiver),
                                 trigger=trigger, sent_at=datetime.fromisoformat(sent_at), sent_event=sent_event,
                                 deadline=datetime.fromisoformat(deadline), quote=quote or "", action=action or "",
                                 promised=datetime.fromisoformat(promised) if promised else None,
-                                not_before=datetime.fromisoformat(extra["not_before"]) if extra.get("not_before") else None)
+                                not_before=when["not_before"], active_from=when["from"], active_until=when["until"],
+                                away_until=when["away_until"], delegated_from=_account(leg.get("delegated_from")),
+                                away_note=leg.get("note", ""))
 
 
 def _edge_json(e: standoff_rule.WaitEdge) -> list:

@@ -575,3 +575,16 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(c.scope, c.value).where(c.connector == connector, c.scope.startswith(POLLED)))
             return {scope[len(POLLED):]: datetime.fromisoformat(json.loads(value)["at"]) for scope, value in rows}
+
+    # ---- commands in comments (availability: ``rules.away``)
+
+    def comments_like(self, patterns: tuple[str, ...]) -> list[Event]:
+        """Stored ``commented`` events whose data matches any of the ``LIKE`` ``patterns``
+        (case-insensitive: ``ILIKE`` on PostgreSQL), oldest first. One scan of the events table (the
+        evaluator runs it once per start); the caller reads the text itself (a pattern only narrows)."""
+        from sqlalchemy import or_
+
+        with self.session() as s:
+            q = select(EventRow).where(EventRow.kind == EventKind.COMMENTED.value,
+                                       or_(*(EventRow.data.ilike(p) for p in patterns)))
+            return [row_to_event(r) for r in s.exec(q.order_by(EventRow.at, EventRow.pk))]

@@ -76,6 +76,7 @@ class Row:
     decision: Decision | None = None
     in_standoff: bool = False
     ownerless: bool = False
+    away: list[str] = field(default_factory=list)  # a handoff delegated or waiting for a return (rules.away)
 
 
 @dataclass
@@ -262,6 +263,7 @@ class _Builder:
             row.blockers.append(Blocker(f"no owner: nobody holds it, and {waiters} waits on it", "no_owner"))
 
         row.decision = self.next_decision(ref, standoffs, blocking, handoffs, waits, waited_on)
+        row.away = list(dict.fromkeys(h.away_note for h in passes if h.away_note))
         return row
 
     def owner_deadline(self, edge: standoff_rule.WaitEdge) -> datetime | None:
@@ -403,6 +405,8 @@ def render_text(status: Status) -> str:
         if d is not None:
             by = f" by {d.by_local}" if d.by_local else ""
             lines.append(f"        next:    {d.who} to {d.what}{by}")
+        for note in r.away:
+            lines.append(f"        away:    {note}")
     if status.retrying:
         lines += ["", f"Retrying ({len(status.retrying)}): items whose own read failed; the rest of their scope goes on"]
         lines += [f"  {r.item_tool} {r.item_key}  {r.tries} failed, next read {r.next_try_at:%Y-%m-%d %H:%M}Z: {r.error}"
@@ -465,6 +469,7 @@ def to_json(status: Status) -> dict:
                 "age_seconds": int(r.age.total_seconds()),
                 "in_standoff": r.in_standoff,
                 "ownerless": r.ownerless,
+                "away": r.away,
             }
             for r in status.rows
         ],
