@@ -15,6 +15,12 @@ Per item, events are walked in time order:
 - **acknowledge**: qualifying activity by the receiver after the send: a review, a comment,
   a status change, a commit, or assigning themselves. A person the rule escalates to
   (a ``reassign`` step's ``to``) acknowledges too. Third parties and the daemon never do.
+- **teams** (with ``team_for``): a review requested from a configured team (``[teams.*]``) is one
+  handoff to the team: its ``receiver`` is the team's lead (nudged when nobody picks it up), its
+  ``team`` the team's name, and any member's or the lead's acknowledgement receives it; removing
+  the team's request withdraws it. A request to a team nobody configured is ownerless: its sender
+  is asked to name one person (an ``INCOMPLETE`` request with ``team`` = the slug and ``action``
+  ``receiver``, even without ``require``), until they request a person's review or assign one.
 - **end early**: the request withdrawn (``review_request_removed`` / ``unassigned`` of the
   receiver), an assignment re-handed to someone else, the item moved out of the handoff
   status by someone else, or the item closed.
@@ -157,6 +163,29 @@ SAME_CHANGE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
+class TeamTarget:
+    """A configured team a review was requested from, as ``walk_item``'s ``team_for`` answers.
+
+    ``name``: the ``[teams.*]`` key; ``lead``: the lead's account in the item's tool (the
+    handoff's receiver); ``members``: identities (``who``'s answers) whose acknowledgement
+    receives a handoff to the team: its members and its lead.
+    """
+
+    name: str
+    lead: Account
+    members: frozenset[str]
+
+
+def team_request(ev: Event) -> str | None:
+    """The slug of the team ``ev`` requests a review of (or withdraws it from), else ``None``:
+    a ``review_requested``/``review_request_removed`` with no ``subject`` and ``label`` ``team:<slug>``."""
+    if ev.kind in (EventKind.REVIEW_REQUESTED, EventKind.REVIEW_REQUEST_REMOVED) and ev.subject is None \
+            and (ev.label or "").startswith("team:"):
+        return ev.label[len("team:"):]
+    return None
+
+
+@dataclass(frozen=True)
 class Handoff:
     """One baton pass and what became of it.
 
@@ -169,6 +198,10 @@ class Handoff:
     known), ``sent_at`` when it was written; ``quote`` is the promising sentence as written
     (plain, unescaped), ``action`` what was promised, ``promised`` the time named (aware UTC;
     ``deadline`` is earlier by the rule's ``before_due``).
+
+    ``team``: a handoff to a configured team (``TeamTarget``) names it here (``[teams.*]`` key;
+    ``receiver`` is its lead); an ``INCOMPLETE`` request about a review requested from a team
+    nobody configured names the team's slug (the sender is asked for one person). ``""`` otherwise.
     """
 
     key: str
@@ -187,6 +220,7 @@ class Handoff:
     quote: str = ""
     action: str = ""
     promised: datetime | None = None
+    team: str = ""
 
 
 @dataclass(frozen=True)
@@ -206,6 +240,9 @@ class Finding:
     def summary(self) -> str:
         h = self.handoff
         who = h.sender.id if h.sender else "someone"
+        if h.trigger == INCOMPLETE and h.team:
+            return (f"{self.receiver.id} requested a review of {self.item} from the {h.team} team at "
+                    f"{h.sent_at:%Y-%m-%d %H:%M}Z, which no [teams.*] entry names: nobody owns it")
         if h.trigger == INCOMPLETE:
             return (f"{self.receiver.id} handed {self.item} over ({h.quote}) at {h.sent_at:%Y-%m-%d %H:%M}Z without "
                     f"{' and '.join(requirement_words(r) for r in h.action.split('|'))}")
@@ -213,6 +250,9 @@ class Finding:
             owed = f" to {h.sender.id}" if h.sender else ""
             return (f"{self.receiver.id} promised{owed} at {h.sent_at:%Y-%m-%d %H:%M}Z: \u201c{h.quote}\u201d "
                     f"(due {(h.promised or h.deadline):%Y-%m-%d %H:%M}Z); not kept by {self.at:%Y-%m-%d %H:%M}Z")
+        if h.team:
+            return (f"{who} handed {self.item} to the {h.team} team (lead {self.receiver.id}, {h.trigger}) at "
+                    f"{h.sent_at:%Y-%m-%d %H:%M}Z; nobody in the team acknowledged by the deadline {self.at:%Y-%m-%d %H:%M}Z")
         return (
             f"{who} handed {self.item} to {self.receiver.id} ({h.trigger}) at {h.sent_at:%Y-%m-%d %H:%M}Z; "
             f"no acknowledgement by the deadline {self.at:%Y-%m-%d %H:%M}Z"
@@ -263,9 +303,11 @@ def _sends(
     return None
 
 
-def _ends(ev: Event, h: Handoff, who) -> tuple[str, str] | None:
+def _ends(ev: Event, h: Handoff, who, team_of: Callable[[Event], str | None] = lambda ev: None) -> tuple[str, str] | None:
     if ev.kind == EventKind.CLOSED:
         return HandoffState.CLOSED, f"item closed by {ev.actor.id if ev.actor else 'someone'}"
+    if h.team and ev.kind == EventKind.REVIEW_REQUEST_REMOVED and team_of(ev) == h.team:
+        return HandoffState.WITHDRAWN, f"review request to the {h.team} team withdrawn"
     if ev.kind == EventKind.REVIEW_REQUEST_REMOVED and h.trigger == "review_requested" and who(ev.subject) == who(h.receiver):
         return HandoffState.WITHDRAWN, "review request withdrawn"
     if ev.kind == EventKind.UNASSIGNED and who(ev.subject) == who(h.receiver) and h.trigger != "review_requested":
@@ -323,6 +365,7 @@ def walk_item(
     who: Identity = _account_identity,
     linked_events: Iterable[Event] = (),
     due_deadline_for: Callable[[Account, datetime | date], datetime] | None = None,
+    team_for: Callable[[Event], TeamTarget | None] | None = None,
 ) -> ItemWalk:
     """Walk one item's events (oldest first) for one ``handoff`` rule.
 
@@ -336,6 +379,9 @@ def walk_item(
             rule's ``before_due`` before the item's due date; the deadline is the earlier of
             that and ``deadline_for``. The due is ``ItemSnapshot.due`` as stored: a moment or a
             date alone, which :func:`due_deadline` resolves in the receiver's schedule.
+        team_for: a team review request event (:func:`team_request`) -> its configured team
+            (``[teams.*]``), or ``None`` when no team is configured for it (then the sender is asked
+            to name one person). ``None`` (the default): a team request hands to nobody, as before.
 
     The other arguments are as for :func:`detect`.
     """
@@ -347,6 +393,16 @@ def walk_item(
     done: list[Handoff] = []
     asked: dict[str, Handoff] = {}  # open requests to senders of incomplete handoffs (INCOMPLETE), by key
     require = list(getattr(rule, "require", None) or ())
+    team_members: dict[str, frozenset[str]] = {}  # configured team name -> identities that acknowledge for it
+
+    def slot(h: Handoff) -> str | None:  # open_'s key: one open handoff per receiver, or per team
+        return f"team:{h.team}" if h.team else who(h.receiver)
+
+    def team_of(e: Event) -> str | None:  # the configured team a team request (or its removal) names
+        if team_for is None or team_request(e) is None:
+            return None
+        target = team_for(e)
+        return target.name if target is not None else None
 
     def same_change(moved: Event) -> list[Account]:
         return [e.subject for e in evs
@@ -355,7 +411,7 @@ def walk_item(
 
     def close(h: Handoff, state: HandoffState, ev: Event, reason: str) -> None:
         done.append(replace(h, state=state, ended_at=ev.at, ended_by=ev.id, reason=reason))
-        open_.pop(who(h.receiver), None)
+        open_.pop(slot(h), None)
         for k, a in list(asked.items()):  # the receiver took it (or it ended): the sender is asked no more
             if a.sent_event == h.sent_event and who(a.sender) == who(h.receiver):
                 done.append(replace(a, state=HandoffState.WITHDRAWN, ended_at=ev.at, ended_by=ev.id,
@@ -366,7 +422,7 @@ def walk_item(
         if ev.actor is None or ev.kind not in ACK_KINDS:
             return False
         actor = who(ev.actor)
-        if actor != who(h.receiver) and actor not in target_ids:
+        if actor != who(h.receiver) and actor not in target_ids and actor not in team_members.get(h.team, ()):
             return False
         if ev.kind == EventKind.ASSIGNED:
             return who(ev.subject) == actor  # only assigning oneself acknowledges
@@ -390,11 +446,20 @@ def walk_item(
                     done.append(replace(a, state=HandoffState.WITHDRAWN, ended_at=ev.at, ended_by=ev.id,
                                         reason="the handoff ended before it was complete"))
                     del asked[k]
+                elif a.team and team_request(ev) == a.team and ev.kind == EventKind.REVIEW_REQUEST_REMOVED:
+                    done.append(replace(a, state=HandoffState.WITHDRAWN, ended_at=ev.at, ended_by=ev.id,
+                                        reason=f"review request to the {a.team} team withdrawn"))
+                    del asked[k]
+                elif (a.team and ev.kind in (EventKind.REVIEW_REQUESTED, EventKind.ASSIGNED) and ev.subject is not None
+                      and ev.subject not in bots and ev.at >= a.sent_at):
+                    done.append(replace(a, state=HandoffState.RECEIVED, ended_at=ev.at, ended_by=ev.id,
+                                        reason=f"one person named: {ev.subject.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z"))
+                    del asked[k]
             for h in list(open_.values()):
                 if acknowledges(ev, h):
                     close(h, HandoffState.RECEIVED, ev, f"acknowledged by {ev.actor.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
                     continue
-                end = _ends(ev, h, who)
+                end = _ends(ev, h, who, team_of)
                 if end:
                     close(h, end[0], ev, end[1])
 
@@ -404,6 +469,21 @@ def walk_item(
         if not sent:
             continue
         trigger, receivers = sent
+        team = ""
+        slug = team_request(ev) if team_for is not None else None
+        if slug is not None:
+            target = team_for(ev)
+            if target is None:  # a team nobody configured: no owner; ask the sender for one person
+                if ev.actor is not None:
+                    gaps = missing(require, ev.at, evs, snapshot, False) if require else []
+                    key = f"{rule.name}:{ref.tool}:{ref.key}:incomplete:{ev.id}"
+                    asked[key] = Handoff(key=key, rule=rule.name, item=ref, sender=None, receiver=ev.actor,
+                                         trigger=INCOMPLETE, sent_at=ev.at, sent_event=ev.id, deadline=ev.at,
+                                         quote=trigger, action="|".join(["receiver"] + [g for g in gaps if g != "receiver"]),
+                                         team=slug)
+                continue
+            team, receivers = target.name, [target.lead]
+            team_members[team] = target.members
         if trigger == "assigned":
             wanted = {who(r) for r in receivers}
             for h in list(open_.values()):
@@ -427,14 +507,14 @@ def walk_item(
                 if getattr(rule, "clock", "complete") == "complete":
                     starts = complete[0] if complete is not None else NOT_STARTED
         for receiver in receivers:
-            rid = who(receiver)
-            if (ev.actor is not None and rid == who(ev.actor)) or receiver in bots or rid in open_:
+            rid = f"team:{team}" if team else who(receiver)
+            if (ev.actor is not None and who(receiver) == who(ev.actor) and not team) or receiver in bots or rid in open_:
                 continue
             deadline = deadline_for(receiver, starts) if starts != NOT_STARTED else NOT_STARTED
             if due_deadline_for is not None and snapshot is not None and snapshot.due is not None and starts != NOT_STARTED:
                 deadline = min(deadline, max(starts, due_deadline_for(receiver, snapshot.due)))
             open_[rid] = Handoff(
-                key=f"{rule.name}:{ref.tool}:{ref.key}:{receiver.id}:{ev.id}",
+                key=f"{rule.name}:{ref.tool}:{ref.key}:{f'team:{team}' if team else receiver.id}:{ev.id}",
                 rule=rule.name,
                 item=ref,
                 sender=ev.actor,
@@ -443,6 +523,7 @@ def walk_item(
                 sent_at=ev.at,
                 sent_event=ev.id,
                 deadline=deadline,
+                team=team,
             )
 
     if open_:

@@ -215,6 +215,8 @@ class Evaluator:
             "matched": self.directory.matches(),
             "bots": sorted(map(str, self.bots())),
         }
+        if cfg.teams:  # only when set, so a config without teams keeps its stored states
+            payload["teams"] = {n: t.model_dump(mode="json") for n, t in cfg.teams.items()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     # ------------------------------------------------------------------ refresh
@@ -350,6 +352,7 @@ class Evaluator:
                 linked_events=linked_events,
                 due_deadline_for=(lambda acct, due, r=rule: handoff_rule.due_deadline(self.directory.schedule_for(acct), due, r.before_due))
                 if rule.before_due else None,
+                team_for=self._team_for,
             )
             self._ended.extend(walk.done)
             self._set_walk(rule.name, ref, handoff_rule.ItemWalk(open=walk.open) if walk.open else None)
@@ -411,6 +414,15 @@ class Evaluator:
             return self.directory.account(person, tool) if person else None
 
         return status_owner
+
+    def _team_for(self, ev: Event) -> handoff_rule.TeamTarget | None:
+        """The configured team of a team review request (``rules.handoff.walk_item``'s ``team_for``):
+        ``None`` when no ``[teams.*]`` names it, or its lead has no account in the item's tool."""
+        team = self.directory.team_for_request(ev.label, ev.item)
+        lead = self.directory.account(team.lead, ev.item.tool) if team is not None else None
+        if lead is None:
+            return None
+        return handoff_rule.TeamTarget(team.name, lead, self.directory.team_identities(team))
 
     # ------------------------------------------------------------------ stored state
 
@@ -536,8 +548,10 @@ def _account(s: str | None) -> Account | None:
 def _handoff_json(h: handoff_rule.Handoff) -> list:
     row = [h.key, str(h.sender) if h.sender else None, str(h.receiver), h.trigger, h.sent_at.isoformat(),
            h.sent_event, h.deadline.isoformat()]
-    if h.trigger in handoff_rule.NOT_PASSES:  # what the nudge quotes, or what is missing
+    if h.trigger in handoff_rule.NOT_PASSES or h.team:  # what the nudge quotes, or what is missing
         row += [h.quote, h.action, h.promised.isoformat() if h.promised else None]
+    if h.team:  # the team handed to (or, incomplete, the unconfigured team's slug)
+        row.append(h.team)
     return row
 
 
@@ -547,7 +561,8 @@ def _handoff_from(rule: str, ref: ItemRef, row: list) -> handoff_rule.Handoff:
     return handoff_rule.Handoff(key=key, rule=rule, item=ref, sender=_account(sender), receiver=_account(receiver),
                                 trigger=trigger, sent_at=datetime.fromisoformat(sent_at), sent_event=sent_event,
                                 deadline=datetime.fromisoformat(deadline), quote=quote or "", action=action or "",
-                                promised=datetime.fromisoformat(promised) if promised else None)
+                                promised=datetime.fromisoformat(promised) if promised else None,
+                                team=row[10] if len(row) > 10 else "")
 
 
 def _edge_json(e: standoff_rule.WaitEdge) -> list:
