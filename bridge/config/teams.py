@@ -16,7 +16,8 @@ Shape::
 
 ``team_problems`` checks what pydantic cannot: every member and the lead name a ``[people.*]``
 entry (``FILE:LINE: teams.content.members[1]: unknown person, did you mean 'ben'? (got 'bem')``),
-and no two teams claim the same GitHub team.
+the lead has a GitHub account when GitHub is watched (the team's nudges go to the lead), and no
+two teams claim the same GitHub team.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def team_problems(data: dict) -> list[Problem]:
     if not isinstance(teams, dict):
         return []
     people = data.get("people") if isinstance(data.get("people"), dict) else {}
+    connectors = data.get("connectors") if isinstance(data.get("connectors"), dict) else {}
     problems: list[Problem] = []
     claimed: dict[tuple[str | None, str], str] = {}
     for name, team in teams.items():
@@ -96,6 +98,11 @@ def team_problems(data: dict) -> list[Problem]:
         lead = team.get("lead")
         if isinstance(lead, str) and lead not in people:
             problems.append(Problem(("teams", name, "lead"), _unknown(lead, people), lead))
+        elif isinstance(lead, str) and "github" in connectors and isinstance(people[lead], dict):
+            accounts = people[lead].get("accounts")
+            if "github" not in (accounts if isinstance(accounts, dict) else {}):
+                problems.append(Problem(("teams", name, "lead"), f"person {lead!r} has no github account: the "
+                                        "team's nudges would reach nobody", lead))
         github = team.get("github")
         if github is None or (isinstance(github, str) and _SLUG.fullmatch(github.removeprefix("@"))):
             org, _, slug = (github.removeprefix("@") if github else name).rpartition("/")

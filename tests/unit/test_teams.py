@@ -82,6 +82,12 @@ def test_a_team_without_lead_a_bad_github_team_or_an_unknown_key_is_refused():
     assert any("teams.content.leader" in p for p in found), found
 
 
+def test_a_lead_without_a_github_account_is_refused_when_github_is_watched():
+    found = problems('[people.jo]\naccounts = { jira = "jo-jira" }\n[teams.content]\nmembers = ["ann"]\nlead = "jo"\n')
+    assert found == ["hb.toml:17: teams.content.lead: person 'jo' has no github account: the team's nudges "
+                     "would reach nobody (got 'jo')"]
+
+
 def test_two_teams_claiming_one_github_team_are_refused():
     found = problems(CONTENT + '[teams.writers]\nmembers = ["carl"]\nlead = "carl"\ngithub = "acme/Content"\n')
     assert found == ["hb.toml:20: teams.writers.github: the GitHub team 'content' is already [teams.content] "
@@ -197,3 +203,24 @@ def test_a_team_handoff_is_received_exactly_when_a_member_or_the_lead_acts(actor
     received = any(a in ("ann-gh", "ben-gh") for a in actors)
     assert (result.open == ()) == received
     assert [h.state for h in result.done] == ([HandoffState.RECEIVED] if received else [])
+
+
+# ------------------------------------------------------------------ stored walk state
+
+
+def test_a_team_handoff_and_an_ownerless_request_survive_the_stored_walk_state():
+    import json
+
+    from bridge.engine.evaluator import _handoff_from, _handoff_json
+
+    to_team = handoff.Handoff(key="review:github:acme/web#7:team:content:ev:1", rule="review", item=PR, sender=ANA,
+                              receiver=ANN, trigger="review_requested", sent_at=T0, sent_event="ev:1",
+                              deadline=T0 + timedelta(hours=4), team="content")
+    ask = handoff.Handoff(key="review:github:acme/web#7:incomplete:ev:2", rule="review", item=PR, sender=None,
+                          receiver=ANA, trigger=handoff.INCOMPLETE, sent_at=T0, sent_event="ev:2", deadline=T0,
+                          quote="review_requested", action="receiver", team="design")
+    for h in (to_team, ask):
+        assert _handoff_from("review", PR, json.loads(json.dumps(_handoff_json(h)))) == h
+    plain = handoff.Handoff(key="k", rule="review", item=PR, sender=ANA, receiver=BEN, trigger="review_requested",
+                            sent_at=T0, sent_event="ev:3", deadline=T0)
+    assert len(_handoff_json(plain)) == 7, "a handoff to a person is stored as before"
