@@ -15,6 +15,12 @@ Per item, events are walked in time order:
 - **acknowledge**: qualifying activity by the receiver after the send: a review, a comment,
   a status change, a commit, or assigning themselves. A person the rule escalates to
   (a ``reassign`` step's ``to``) acknowledges too. Third parties and the daemon never do.
+- **teams** (with ``team_for``): a review requested from a configured team (``[teams.*]``) is one
+  handoff to the team: its ``receiver`` is the team's lead (nudged when nobody picks it up), its
+  ``team`` the team's name, and any member's or the lead's acknowledgement receives it; removing
+  the team's request withdraws it. A request to a team nobody configured is ownerless: its sender
+  is asked to name one person (an ``INCOMPLETE`` request with ``team`` = the slug and ``action``
+  ``receiver``, even without ``require``), until they request a person's review or assign one.
 - **end early**: the request withdrawn (``review_request_removed`` / ``unassigned`` of the
   receiver), an assignment re-handed to someone else, the item moved out of the handoff
   status by someone else, or the item closed.
@@ -158,6 +164,29 @@ SAME_CHANGE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
+class TeamTarget:
+    """A configured team a review was requested from, as ``walk_item``'s ``team_for`` answers.
+
+    ``name``: the ``[teams.*]`` key; ``lead``: the lead's account in the item's tool (the
+    handoff's receiver); ``members``: identities (``who``'s answers) whose acknowledgement
+    receives a handoff to the team: its members and its lead.
+    """
+
+    name: str
+    lead: Account
+    members: frozenset[str]
+
+
+def team_request(ev: Event) -> str | None:
+    """The slug of the team ``ev`` requests a review of (or withdraws it from), else ``None``:
+    a ``review_requested``/``review_request_removed`` with no ``subject`` and ``label`` ``team:<slug>``."""
+    if ev.kind in (EventKind.REVIEW_REQUESTED, EventKind.REVIEW_REQUEST_REMOVED) and ev.subject is None \
+            and (ev.label or "").startswith("team:"):
+        return ev.label[len("team:"):]
+    return None
+
+
+@dataclass(frozen=True)
 class Handoff:
     """One baton pass and what became of it.
 
@@ -170,6 +199,10 @@ class Handoff:
     known), ``sent_at`` when it was written; ``quote`` is the promising sentence as written
     (plain, unescaped), ``action`` what was promised, ``promised`` the time named (aware UTC;
     ``deadline`` is earlier by the rule's ``before_due``).
+
+    ``team``: a handoff to a configured team (``TeamTarget``) names it here (``[teams.*]`` key;
+    ``receiver`` is its lead); an ``INCOMPLETE`` request about a review requested from a team
+    nobody configured names the team's slug (the sender is asked for one person). ``""`` otherwise.
     """
 
     key: str
@@ -204,6 +237,7 @@ class Handoff:
     delegated_from: Account | None = None
     away_until: datetime | None = None
     away_note: str = ""
+    team: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,6 +257,9 @@ class Finding:
     def summary(self) -> str:
         h = self.handoff
         who = h.sender.id if h.sender else "someone"
+        if h.trigger == INCOMPLETE and h.team:
+            return (f"{self.receiver.id} requested a review of {self.item} from the {h.team} team at "
+                    f"{h.sent_at:%Y-%m-%d %H:%M}Z, which no [teams.*] entry names: nobody owns it")
         if h.trigger == INCOMPLETE:
             return (f"{self.receiver.id} handed {self.item} over ({h.quote}) at {h.sent_at:%Y-%m-%d %H:%M}Z without "
                     f"{' and '.join(requirement_words(r) for r in h.action.split('|'))}")
@@ -230,6 +267,9 @@ class Finding:
             owed = f" to {h.sender.id}" if h.sender else ""
             return (f"{self.receiver.id} promised{owed} at {h.sent_at:%Y-%m-%d %H:%M}Z: \u201c{h.quote}\u201d "
                     f"(due {(h.promised or h.deadline):%Y-%m-%d %H:%M}Z); not kept by {self.at:%Y-%m-%d %H:%M}Z")
+        if h.team:
+            return (f"{who} handed {self.item} to the {h.team} team (lead {self.receiver.id}, {h.trigger}) at "
+                    f"{h.sent_at:%Y-%m-%d %H:%M}Z; nobody in the team acknowledged by the deadline {self.at:%Y-%m-%d %H:%M}Z")
         return (
             f"{who} handed {self.item} to {self.receiver.id} ({h.trigger}) at {h.sent_at:%Y-%m-%d %H:%M}Z; "
             f"no acknowledgement by the deadline {self.at:%Y-%m-%d %H:%M}Z"
@@ -280,9 +320,11 @@ def _sends(
     return None
 
 
-def _ends(ev: Event, h: Handoff, who) -> tuple[str, str] | None:
+def _ends(ev: Event, h: Handoff, who, team_of: Callable[[Event], str | None] = lambda ev: None) -> tuple[str, str] | None:
     if ev.kind == EventKind.CLOSED:
         return HandoffState.CLOSED, f"item closed by {ev.actor.id if ev.actor else 'someone'}"
+    if h.team and ev.kind == EventKind.REVIEW_REQUEST_REMOVED and team_of(ev) == h.team:
+        return HandoffState.WITHDRAWN, f"review request to the {h.team} team withdrawn"
     if ev.kind == EventKind.REVIEW_REQUEST_REMOVED and h.trigger == "review_requested" and who(ev.subject) == who(h.receiver):
         return HandoffState.WITHDRAWN, "review request withdrawn"
     if ev.kind == EventKind.UNASSIGNED and who(ev.subject) == who(h.receiver) and h.trigger != "review_requested":
@@ -345,6 +387,7 @@ def walk_item(
     commands: cmds.CommandContext | None = None,
     availability: Callable[[Handoff, datetime, Callable[[Account, datetime], datetime]], tuple[Handoff, ...]]
     | None = None,
+    team_for: Callable[[Event], TeamTarget | None] | None = None,
 ) -> ItemWalk:
     """Walk one item's events (oldest first) for one ``handoff`` rule.
 
@@ -365,6 +408,9 @@ def walk_item(
             is a ``Handoff`` with ``active_from``/``active_until``. A delegate's activity after
             its leg began acknowledges, as the original receiver's always does. ``None``: no
             absences.
+        team_for: a team review request event (:func:`team_request`) -> its configured team
+            (``[teams.*]``), or ``None`` when no team is configured for it (then the sender is asked
+            to name one person). ``None`` (the default): a team request hands to nobody, as before.
 
     The other arguments are as for :func:`detect`.
     """
@@ -379,6 +425,16 @@ def walk_item(
     outcomes: list[cmds.Outcome] = []
     muted: list = [False, set()]  # muted now?, identities who may unmute (the parties when it was muted)
     snoozed: list[datetime | None] = [None]  # the latest snooze's end: handoffs sent before it wait too
+    team_members: dict[str, frozenset[str]] = {}  # configured team name -> identities that acknowledge for it
+
+    def slot(h: Handoff) -> str | None:  # open_'s key: one open handoff per receiver, or per team
+        return f"team:{h.team}" if h.team else who(h.receiver)
+
+    def team_of(e: Event) -> str | None:  # the configured team a team request (or its removal) names
+        if team_for is None or team_request(e) is None:
+            return None
+        target = team_for(e)
+        return target.name if target is not None else None
 
     def same_change(moved: Event) -> list[Account]:
         return [e.subject for e in evs
@@ -395,7 +451,7 @@ def walk_item(
         if h.trigger == INCOMPLETE:  # a request to a sender (ended by a command)
             asked.pop(h.key, None)
             return
-        open_.pop(who(h.receiver), None)
+        open_.pop(slot(h), None)
         for k, a in list(asked.items()):  # the receiver took it (or it ended): the sender is asked no more
             if a.sent_event == h.sent_event and who(a.sender) == who(h.receiver):
                 done.append(replace(a, state=HandoffState.WITHDRAWN, ended_at=ev.at, ended_by=ev.id,
@@ -406,7 +462,7 @@ def walk_item(
         if ev.actor is None or ev.kind not in ACK_KINDS:
             return False
         actor = who(ev.actor)
-        if actor != who(h.receiver) and actor not in target_ids and not any(
+        if actor != who(h.receiver) and actor not in target_ids and actor not in team_members.get(h.team, ()) and not any(
                 leg.delegated_from is not None and who(leg.receiver) == actor and leg.active_from <= ev.at
                 for leg in legs.get(h.key, ())):
             return False
@@ -417,7 +473,8 @@ def walk_item(
     def apply_command(c: cmds.Command) -> cmds.Outcome | None:
         return _apply_command(c, rule, ref, commands, open_, asked, close, who=who, bots=bots, target_ids=target_ids,
                               deadline_for=deadline_for, assignees=assignees, snapshot=snapshot,
-                              muted=muted, snoozed=snoozed, legs=legs, availability=availability)
+                              muted=muted, snoozed=snoozed, legs=legs, availability=availability, slot=slot,
+                              team_members=team_members)
 
     for ev in evs:
         if commands is not None and ev.kind == EventKind.COMMENTED:
@@ -445,11 +502,20 @@ def walk_item(
                     done.append(replace(a, state=HandoffState.WITHDRAWN, ended_at=ev.at, ended_by=ev.id,
                                         reason="the handoff ended before it was complete"))
                     del asked[k]
+                elif a.team and team_request(ev) == a.team and ev.kind == EventKind.REVIEW_REQUEST_REMOVED:
+                    done.append(replace(a, state=HandoffState.WITHDRAWN, ended_at=ev.at, ended_by=ev.id,
+                                        reason=f"review request to the {a.team} team withdrawn"))
+                    del asked[k]
+                elif (a.team and ev.kind in (EventKind.REVIEW_REQUESTED, EventKind.ASSIGNED) and ev.subject is not None
+                      and ev.subject not in bots and ev.at >= a.sent_at):
+                    done.append(replace(a, state=HandoffState.RECEIVED, ended_at=ev.at, ended_by=ev.id,
+                                        reason=f"one person named: {ev.subject.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z"))
+                    del asked[k]
             for h in list(open_.values()):
                 if acknowledges(ev, h):
                     close(h, HandoffState.RECEIVED, ev, f"acknowledged by {ev.actor.id} ({ev.kind.value}) at {ev.at:%Y-%m-%d %H:%M}Z")
                     continue
-                end = _ends(ev, h, who)
+                end = _ends(ev, h, who, team_of)
                 if end:
                     close(h, end[0], ev, end[1])
 
@@ -459,6 +525,21 @@ def walk_item(
         if not sent:
             continue
         trigger, receivers = sent
+        team = ""
+        slug = team_request(ev) if team_for is not None else None
+        if slug is not None:
+            target = team_for(ev)
+            if target is None:  # a team nobody configured: no owner; ask the sender for one person
+                if ev.actor is not None:
+                    gaps = missing(require, ev.at, evs, snapshot, False) if require else []
+                    key = f"{rule.name}:{ref.tool}:{ref.key}:incomplete:{ev.id}"
+                    asked[key] = Handoff(key=key, rule=rule.name, item=ref, sender=None, receiver=ev.actor,
+                                         trigger=INCOMPLETE, sent_at=ev.at, sent_event=ev.id, deadline=ev.at,
+                                         quote=trigger, action="|".join(["receiver"] + [g for g in gaps if g != "receiver"]),
+                                         team=slug)
+                continue
+            team, receivers = target.name, [target.lead]
+            team_members[team] = target.members
         if trigger == "assigned":
             wanted = {who(r) for r in receivers}
             for h in list(open_.values()):
@@ -482,14 +563,14 @@ def walk_item(
                 if getattr(rule, "clock", "complete") == "complete":
                     starts = complete[0] if complete is not None else NOT_STARTED
         for receiver in receivers:
-            rid = who(receiver)
-            if (ev.actor is not None and rid == who(ev.actor)) or receiver in bots or rid in open_:
+            rid = f"team:{team}" if team else who(receiver)
+            if (ev.actor is not None and who(receiver) == who(ev.actor) and not team) or receiver in bots or rid in open_:
                 continue
             deadline = deadline_for(receiver, starts) if starts != NOT_STARTED else NOT_STARTED
             if due_deadline_for is not None and snapshot is not None and snapshot.due is not None and starts != NOT_STARTED:
                 deadline = min(deadline, max(starts, due_deadline_for(receiver, snapshot.due)))
             open_[rid] = Handoff(
-                key=f"{rule.name}:{ref.tool}:{ref.key}:{receiver.id}:{ev.id}",
+                key=f"{rule.name}:{ref.tool}:{ref.key}:{f'team:{team}' if team else receiver.id}:{ev.id}",
                 rule=rule.name,
                 item=ref,
                 sender=ev.actor,
@@ -499,6 +580,7 @@ def walk_item(
                 sent_event=ev.id,
                 deadline=deadline,
                 not_before=snoozed[0] if snoozed[0] is not None and snoozed[0] > ev.at else None,
+                team=team,
             )
             if availability is not None and starts != NOT_STARTED:
                 legs[open_[rid].key] = availability(open_[rid], starts, deadline_for)
@@ -529,7 +611,8 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
                    open_: dict[str, Handoff], asked: dict[str, Handoff], close, *, who: Identity, bots,
                    target_ids: set, deadline_for, assignees: set[Account], snapshot: ItemSnapshot | None,
                    muted: list, snoozed: list[datetime | None], legs: dict | None = None,
-                   availability=None) -> cmds.Outcome | None:
+                   availability=None, slot: Callable[[Handoff], str | None] | None = None,
+                   team_members: Mapping[str, frozenset[str]] | None = None) -> cmds.Outcome | None:
     """Apply one command under one rule to the walk's open handoffs (mutating ``open_``/``asked``
     through ``close``), and say what it did. Item-wide verbs the engine answers (``why``,
     ``help``, unknown, ``away``, ``back``) and ``kept`` (``rules.promise``) return ``None`` here.
@@ -542,11 +625,13 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
     actor = who(c.actor)
     name = ctx.describe
     legs = {} if legs is None else legs
+    slot = slot or (lambda h: who(h.receiver))
+    members = team_members or {}
     batons = list(open_.values())
 
     def hand(h: Handoff) -> None:
         """Open ``h`` (a handoff a command moved), routed around an absence like any other."""
-        open_[who(h.receiver)] = h
+        open_[slot(h)] = h
         if availability is not None:
             legs[h.key] = availability(h, h.sent_at, deadline_for)
     everything = [*batons, *asked.values()]
@@ -571,7 +656,7 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
 
     verb = c.verb
     if verb == "received":
-        mine = [h for h in batons if who(h.receiver) == actor or actor in target_ids]
+        mine = [h for h in batons if who(h.receiver) == actor or actor in target_ids or actor in members.get(h.team, ())]
         if not mine:
             if not batons:
                 return outcome("noop", "nothing here waits on you.")
@@ -599,7 +684,7 @@ def _apply_command(c: cmds.Command, rule: Rule, ref: ItemRef, ctx: cmds.CommandC
             return replace(h, deadline=deadline, not_before=until)
 
         for h in batons:
-            open_[who(h.receiver)] = paused(h)
+            open_[slot(h)] = paused(h)
             if h.key in legs:  # each leg's clock stands still too (an absence's delegate or waiting deadline)
                 legs[h.key] = tuple(paused(leg) for leg in legs[h.key])
         for k, a in list(asked.items()):

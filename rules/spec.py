@@ -36,7 +36,7 @@ __all__ = [
 PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
                           "cycle", "decider", "decision", "blocker", "since",
                           "promise", "when", "written", "quote", "missing", "handed", "answer",
-                          "away", "until"})
+                          "away", "until", "team"})
 
 #: Templates that exist unless ``[templates]`` overrides them.
 BUILTIN_TEMPLATES: dict[str, str] = {
@@ -72,6 +72,13 @@ BUILTIN_TEMPLATES: dict[str, str] = {
                    "the receiver's clock starts when it is complete."),
     # the reply to a /hb command: {receiver} is who wrote it, {answer} what it did
     "command_reply": "{receiver}: {answer}",
+    # a handoff to a configured team ([teams.*]): {receiver} is the team's lead, {team} its name
+    "nudge_team": ("{receiver}: {sender} requested {need} of {item} from the {team} team on {since}, and nobody in "
+                   "the team has picked it up. As its lead: I need someone's {need} by {deadline} to move it to {next}."),
+    # a review requested from a team no [teams.*] names: {receiver} is who requested it
+    "ownerless_team": ("{receiver}: you requested {need} of {item} from the {team} team, and nobody in particular "
+                       "owns it (\u201cthe {team} team owns it\u201d is not ownership). Please name one person: "
+                       "request their review or assign them."),
     "promise_draft_title": "Promised: {promise}",
     "promise_draft": "{receiver}: on {written} you wrote on {item} ({url}) that you'd {promise}{when}; it is not there yet. "
                      "You wrote: \u201c{quote}\u201d",

@@ -182,6 +182,8 @@ class Planner:
                 template = "nudge_adopted"
             if finding.handoff.delegated_from is not None and template == "nudge":
                 template = "nudge_delegated"
+            if finding.handoff.team and template in ("nudge", "incomplete"):  # a team handoff; an ownerless one
+                template = "nudge_team" if template == "nudge" else "ownerless_team"
             return Action(kind, finding.item, marker, body=text(template) + footer)
         if kind == ActionKind.REASSIGN:
             if to_account is None:

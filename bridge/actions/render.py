@@ -100,6 +100,7 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
         "rule": rule.name,
         "to": conn.mention(to_account) if to_account else "",
         "promise": "", "when": "", "written": "", "quote": "", "missing": "", "handed": "",
+        "team": conn.escape(h.team),
         **promise,
     }
 

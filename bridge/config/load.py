@@ -34,6 +34,7 @@ from bridge.config.availability import AwayPeriod, away_problems
 from bridge.config.positions import Positions
 from bridge.config.problems import cross_problems, format_problem, pydantic_problems, structure_problems, syntax_error
 from bridge.config.secrets import register_config_secrets
+from bridge.config.teams import Team, team_problems
 from bridge.core.businesstime import WorkSchedule
 from bridge.core.errors import ConfigError
 from bridge.core.fields import (
@@ -285,6 +286,8 @@ class Config(StrictModel):
     templates: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     promises: PromiseSettings = Field(default_factory=PromiseSettings, description="how promise rules read comments")
+    teams: dict[str, Team] = Field(default_factory=dict, description="[teams.<name>]: members, lead, github "
+                                   "(bridge.config.teams)")
 
     _source: Path | None = PrivateAttr(default=None)
     _state_directory: str | None = PrivateAttr(default=None)
@@ -408,6 +411,7 @@ def parse_config(
         problems += pydantic_problems(exc, data, Config)
     problems += cross_problems(data)
     problems += away_problems(data)
+    problems += team_problems(data)
     if problems:
         indexed = sorted(enumerate(problems), key=lambda p: (positions.line_of(p[1].path) or 10**9, p[0]))
         lines = [format_problem(source, positions, p) for _, p in indexed]

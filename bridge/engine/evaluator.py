@@ -232,6 +232,8 @@ class Evaluator:
             "matched": self.directory.matches(),
             "bots": sorted(map(str, self.bots())),
         }
+        if cfg.teams:  # only when set, so a config without teams keeps its stored states
+            payload["teams"] = {n: t.model_dump(mode="json") for n, t in cfg.teams.items()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     # ------------------------------------------------------------------ refresh
@@ -399,6 +401,7 @@ class Evaluator:
                 if rule.before_due else None,
                 commands=self._context(rule) if commented else None,
                 availability=self.away.router(),
+                team_for=self._team_for,
             )
             muted = muted or walk.muted
             self._take_outcomes(walk.outcomes)
@@ -485,7 +488,7 @@ class Evaluator:
 
         ctx = commands_rule.CommandContext(
             leads=leads,
-            team_leads=getattr(directory, "team_leads", lambda identity: set()),
+            team_leads=directory.team_leads,
             snooze_until=lambda acct, at, length: directory.schedule_for(acct).add(at, length),
             pause=lambda acct, deadline, start, until: _paused(directory.schedule_for(acct), deadline, start, until),
             resolve=resolve,
@@ -552,6 +555,15 @@ class Evaluator:
             return self.directory.account(person, tool) if person else None
 
         return status_owner
+
+    def _team_for(self, ev: Event) -> handoff_rule.TeamTarget | None:
+        """The configured team of a team review request (``rules.handoff.walk_item``'s ``team_for``):
+        ``None`` when no ``[teams.*]`` names it, or its lead has no account in the item's tool."""
+        team = self.directory.team_for_request(ev.label, ev.item)
+        lead = self.directory.account(team.lead, ev.item.tool) if team is not None else None
+        if lead is None:
+            return None
+        return handoff_rule.TeamTarget(team.name, lead, self.directory.team_identities(team))
 
     # ------------------------------------------------------------------ stored state
 
@@ -708,9 +720,11 @@ def _handoff_json(h: handoff_rule.Handoff) -> list:
         leg["delegated_from"] = str(h.delegated_from)
     if h.away_note:
         leg["note"] = h.away_note
+    if h.team:  # the team handed to (or, incomplete, the unconfigured team's slug)
+        leg["team"] = h.team
     if h.trigger in handoff_rule.NOT_PASSES or leg:  # what the nudge quotes, or what is missing
         row += [h.quote, h.action, h.promised.isoformat() if h.promised else None]
-    if leg:  # a snooze's end (rules.commands), a leg of a handoff routed around an absence (rules.away)
+    if leg:  # a snooze's end (rules.commands), a team, a leg of a handoff routed around an absence (rules.away)
         row.append(leg)
     return row
 
@@ -726,7 +740,7 @@ def _handoff_from(rule: str, ref: ItemRef, row: list) -> handoff_rule.Handoff:
                                 promised=datetime.fromisoformat(promised) if promised else None,
                                 not_before=when["not_before"], active_from=when["from"], active_until=when["until"],
                                 away_until=when["away_until"], delegated_from=_account(leg.get("delegated_from")),
-                                away_note=leg.get("note", ""))
+                                away_note=leg.get("note", ""), team=leg.get("team", ""))
 
 
 def _edge_json(e: standoff_rule.WaitEdge) -> list:

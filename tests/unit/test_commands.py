@@ -198,3 +198,23 @@ def test_any_command_sequence_walks_and_each_person_command_has_at_most_one_outc
     assert len(keys) == len(set(keys)), "no handoff both open and ended, none ended twice"
     for h, _ in w.open:
         assert h.receiver != BOT
+
+
+def test_a_team_member_acknowledges_a_team_handoff_and_its_lead_may_snooze_it():
+    team = handoff.TeamTarget("content", CARA, frozenset({"github:cara", "github:dan"}))
+    asked = ev(0, EventKind.REVIEW_REQUESTED, ANA, label="team:content")
+
+    def twalk(events, ctx=commands.CommandContext()):
+        return handoff.walk_item(rule(), REF, events, None, bots={BOT}, deadline_for=lambda a, at: at + timedelta(hours=4),
+                                 commands=ctx, team_for=lambda e: team if e.label == "team:content" else None)
+
+    w = twalk([asked, say(30, DAN, "/hb received")])
+    assert not w.open and w.done[0].state == HandoffState.RECEIVED, "a member's /hb received receives it for the team"
+    w = twalk([asked, say(30, BEN, "/hb received")])
+    assert w.open and w.outcomes[0].status == "refused"
+    w = twalk([asked, say(30, CARA, "/hb snooze 2h")])
+    [(h, _)] = w.open
+    assert h.team == "content" and h.not_before == T0 + timedelta(hours=2, minutes=30), "snoozed in place, not doubled"
+    leads = commands.CommandContext(team_leads=lambda identity: {"github:cara"} if identity == "github:dan" else set())
+    w = twalk([ev(0, EventKind.REVIEW_REQUESTED, ANA, DAN), say(30, CARA, "/hb wrong")], leads)
+    assert not w.open and w.outcomes[0].feedback == "wrong", "the receiver's team lead may call it a false alarm"

@@ -45,7 +45,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOOLS = ("github", "jira", "asana")
 SCENARIO_KEYS = {"name", "description", "timezone", "start", "end", "step", "daemon_start", "repositories", "bot",
                  "defaults", "people", "templates", "rules", "daemon", "adoption", "timeline", "expect", "faults",
-                 "nudging_from", *TOOLS}
+                 "nudging_from", "teams", *TOOLS}
 #: Keys of a scenario's ``[github]`` / ``[jira]`` / ``[asana]`` table passed on to ``[connectors.<tool>]``.
 CONNECTOR_KEYS = frozenset({"backfill", "write_budget_per_hour"})
 #: Keys every timeline act may carry; each stage's ``ACT_KEYS`` maps an act to the keys it adds.
@@ -224,6 +224,7 @@ def load_scenario(path: Path) -> Scenario:
         "rules": data.get("rules", []),
         "daemon": data.get("daemon", {}),
         **({"adoption": data["adoption"]} if "adoption" in data else {}),
+        **({"teams": data["teams"]} if "teams" in data else {}),
     }
     return Scenario(
         name=data.get("name", path.stem),

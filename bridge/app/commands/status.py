@@ -8,8 +8,8 @@ wait-for edge (as the waiting item or as the item waited on). Each row has the t
 of a useful status (DESIGN.md "Vocabulary"):
 
 - **state**: ``BLOCKED`` when the item waits: it is the waiting item of a ``blocked_by`` or
-  ``status`` edge, it lies in a standoff, a handoff on it is overdue, or it blocks another
-  item and nobody holds it (nobody can move it). Otherwise
+  ``status`` edge, it lies in a standoff, a handoff on it is overdue, it is flagged (Jira's
+  "Flagged": an impediment), or it blocks another item and nobody holds it (nobody can move it). Otherwise
   ``MOVING``: its holder has the next action (a handoff within its deadline, a review
   request, changes to answer, or a blocker to finish).
 - **holder**: the receiver of a pending handoff on the item, else ``rules.standoff.holder``
@@ -45,7 +45,7 @@ class Blocker:
     """What a blocked item waits on: an item (``ref``) or a standoff / overdue handoff (``text``)."""
 
     text: str
-    kind: str  # blocked_by | status | standoff | overdue | no_owner
+    kind: str  # blocked_by | status | standoff | overdue | no_owner | flagged (Jira "Flagged", nothing named)
     ref: ItemRef | None = None
     url: str | None = None
     holder: str | None = None  # named person holding the blocker ("nobody" when ownerless)
@@ -219,7 +219,8 @@ class _Builder:
         passes = [h for h in handoffs if h.trigger != "promise"]  # a promise's author does not hold the item
         holder_acct = passes[0].receiver if passes else standoff_rule.holder(snap)
         unheld = [e for e in waited_on if e.holder is None and e.kind in WAITING_KINDS]  # nobody holds this blocker
-        blocked = bool(blocking or standoffs or overdue or unheld)
+        flagged = snap.flagged_since if snap is not None else None  # Jira "Flagged": an impediment
+        blocked = bool(blocking or standoffs or overdue or unheld or flagged)
         row = Row(
             item=ref,
             title=snap.title if snap else "",
@@ -257,6 +258,9 @@ class _Builder:
             row.blockers.append(Blocker(
                 f"overdue handoff: {self.name(h.receiver)} has not acknowledged {_trigger_phrase(h.trigger)}",
                 "overdue", holder=self.name(h.receiver)))
+
+        if flagged is not None and not blocking:  # flagged with nothing named it waits on
+            row.blockers.append(Blocker(f"flagged as an impediment since {flagged:%Y-%m-%d %H:%M}Z", "flagged"))
 
         if unheld:
             waiters = ", ".join(dict.fromkeys(self.label(e.item) for e in unheld))
