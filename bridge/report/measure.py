@@ -622,7 +622,9 @@ def _compare(cells: _Cells, kinds: Sequence[str], *, seed: int, min_per_side: in
     out = []
     for (kind, name, tool), (b, a) in sorted(sides.items(), key=lambda kv: (_ORDER[kv[0][0]], kv[0][2] != ALL,
                                                                           kv[0][2], kv[0][1])):
-        c = Comparison(kind, name, tool, len(b), len(a), _median(b), _median(a))
+        b.sort()  # once: the medians read it, and the bootstrap's own sort then finds one run
+        a.sort()
+        c = Comparison(kind, name, tool, len(b), len(a), _sorted_median(b), _sorted_median(a))
         if len(b) >= min_per_side and len(a) >= min_per_side:
             c.change_hours = c.after_median - c.before_median
             c.change_ratio = c.change_hours / c.before_median if c.before_median else None
