@@ -121,9 +121,12 @@ class TokenBucket:
         return max(0.0, (n - self.tokens) * 60.0 / self.rate)
 
     def left(self) -> tuple[int, datetime]:
-        """``(whole tokens left now, when the bucket is full again)``."""
-        self._refill()
-        return int(self.tokens + 1e-9), self.at + timedelta(seconds=(self.rate - self.tokens) * 60.0 / self.rate)
+        """``(whole tokens left now, when the bucket is full again)``; reads only (safe from
+        another thread while a poll takes tokens)."""
+        now, tokens, at = self.clock(), self.tokens, self.at
+        elapsed = max(0.0, (now - at).total_seconds())
+        tokens = min(float(self.rate), tokens + elapsed * self.rate / 60.0)
+        return int(tokens + 1e-9), max(now, at) + timedelta(seconds=(self.rate - tokens) * 60.0 / self.rate)
 
 
 class _OutOfBudget(Exception):
