@@ -296,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                 cleared = forget_figures(upgraded)
                 b = run_child("--child", "backfill", "--db", upgraded, "--org", db)
             finally:
-                Path(upgraded).unlink(missing_ok=True)
+                for leftover in (upgraded, upgraded + "-wal", upgraded + "-shm"):
+                    Path(leftover).unlink(missing_ok=True)
             print(f"report after an upgrade from 0004 ({cleared:,} ended handoffs without figures): first "
                   f"{b['first']:.2f} s (measures and stores them), second {b['second']:.2f} s; peak RSS "
                   f"{b['rss_peak']:.0f} MiB")
