@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from datetime import datetime, timezone
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable, NamedTuple, Protocol, runtime_checkable
 
 from bridge.core.model import Account, Action, ActionResult, ItemRef, PollResult, Tool
 
@@ -106,6 +106,26 @@ def parse_iso_utc(s: object) -> datetime:
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"timestamp has no time zone: {s!r}")
     return parsed.astimezone(timezone.utc)
+
+
+class RateBudget(NamedTuple):
+    """What is left of a tool's API rate budget, as the connector last knew it.
+
+    ``remaining`` of ``limit`` requests, the window (or bucket) full again at ``reset_at``
+    (aware UTC; ``None`` when the tool does not say).
+    """
+
+    remaining: int
+    limit: int
+    reset_at: datetime | None
+
+
+def rate_budget(connector) -> RateBudget | None:
+    """The connector's ``rate_budget()`` (an optional method: GitHub's from its last
+    ``X-RateLimit-*`` headers, Asana's from its own ``requests_per_minute`` limiter), or ``None``
+    when it has none or knows nothing yet (Jira documents no budget)."""
+    method = getattr(connector, "rate_budget", None)
+    return method() if callable(method) else None
 
 
 ConnectorFactory = Callable[..., Connector]

@@ -3,7 +3,9 @@
 - ``/metrics``: Prometheus text format (prometheus-client, a registry of our own): open and
   overdue handoffs per rule, open findings per detector, writes by connector and outcome,
   per scope the last successful poll and the poll lag, requests and write budget left per
-  connector, a cycle duration histogram, connector up/down/stopped, and the handoff delay
+  connector, the vendor's API rate budget left per connector (``vendor_rate_remaining``,
+  ``_limit``, ``_reset_timestamp_seconds``: GitHub's ``X-RateLimit-*`` headers, Asana's
+  ``requests_per_minute`` limiter; Jira documents none), a cycle duration histogram, connector up/down/stopped, and the handoff delay
   (median and p90, business hours) per lane (all, team pair, rule; per tool and across tools).
 - ``/healthz``: ``200 ok`` while the last cycle ended recently (within
   :func:`Metrics.stale_after`: three times the longest ``poll_every``, at least 5 minutes) and
@@ -65,6 +67,13 @@ class Metrics:
                               ["connector", "scope"], registry=r)
         self.cycle_seconds = Histogram(p + "cycle_duration_seconds", "Wall-clock duration of one cycle", ["connector"],
                                        buckets=CYCLE_BUCKETS, registry=r)
+        self.rate_remaining = Gauge(p + "vendor_rate_remaining", "Requests left in the tool's API rate budget, as the "
+                                    "connector last knew it (GitHub: X-RateLimit-Remaining; Asana: our "
+                                    "requests_per_minute limiter)", ["connector"], registry=r)
+        self.rate_limit = Gauge(p + "vendor_rate_limit", "Size of the tool's API rate budget (GitHub: X-RateLimit-Limit; "
+                                "Asana: requests_per_minute)", ["connector"], registry=r)
+        self.rate_reset = Gauge(p + "vendor_rate_reset_timestamp_seconds", "When the tool's API rate budget is full "
+                                "again (Unix time; GitHub: X-RateLimit-Reset)", ["connector"], registry=r)
         self.up = Gauge(p + "connector_up", "1 when the connector answered its last call, 0 when down, failing or stopped",
                         ["connector"], registry=r)
         self.stopped = Gauge(p + "connector_stopped", "1 when the connector is stopped (its credential was refused)",
@@ -129,8 +138,24 @@ class Metrics:
         for conn_name in engine.connectors:
             budget = engine._budget(conn_name)  # noqa: SLF001 - the engine's own reading of the section
             self.budget_left.labels(conn_name).set(max(0, budget - writes_in_last_hour(engine.store, conn_name, now)))
+        self.observe_rate_budgets(engine.connectors)
         for d in report.deliveries:  # last: a scrape that sees a cycle's writes sees the rest of it too
             self.writes.labels(name, str(d.status)).inc()
+
+    def observe_rate_budgets(self, connectors: dict) -> None:
+        """Set the vendor rate gauges of each connector (name → connector) that knows its budget
+        (``connectors.base.rate_budget``); a connector that knows none (Jira, or GitHub before
+        its first answer) has no series."""
+        from connectors.base import rate_budget
+
+        for name, conn in connectors.items():
+            budget = rate_budget(conn)
+            if budget is None:
+                continue
+            self.rate_remaining.labels(name).set(budget.remaining)
+            self.rate_limit.labels(name).set(budget.limit)
+            if budget.reset_at is not None:
+                self.rate_reset.labels(name).set(budget.reset_at.timestamp())
 
     def _delays_safely(self, config, store, now: datetime) -> None:
         try:
@@ -139,14 +164,17 @@ class Metrics:
             log.exception("metrics_delays_failed")
 
     def observe_delays(self, config, store, now: datetime) -> None:
-        """Recompute the per-lane delay summary from the store (median and p90 business hours)."""
+        """Recompute the per-lane delay summary from the store (median and p90 business hours):
+        ended handoffs with the delay stored when they ended, open ones censored at ``now``."""
         from zoneinfo import ZoneInfo
 
         from bridge.report import collect
         from bridge.report.measure import measure
+        from bridge.report.report import collector_paused
 
-        facts = collect.handoff_facts(config, store)
-        lanes, _weekly = measure(facts, now, ZoneInfo(config.defaults.timezone), kinds=METRIC_LANE_KINDS)
+        with collector_paused():
+            facts = collect.handoff_facts(config, store, now=now)
+            lanes, _weekly = measure(facts, now, ZoneInfo(config.defaults.timezone), kinds=METRIC_LANE_KINDS)
         self._delays = lanes
 
     def health(self) -> tuple[bool, list[str]]:

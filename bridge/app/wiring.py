@@ -29,7 +29,8 @@ from connectors.base import factory_for
 __all__ = ["StoreLock", "LockedConnector", "build_connectors", "build_engine", "close_connectors"]
 
 #: Connector methods that never reach the tool (pure text and configuration): called under the lock.
-PURE = frozenset({"scopes", "mention", "escape", "literal", "footer"})
+PURE = frozenset({"scopes", "mention", "escape", "literal", "footer",
+                  "rate_budget"})  # what the connector last knew: a metrics read must not wait for a slow poll
 
 
 class StoreLock:

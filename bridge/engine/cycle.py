@@ -19,6 +19,7 @@ from bridge import actions
 from bridge.actions import OutboxStatus
 from bridge.config import Config
 from bridge.core import errors
+from bridge.core.delay import EndedDelay, measure_ended
 from bridge.core.logs import get_logger
 from bridge.core.model import Account, ItemRef, PollResult
 from bridge.engine.evaluator import Evaluation, Evaluator
@@ -522,14 +523,23 @@ class Engine:
 
         Only pending handoffs stay in ``_persisted`` (every evaluation reports them all): an
         ended one is written once and forgotten; should a re-walk report it again, it is
-        written again, the same row (an upsert by key).
+        written again, the same row (an upsert by key). An ended handoff's row carries its
+        measured delay (``bridge.core.delay.measure_ended``: the receiver's schedule, its first
+        nudge read from the outbox now), so ``report`` reads it instead of computing it.
         """
-        changed = []
+        todo = []
         for h in handoffs:
             sig = (h.state, h.deadline, h.ended_at)
             if self._persisted.get(h.key) != sig:
                 self._persisted[h.key] = sig
-                changed.append(self._handoff_row(h, now))
+                todo.append(h)
+        # An ended handoff keeps its measured delay (the report then computes only open ones).
+        ended = [h for h in todo if h.ended_at is not None]
+        nudges = self.store.first_nudges([h.key for h in ended]) if ended else {}
+        schedule = self.evaluator.directory.schedule_for
+        changed = [self._handoff_row(h, now, delay=measure_ended(schedule(h.receiver), h.state, h.sent_at, h.ended_at,
+                                                                  nudges.get(h.key))
+                                     if h.ended_at is not None else None) for h in todo]
         if changed:
             self.store.upsert_handoffs(changed)
         pending = {h.key for h in handoffs if h.ended_at is None}
@@ -548,7 +558,12 @@ class Engine:
         return getattr(cfg, "write_budget_per_hour", 60)
 
     @staticmethod
-    def _handoff_row(h: handoff_rule.Handoff, now: datetime) -> HandoffRow:
+    def _handoff_row(h: handoff_rule.Handoff, now: datetime, delay: EndedDelay | None = None) -> HandoffRow:
+        """The ``handoffs`` row of ``h`` written at ``now``; ``delay``: its measured figures
+        (``bridge.core.delay.measure_ended``), for an ended handoff; ``None`` leaves them unset."""
+        figures = {} if delay is None else dict(
+            delay_business_h=delay.business_hours, delay_wall_h=delay.wall_hours, first_nudge_at=delay.first_nudge_at,
+            nudge_to_ack_business_h=delay.nudge_to_ack_hours, measured_at=now)
         return HandoffRow(
             key=h.key,
             rule=h.rule,
@@ -561,4 +576,5 @@ class Engine:
             state=h.state,
             ended_at=h.ended_at,
             updated_at=now,
+            **figures,
         )

@@ -588,3 +588,27 @@ class Store:
             q = select(EventRow).where(EventRow.kind == EventKind.COMMENTED.value,
                                        or_(*(EventRow.data.ilike(p) for p in patterns)))
             return [row_to_event(r) for r in s.exec(q.order_by(EventRow.at, EventRow.pk))]
+
+    def first_nudges(self, finding_keys: list[str]) -> dict[str, datetime]:
+        """Finding key → when its first outbox row that went out was sent (aware UTC), for
+        ``finding_keys`` (indexed ``IN`` chunks of 400); a finding with none is left out.
+
+        "Went out": ``bridge.core.delay.NUDGE_WENT_OUT`` (``done``, or ``sending``/``unknown``:
+        possibly out); a handoff's finding key is the handoff's key (``rules.handoff``).
+        """
+        from bridge.core.delay import NUDGE_WENT_OUT
+
+        c = OutboxRow.__table__.c
+        keys = sorted(set(finding_keys))
+        out: dict[str, datetime] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), 400):
+                # Filtered on the finding_key index only: with the status filter in SQL too, SQLite
+                # picks the status index and scans every sent row once per chunk.
+                q = select(c.finding_key, c.status, c.sent_at).where(c.finding_key.in_(keys[i:i + 400]))
+                for key, status, at in conn.execute(q):
+                    if at is not None and status in NUDGE_WENT_OUT:
+                        at = aware_utc(at)
+                        if key not in out or at < out[key]:
+                            out[key] = at
+        return out

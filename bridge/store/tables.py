@@ -62,6 +62,16 @@ class HandoffRow(SQLModel, table=True):
     state: str  # a bridge.core.model.HandoffState value
     ended_at: datetime | None = None
     updated_at: datetime
+    # Its delay, measured once it ended (migration 0005; ``bridge.core.delay.measure_ended``):
+    # hours sent → received (business hours of the receiver, and wall clock), when its first
+    # nudge went out, business hours from that nudge to the acknowledgement. ``measured_at``:
+    # when these were stored; ``None`` while open, or for a row that ended before 0005 (the
+    # report measures and stores those, ``bridge.report.collect``).
+    delay_business_h: float | None = None
+    delay_wall_h: float | None = None
+    first_nudge_at: datetime | None = None
+    nudge_to_ack_business_h: float | None = None
+    measured_at: datetime | None = None
 
 
 class FindingRow(SQLModel, table=True):

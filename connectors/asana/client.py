@@ -79,7 +79,7 @@ from bridge.core.model import (
 from connectors import http
 from connectors.asana import mapping, markup
 from connectors.asana.settings import AsanaConnectorConfig
-from connectors.base import register
+from connectors.base import RateBudget, register
 
 APP_ROOT = "https://app.asana.com"
 PAGE = 100
@@ -119,6 +119,14 @@ class TokenBucket:
     def wait_for(self, n: int = 1) -> float:
         self._refill()
         return max(0.0, (n - self.tokens) * 60.0 / self.rate)
+
+    def left(self) -> tuple[int, datetime]:
+        """``(whole tokens left now, when the bucket is full again)``; reads only (safe from
+        another thread while a poll takes tokens)."""
+        now, tokens, at = self.clock(), self.tokens, self.at
+        elapsed = max(0.0, (now - at).total_seconds())
+        tokens = min(float(self.rate), tokens + elapsed * self.rate / 60.0)
+        return int(tokens + 1e-9), max(now, at) + timedelta(seconds=(self.rate - tokens) * 60.0 / self.rate)
 
 
 class _OutOfBudget(Exception):
@@ -261,6 +269,13 @@ class AsanaConnector:
 
     def scopes(self) -> list[str]:
         return list(self.projects)
+
+    def rate_budget(self) -> RateBudget:
+        """This connector's own budget: the ``requests_per_minute`` limiter's whole tokens left
+        now, of ``requests_per_minute``, full again at ``reset_at`` (Asana's own per-minute
+        limit is not sent in headers before a 429; the limiter keeps every request under it)."""
+        left, full_at = self.limiter.left()
+        return RateBudget(left, self.limiter.rate, full_at)
 
     def whoami(self) -> Account:
         """The token's own user (``GET /users/me``), fetched once."""

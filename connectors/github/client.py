@@ -60,7 +60,7 @@ from urllib3.util.retry import Retry
 from bridge.core import errors
 from bridge.core.model import Account, Action, ActionKind, ActionResult, ItemKind, ItemRef, ItemSnapshot, PollResult
 from connectors import http
-from connectors.base import register
+from connectors.base import RateBudget, register
 from connectors.github import mapping, markup, timeline
 from connectors.github.settings import GitHubConnectorConfig
 
@@ -354,6 +354,15 @@ class GitHubConnector:
             stopped_by=stopped_by,
             deferred=deferred,
         )
+
+    def rate_budget(self) -> RateBudget | None:
+        """GitHub's primary rate budget as its last answer's ``X-RateLimit-Remaining``,
+        ``-Limit`` and ``-Reset`` (epoch seconds) headers said (GitHub REST docs, "Rate limits
+        for the REST API"); ``None`` before the first answer."""
+        if self._rate is None:
+            return None
+        remaining, limit, reset = self._rate
+        return RateBudget(remaining, limit, datetime.fromtimestamp(reset, timezone.utc))
 
     def _crawl_paused(self) -> None:
         """Raise ``TransientError`` when a crawl has used its share of the hourly rate budget:
