@@ -52,6 +52,7 @@ from bridge.core.model import Account
 from connectors.asana.settings import AsanaConnectorConfig
 from connectors.github.settings import GitHubConnectorConfig
 from connectors.jira.settings import JiraConnectorConfig
+from rules.feedback import FeedbackSettings, Limits
 from rules.promise import PromiseSettings
 from rules.spec import BUILTIN_TEMPLATES, Rule
 
@@ -270,6 +271,8 @@ class Config(StrictModel):
     templates: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     promises: PromiseSettings = Field(default_factory=PromiseSettings, description="how promise rules read comments")
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings,
+                                       description="when a rule whose nudges are answered /hb wrong goes quiet")
 
     _source: Path | None = PrivateAttr(default=None)
     _state_directory: str | None = PrivateAttr(default=None)
@@ -343,6 +346,10 @@ class Config(StrictModel):
     def dry_run_for(self, rule: Rule) -> bool:
         """Return whether ``rule``'s actions are only recorded: ``daemon.dry_run`` or ``rule.dry_run``."""
         return self.daemon.dry_run or rule.dry_run
+
+    def feedback_limits(self, rule: Rule) -> Limits:
+        """``rule``'s limits for going quiet on feedback: ``[feedback]`` with ``rule.feedback`` applied."""
+        return self.feedback.limits(rule.feedback)
 
     def database_url(self) -> str:
         """Return the SQLAlchemy URL of the store.
