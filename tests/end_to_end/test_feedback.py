@@ -156,3 +156,64 @@ def test_a_rules_own_limits_win_over_the_feedback_section(tmp_path):
         assert len(w.bot_comments(number=6)) == 1, "quieting off for this rule"
     finally:
         w.close()
+
+
+def test_the_rules_status_and_once_commands_show_the_figures_and_the_quiet_rule(tmp_path, monkeypatch, capsys):
+    """``handoff-bridge rules [--json]``, ``status`` and ``once --dry-run`` read the same store at the
+    real now (the window is 100 years long, so the scenario's week stays inside it)."""
+    import json
+
+    from bridge.app.cli import main
+    from tests.support.world import TOKEN
+
+    w = World(tmp_path, start="2026-11-23 08:00", rules=RULE, extra='[feedback]\nwindow = "36500d"\n')
+    try:
+        _five_nudged(w)
+        w.emu.submit_review("acme/web", 5, "ben-o", "APPROVED", at=berlin("2026-11-23 11:40"))
+        _feedback(w, [1, 2], "wrong", "2026-11-23 11:45")
+        _feedback(w, [3], "not_mine", "2026-11-23 11:45")
+        _feedback(w, [4], "snooze", "2026-11-23 11:45")
+        w.run_until("2026-11-23 12:00")  # the daemon switches the rule to dry run
+        config = tmp_path / "config.toml"
+        config.write_text(w.config_text, encoding="utf-8")
+        monkeypatch.setenv("GH_TOKEN", TOKEN)
+        capsys.readouterr()  # the cycles' own log lines
+
+        assert main(["rules", "--config", str(config)]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("Feedback over the last 36500d (")
+        [row] = [line for line in out.splitlines() if line.startswith(NAME + " ")]
+        assert row.split()[1:8] == ["5", "1", "2", "1", "1", "60%", ">50%,"], row
+        assert "QUIET since 2026-11-23 " in row
+        assert f"{NAME}: 3 of 5 nudges answered wrong or not-mine: 60% is more than 50% (at least 5 nudges) -> " \
+               "its actions are recorded only (dry run)" in out
+
+        assert main(["rules", "--json", "--config", str(config)]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["window"]["length"] == "36500d" and doc["feedback_enabled"] is True
+        [r] = doc["rules"]
+        assert (r["nudges"], r["acknowledged_after_nudge"], r["wrong"], r["not_mine"], r["snoozes"]) == (5, 1, 2, 1, 1)
+        assert r["false_positive_share"] == 0.6 and r["quiet"] is True and r["state"] == "quiet"
+        assert r["quiet_since"].startswith("2026-11-23T")
+
+        assert main(["status", "--config", str(config)]) == 0
+        assert f"rule {NAME} is quiet (dry run) since 2026-11-23 " in capsys.readouterr().out
+        assert main(["once", "--dry-run", "--json", "--config", str(config)]) == 0
+        [q] = json.loads(capsys.readouterr().out)["quiet_rules"]
+        assert q["rule"] == NAME and q["quiet"] is True
+    finally:
+        w.close()
+
+
+def test_rules_help_explains_the_figures(capsys):
+    import pytest
+
+    from bridge.app.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["rules", "--help"])
+    assert exc.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("usage: handoff-bridge rules")
+    for words in ("[feedback] window", "max_false_positive_share", "min_nudges", "dry run", "rule_quieted", "--json"):
+        assert words in out, words

@@ -81,15 +81,15 @@ def render_text(config, figures: list) -> str:
     head = (f"Feedback over the last {config.feedback.window} ({f0.since:%Y-%m-%d %H:%M}Z .. {f0.until:%Y-%m-%d %H:%M}Z)"
             + ("" if config.feedback.enabled else "; quieting is off ([feedback] enabled = false)"))
     width = max(4, *(len(f.rule) for f in figures))
-    cols = f"{'RULE':<{width}}  NUDGES  ACKED  WRONG  NOT-MINE  SNOOZES  FP SHARE  LIMIT       STATE"
+    cols = f"{'RULE':<{width}}  NUDGES  ACKED  WRONG  NOT-MINE  SNOOZES  FP SHARE  QUIET IF           STATE"
     lines = [head, "", cols]
     for f in figures:
-        limit = f"{percent(f.limits.max_share)} of >={f.limits.min_nudges}"
+        limit = f">{percent(f.limits.max_share)}, >={f.limits.min_nudges} nudges"
         state = f.state().upper() if f.quiet else f.state()
         if f.quiet and f.quiet_since:
             state += f" since {f.quiet_since:%Y-%m-%d %H:%M}Z"
         lines.append(f"{f.rule:<{width}}  {f.nudges:>6}  {f.acknowledged:>5}  {f.wrong:>5}  {f.not_mine:>8}  "
-                     f"{f.snoozes:>7}  {share_text(f.false_positives, f.nudges):>8}  {limit:<10}  {state}")
+                     f"{f.snoozes:>7}  {share_text(f.false_positives, f.nudges):>8}  {limit:<17}  {state}")
     lines.append("")
     for f in figures:
         lines.append(f"{f.rule}: {f.reason}" + (" -> its actions are recorded only (dry run)" if f.quiet else ""))
