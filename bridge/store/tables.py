@@ -51,6 +51,7 @@ class CursorRow(SQLModel, table=True):
 
 class HandoffRow(SQLModel, table=True):
     __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_rule_state_ended", "rule", "state", "ended_at"),)  # feedback's ack count
     key: str = Field(primary_key=True)
     rule: str
     item_tool: str

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 
 import pytest
+from sqlalchemy import text
 from hypothesis import given, settings, strategies as st
 
 from bridge.config import parse_config
@@ -202,3 +203,19 @@ def test_feedback_config_defaults_overrides_and_problems():
     assert "config.toml:28: feedback.window: must be longer than 0s (got '0h')" in problems
     assert "config.toml:29: feedback.min_nudges: must be at least 1 (got 0)" in problems
     assert any(p.startswith("config.toml:30: feedback.enabled:") and "'yes'" in p for p in problems), problems
+
+
+def test_the_migrations_build_exactly_the_tables_and_indexes_the_models_describe(database_url):
+    """Migration 0006 (table ``feedback``, the two count indexes) matches ``bridge.store.tables``."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    store = Store.open(database_url)
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    mine = ("feedback", "ix_feedback_rule_at", "ix_outbox_rule_step_sent", "ix_handoffs_rule_state_ended")
+    # Scoped to 0006's parts: on PostgreSQL 0004 made the retries times TIMESTAMP, not timestamptz.
+    assert [d for d in diff if any(name in repr(d) for name in mine)] == []
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM feedback")).scalar_one() == 0

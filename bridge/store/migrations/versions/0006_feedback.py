@@ -24,16 +24,19 @@ def upgrade() -> None:
     sa.Column('handoff_key', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.CheckConstraint("kind IN ('wrong', 'not_mine', 'snooze')", name='ck_feedback_kind'),
     sa.PrimaryKeyConstraint('key')
     )
     op.create_index('ix_feedback_rule_at', 'feedback', ['rule', 'at'], unique=False)
     # The nudge count of each rule (bridge.engine.feedback): first steps sent, by rule and time.
     op.create_index('ix_outbox_rule_step_sent', 'outbox', ['rule', 'step', 'sent_at'], unique=False)
+    # ... and of handoffs received after a nudge: received handoffs by rule and end.
+    op.create_index('ix_handoffs_rule_state_ended', 'handoffs', ['rule', 'state', 'ended_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_handoffs_rule_state_ended', table_name='handoffs')
     op.drop_index('ix_outbox_rule_step_sent', table_name='outbox')
     op.drop_index('ix_feedback_rule_at', table_name='feedback')
     op.drop_table('feedback')
