@@ -217,3 +217,36 @@ def test_rules_help_explains_the_figures(capsys):
     assert out.startswith("usage: handoff-bridge rules")
     for words in ("[feedback] window", "max_false_positive_share", "min_nudges", "dry run", "rule_quieted", "--json"):
         assert words in out, words
+
+
+def test_the_prepared_scenario_a_rule_crosses_its_threshold_and_goes_quiet(tmp_path):
+    """``tests/end_to_end/scenarios/rule-goes-quiet.toml``, prepared for the bundled scenarios: its
+    ``/hb wrong`` comments are recorded here as feedback directly, as ``rules.commands`` will once
+    commands land (then the scenario moves to ``bridge/app/scenarios`` and this wrapper goes)."""
+    from pathlib import Path
+
+    from bridge.app.commands import demo
+    from bridge.store import Store
+
+    scenario = demo.load_scenario(Path(__file__).with_name("scenarios") / "rule-goes-quiet.toml")
+    run = demo.Demo(scenario, database=f"sqlite:///{tmp_path}/state.db", html=None)
+    github = run.stages["github"]
+    act_on_github = github.apply
+
+    def apply(act: dict) -> str:
+        said = act_on_github(act)
+        if act["do"] == "comment" and act["body"].strip() == "/hb wrong":
+            store = Store.open(run.database)
+            store.record_feedback([FeedbackRow(key=feedback_key("github", f"act{act['index']}", NAME), rule=NAME,
+                                               item_tool="github", item_key=act["item"], kind="wrong",
+                                               actor="github:ben-o", at=act["at"])])
+            store.engine.dispose()
+        return said
+
+    github.apply = apply
+    with capture_logs() as logs:
+        result = run.run()
+    assert result.expectations["missed"] == [] and result.expectations["unexpected"] == [], result.expectations
+    assert result.ok and len(result.expectations["met"]) == 14
+    assert [e["rule"] for e in _events(logs, "rule_quieted")] == [NAME]
+    assert [e["rule"] for e in _events(logs, "rule_resumed")] == [NAME]
