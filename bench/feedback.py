@@ -6,8 +6,8 @@ fills a real store (SQLite in a temp dir; ``--postgres`` also a real PostgreSQL 
 test support) with a year of history: ``--rows`` outbox rows spread over ``--rules`` rules and 365
 days (40 % first steps, 85 % of those sent), one handoff per finding (half received, some after
 their nudge), and one feedback row per 10 first steps. Then it times ``figures`` at the year's end
-with the 28-day window (min and median of ``--repeat`` runs), with the two indexes of migration 0006
-(``ix_outbox_rule_step_sent``, ``ix_handoffs_rule_state_ended``) and without them.
+with the 28-day window (min and median of ``--repeat`` runs), with the three indexes of migration 0006
+(``ix_outbox_nudges``, ``ix_outbox_finding_step``, ``ix_handoffs_ended``) and without them.
 
 Run (from the repository root):
 
@@ -128,8 +128,8 @@ def main() -> None:
                     fill_s = time.perf_counter() - t
                     with_index, got = timed(store, config, args.repeat)
                     with store.engine.begin() as conn:
-                        conn.execute(text("DROP INDEX ix_outbox_rule_step_sent"))
-                        conn.execute(text("DROP INDEX ix_handoffs_rule_state_ended"))
+                        for index in ("ix_outbox_nudges", "ix_outbox_finding_step", "ix_handoffs_ended"):
+                            conn.execute(text(f"DROP INDEX {index}"))
                         conn.execute(text("ANALYZE"))
                     without, got2 = timed(store, config, args.repeat)
                     assert {k: (v.nudges, v.acknowledged, v.wrong) for k, v in got.items()} == \

@@ -163,13 +163,12 @@ class Quieting:
     def __init__(self, config, store: Store):
         self.config = config
         self.store = store
-        self._state: dict[str, dict] | None = None  # rule → {"since": ISO, "reason": ...}; loaded on first use
         self.quiet: frozenset[str] = frozenset()  # the rules planned as dry run (the last update's)
 
     def _load(self) -> dict[str, dict]:
-        if self._state is None:
-            self._state = dict((self.store.get_cursor(*QUIET_STATE) or {}).get("rules", {}))
-        return self._state
+        """rule → ``{"since": ISO, "reason": ...}`` as stored: read at each update (one row), so a
+        ``once`` run beside the daemon, or a new leader, never makes it log a change twice."""
+        return dict((self.store.get_cursor(*QUIET_STATE) or {}).get("rules", {}))
 
     def update(self, now: datetime, *, record: bool = True) -> dict[str, RuleFeedback]:
         """Judge every rule at ``now`` (aware); return rule name → ``RuleFeedback``.
@@ -203,7 +202,6 @@ class Quieting:
         if record:
             if state != known:
                 self.store.set_cursor(*QUIET_STATE, {"rules": state}, now)
-            self._state = state
             self.quiet = frozenset(n for n, f in figs.items() if f.quiet)
             shown = state
         else:

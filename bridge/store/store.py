@@ -636,15 +636,15 @@ class Store:
                                   since: datetime, until: datetime) -> dict[str, int]:
         """``rule`` → handoffs in state ``received`` that ended (``since < ended_at <= until``)
         after their finding's first step was sent (an outbox row of ``step = 0`` in ``statuses``
-        whose ``sent_at`` is earlier): acknowledged after a nudge. One grouped count over a join."""
-        from sqlalchemy import and_, func
+        whose ``sent_at`` is earlier): acknowledged after a nudge. One grouped count (``EXISTS``)."""
+        from sqlalchemy import exists, func
 
         h, o = HandoffRow.__table__.c, OutboxRow.__table__.c
-        q = (select(h.rule, func.count(h.key.distinct()))
-             .select_from(HandoffRow.__table__.join(OutboxRow.__table__, and_(
-                 o.finding_key == h.key, o.step == 0, o.status.in_(statuses), o.sent_at.is_not(None),
-                 o.sent_at < h.ended_at)))
-             .where(h.rule.in_(rules), h.state == received, h.ended_at > aware_utc(since), h.ended_at <= aware_utc(until))
+        nudged = exists().where(o.finding_key == h.key, o.step == 0, o.status.in_(statuses), o.sent_at.is_not(None),
+                                o.sent_at < h.ended_at)
+        q = (select(h.rule, func.count())
+             .where(h.rule.in_(rules), h.state == received, h.ended_at > aware_utc(since), h.ended_at <= aware_utc(until),
+                    nudged)
              .group_by(h.rule))
         with self.engine.connect() as conn:
             return {rule: n for rule, n in conn.execute(q)}

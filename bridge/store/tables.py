@@ -51,7 +51,7 @@ class CursorRow(SQLModel, table=True):
 
 class HandoffRow(SQLModel, table=True):
     __tablename__ = "handoffs"
-    __table_args__ = (Index("ix_handoffs_rule_state_ended", "rule", "state", "ended_at"),)  # feedback's ack count
+    __table_args__ = (Index("ix_handoffs_ended", "rule", "state", "ended_at", "key"),)  # feedback's ack count (covering)
     key: str = Field(primary_key=True)
     rule: str
     item_tool: str
@@ -160,7 +160,10 @@ class OutboxRow(SQLModel, table=True):
     """One planned write. ``key`` is the idempotency key (rule, finding, step)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_rule_step_sent", "rule", "step", "sent_at"),)  # feedback's nudge count
+    __table_args__ = (  # covering indexes of bridge.engine.feedback's counts: nudges sent, acks after a nudge
+        Index("ix_outbox_nudges", "rule", "step", "status", "sent_at", "finding_key"),
+        Index("ix_outbox_finding_step", "finding_key", "step", "status", "sent_at"),
+    )
     key: str = Field(primary_key=True)
     marker: str = Field(index=True)
     finding_key: str = Field(index=True)

@@ -206,7 +206,7 @@ def test_feedback_config_defaults_overrides_and_problems():
 
 
 def test_the_migrations_build_exactly_the_tables_and_indexes_the_models_describe(database_url):
-    """Migration 0006 (table ``feedback``, the two count indexes) matches ``bridge.store.tables``."""
+    """Migration 0006 (table ``feedback``, the count indexes) matches ``bridge.store.tables``."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
@@ -214,7 +214,7 @@ def test_the_migrations_build_exactly_the_tables_and_indexes_the_models_describe
     store = Store.open(database_url)
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
-    mine = ("feedback", "ix_feedback_rule_at", "ix_outbox_rule_step_sent", "ix_handoffs_rule_state_ended")
+    mine = ("feedback", "ix_feedback_rule_at", "ix_outbox_nudges", "ix_outbox_finding_step", "ix_handoffs_ended")
     # Scoped to 0006's parts: on PostgreSQL 0004 made the retries times TIMESTAMP, not timestamptz.
     assert [d for d in diff if any(name in repr(d) for name in mine)] == []
     with store.engine.connect() as conn:

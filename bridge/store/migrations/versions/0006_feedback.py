@@ -29,14 +29,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('key')
     )
     op.create_index('ix_feedback_rule_at', 'feedback', ['rule', 'at'], unique=False)
-    # The nudge count of each rule (bridge.engine.feedback): first steps sent, by rule and time.
-    op.create_index('ix_outbox_rule_step_sent', 'outbox', ['rule', 'step', 'sent_at'], unique=False)
-    # ... and of handoffs received after a nudge: received handoffs by rule and end.
-    op.create_index('ix_handoffs_rule_state_ended', 'handoffs', ['rule', 'state', 'ended_at'], unique=False)
+    # Covering indexes of the per-rule counts (bridge.engine.feedback, bench/feedback.py): first
+    # steps sent by rule and time; a finding's first step; received handoffs by rule and end.
+    op.create_index('ix_outbox_nudges', 'outbox', ['rule', 'step', 'status', 'sent_at', 'finding_key'], unique=False)
+    op.create_index('ix_outbox_finding_step', 'outbox', ['finding_key', 'step', 'status', 'sent_at'], unique=False)
+    op.create_index('ix_handoffs_ended', 'handoffs', ['rule', 'state', 'ended_at', 'key'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_handoffs_rule_state_ended', table_name='handoffs')
-    op.drop_index('ix_outbox_rule_step_sent', table_name='outbox')
+    op.drop_index('ix_handoffs_ended', table_name='handoffs')
+    op.drop_index('ix_outbox_finding_step', table_name='outbox')
+    op.drop_index('ix_outbox_nudges', table_name='outbox')
     op.drop_index('ix_feedback_rule_at', table_name='feedback')
     op.drop_table('feedback')
