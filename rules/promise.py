@@ -65,6 +65,7 @@ from pydantic import Field, field_validator
 from bridge.core.businesstime import Duration, WorkSchedule
 from bridge.core.fields import StrictModel
 from bridge.core.model import Account, Event, EventKind, HandoffState, ItemRef, ItemSnapshot
+from rules import commands as cmds
 from rules.handoff import PROMISE, Handoff, ItemWalk
 
 __all__ = [
@@ -510,6 +511,7 @@ def walk_item(
     who: Identity = lambda a: str(a) if a is not None else None,
     patterns: Sequence[re.Pattern] | None = None,
     linked_events: Iterable[Event] = (),
+    commands: bool = False,
 ) -> ItemWalk:
     """Walk one item's events (oldest first) for one ``promise`` rule: each comment (and the item's
     description, see :func:`description_event`) that promises something opens an obligation of its author (a ``Handoff`` with ``trigger =
@@ -523,8 +525,13 @@ def walk_item(
     move, closing, a commit, a review) on the item or on an item linked to it as the same work
     (``linked_events``), or by a linked item being closed; ended (``closed``) when someone else
     closes the item. Other people's activity never keeps it; the daemon's never counts.
+
+    With ``commands`` (``rules.commands``), a comment carrying ``/hb`` commands is no activity and
+    promises nothing; ``/hb kept`` by the author or by the person it is owed to keeps every open
+    promise on the item (``ItemWalk.outcomes`` says what each ``kept`` did).
     """
     open_: dict[str, Handoff] = {}
+    outcomes: list[cmds.Outcome] = []
     done: list[Handoff] = []
     due = snapshot.due if snapshot is not None else None
     author_of = {}
@@ -540,6 +547,23 @@ def walk_item(
         if ev.actor is None or ev.actor in bots:
             continue
         actor = who(ev.actor)
+        given = cmds.commands_of(ev, bots) if commands else []
+        if given:
+            for c in given:
+                if c.verb != "kept":
+                    continue
+                mine = [h for h in open_.values() if actor in (author_of[h.key], who(h.sender))]
+                for h in mine:
+                    keep(h, ev, HandoffState.RECEIVED, f"kept, said {ev.actor.id} (/hb kept) at {ev.at:%Y-%m-%d %H:%M}Z")
+                if mine:
+                    outcomes.append(cmds.Outcome(c, rule.name, "applied", "marked kept: " + "; ".join(
+                        f"\u201c{h.quote}\u201d" for h in mine) + ".", mine[0].key))
+                elif open_:
+                    outcomes.append(cmds.Outcome(c, rule.name, "refused", "only its author or the person it was made "
+                                                                          "to can mark a promise kept."))
+                else:
+                    outcomes.append(cmds.Outcome(c, rule.name, "noop", "no open promise here."))
+            continue
         for h in list(open_.values()):
             if ev.at < h.sent_at or ev.id == h.sent_event or ev is described:  # the description is read, not activity
                 continue
@@ -576,4 +600,4 @@ def walk_item(
                     keep(h, ev, HandoffState.RECEIVED, f"kept: the linked item {ev.item} was closed at {ev.at:%Y-%m-%d %H:%M}Z")
     still = tuple((h, (h.sent_event,) + tuple(e.id for e in evs if e.at >= h.sent_at and e.id != h.sent_event))
                   for h in open_.values())
-    return ItemWalk(done=tuple(done), open=still)
+    return ItemWalk(done=tuple(done), open=still, outcomes=tuple(outcomes))

@@ -36,7 +36,8 @@ __all__ = [
 #: Names a template may use, each written ``{name}``.
 PLACEHOLDERS = frozenset({"receiver", "sender", "need", "item", "title", "deadline", "next", "url", "rule", "to",
                           "cycle", "decider", "decision", "blocker", "since",
-                          "promise", "when", "written", "quote", "missing", "handed"})
+                          "promise", "when", "written", "quote", "missing", "handed", "answer",
+                          "away", "until", "team"})
 
 #: Templates that exist unless ``[templates]`` overrides them.
 BUILTIN_TEMPLATES: dict[str, str] = {
@@ -45,6 +46,10 @@ BUILTIN_TEMPLATES: dict[str, str] = {
     # named is the restarted one, and the comment says since when it has waited.
     "nudge_adopted": "{receiver}: {item} has waited for your {need} since {since}. I need it by {deadline} "
                      "to move it to {next}.",
+    # A handoff delegated because its receiver is away (rules.away): {receiver} is the delegate,
+    # {away} the away person's name (never a mention: nothing is sent to them), {until} their last day away.
+    "nudge_delegated": "{receiver}: {away} is away until {until} and named you as delegate. I need your {need} "
+                       "of {item} by {deadline} to move it to {next}.",
     "reassign": (
         "{to}: {item} has waited for {receiver}'s {need} since {deadline}. "
         "I am handing it to you: I need your {need} to move it to {next}."
@@ -66,6 +71,15 @@ BUILTIN_TEMPLATES: dict[str, str] = {
     # {handed} how it was handed over ("moved to Ready for QA")
     "incomplete": ("{receiver}: {item} was handed over ({handed}) without {missing}. Please add {missing}: "
                    "the receiver's clock starts when it is complete."),
+    # the reply to a /hb command: {receiver} is who wrote it, {answer} what it did
+    "command_reply": "{receiver}: {answer}",
+    # a handoff to a configured team ([teams.*]): {receiver} is the team's lead, {team} its name
+    "nudge_team": ("{receiver}: {sender} requested {need} of {item} from the {team} team on {since}, and nobody in "
+                   "the team has picked it up. As its lead: I need someone's {need} by {deadline} to move it to {next}."),
+    # a review requested from a team no [teams.*] names: {receiver} is who requested it
+    "ownerless_team": ("{receiver}: you requested {need} of {item} from the {team} team, and nobody in particular "
+                       "owns it (\u201cthe {team} team owns it\u201d is not ownership). Please name one person: "
+                       "request their review or assign them."),
     "promise_draft_title": "Promised: {promise}",
     "promise_draft": "{receiver}: on {written} you wrote on {item} ({url}) that you'd {promise}{when}; it is not there yet. "
                      "You wrote: \u201c{quote}\u201d",
@@ -239,6 +253,8 @@ class Rule(StrictModel):
     min_age: DurationField | None = Field(default=None, description="standoff: business time every edge must have lasted (default 1d)")
     blocked_statuses: list[Text] = Field(default_factory=list, description="standoff: statuses that wait on the items they link to")
     dry_run: bool = False
+    leads: list[Text] = Field(default_factory=list, description=(
+        "[people.*] names who may give any /hb command on this rule's items (besides receiver and sender)"))
     require: list[Text] = Field(default_factory=list, json_schema_extra={"uniqueItems": True}, description=(
         'handoff: what a handoff must carry: "receiver", "due", "description", "checklist:<heading>"'))
     clock: Literal["complete", "sent"] = Field(default="complete", description=(

@@ -166,14 +166,17 @@ def link_edges(ref: ItemRef, item: ItemSnapshot | None, links: Iterable, items: 
 
     ``items`` looks up the current snapshot of a linked item. Nothing when the item is done or
     nobody holds it (nobody is waiting); an edge with ``holder=None`` when the blocker is open
-    and nobody holds it.
+    and nobody holds it. A flagged item (``ItemSnapshot.flagged_since``) waits on every open
+    item it links to, as one in ``blocked_statuses`` does; such an edge begins when both the link
+    and the flag stood.
     """
     if not is_open(item):
         return []
     waiter = holder(item)
     if waiter is None:
         return []
-    waiting_status = item.status.strip().casefold() in blocked_statuses
+    flagged = item.flagged_since  # Jira "Flagged" (Impediment): blocked as a blocked status is, since then
+    waiting_status = item.status.strip().casefold() in blocked_statuses or flagged is not None
     out = []
     for link in links:
         if link.kind != BLOCKED_BY and not waiting_status:
@@ -182,7 +185,9 @@ def link_edges(ref: ItemRef, item: ItemSnapshot | None, links: Iterable, items: 
         if other is None or not is_open(other):
             continue
         kind = BLOCKED_BY if link.kind == BLOCKED_BY else STATUS
-        out.append(WaitEdge(kind, waiter, holder(other), ref, link.dst, link.began_at,
+        began = max(link.began_at, flagged) if kind == STATUS and flagged is not None and \
+            item.status.strip().casefold() not in blocked_statuses else link.began_at
+        out.append(WaitEdge(kind, waiter, holder(other), ref, link.dst, began,
                             (link.evidence,) if link.evidence else ()))
     return out
 

@@ -113,12 +113,21 @@ def grace_for_timeout(timeout: timedelta) -> timedelta:
     return max(3 * timeout, MIN_GRACE)
 
 
+#: Finding keys of replies to ``/hb`` commands (``rules.commands.reply_key``): a reply is owed once
+#: planned, so its row is never cancelled for want of a standing finding.
+REPLY_PREFIX = "cmd:"
+
+
+def _stands(row: OutboxRow, active_findings: set[str]) -> bool:
+    return row.finding_key in active_findings or row.finding_key.startswith(REPLY_PREFIX)
+
+
 def may_try(row: OutboxRow, now: datetime, *, active_findings: set[str], held: set[str],
             available: Callable[[str], bool], grace: Callable[[str], timedelta]) -> bool:
     """Would ``deliver`` look ``row`` up (and maybe send it) now? Not for a pending row of a
     finding gone (it is cancelled) or held back, a connector that may not be called, or an
     uncertain row inside its grace. The engine re-reads the items of these rows live first."""
-    if row.status == OutboxStatus.PENDING and (row.finding_key not in active_findings or row.finding_key in held):
+    if row.status == OutboxStatus.PENDING and (not _stands(row, active_findings) or row.finding_key in held):
         return False
     if not available(row.connector):
         return False
@@ -172,7 +181,7 @@ def deliver(
 
         if not available(row.connector):
             continue  # another connector's row (its own cycle decides), or one not callable now
-        if row.finding_key not in active_findings and row.status == OutboxStatus.PENDING:
+        if not _stands(row, active_findings) and row.status == OutboxStatus.PENDING:
             if store.claim_outbox(row.key, (row.status, row.attempts), status=OutboxStatus.CANCELLED) is not None:
                 report(OutboxStatus.CANCELLED)
             continue
@@ -192,7 +201,7 @@ def deliver(
             store.update_outbox(row.key, status=OutboxStatus.DONE, confirmed_at=now, url=found.url, last_error=None)
             report(OutboxStatus.DONE, found.url)
             continue
-        if row.finding_key not in active_findings:
+        if not _stands(row, active_findings):
             if store.claim_outbox(row.key, (row.status, row.attempts), status=OutboxStatus.CANCELLED) is not None:
                 report(OutboxStatus.CANCELLED)
             continue

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bridge.actions.outbox import OutboxStatus, action_to_json
-from bridge.actions.render import StandoffText, fill_template, handoff_values, plain_values
+from bridge.actions.render import StandoffText, away_values, fill_template, handoff_values, plain_values
 from bridge.config import Config
 from bridge.core import errors
 from bridge.core.logs import get_logger
@@ -170,6 +170,7 @@ class Planner:
             to_account = self.directory.account(step.to, finding.item.tool)
         tz = self.directory.schedule_for(finding.receiver).timezone
         values = handoff_values(conn, finding, rule, item, tz, to_account, deadline=deadline)
+        values.update(away_values(conn, finding, self.directory))  # a delegated handoff: who is away, until when
         footer = conn.footer(rule.name, marker)
         kind = ActionKind(step.do)
 
@@ -180,6 +181,10 @@ class Planner:
             template = step.template or "nudge"
             if adopted is not None and template == "nudge":
                 template = "nudge_adopted"
+            if finding.handoff.delegated_from is not None and template == "nudge":
+                template = "nudge_delegated"
+            if finding.handoff.team and template in ("nudge", "incomplete"):  # a team handoff; an ownerless one
+                template = "nudge_team" if template == "nudge" else "ownerless_team"
             return Action(kind, finding.item, marker, body=text(template) + footer)
         if kind == ActionKind.REASSIGN:
             if to_account is None:
@@ -230,6 +235,44 @@ class Planner:
             else OutboxStatus.PENDING,
             created_at=now,
         )
+
+    def plan_replies(self, store: Store, replies: list[tuple[object, str, str, tuple]], now: datetime, *, dry_run: bool,
+                     record: bool = True, planned: set[str] | None = None) -> list[OutboxRow]:
+        """Plan one comment per ``/hb`` comment: ``replies`` are ``(command, rule, answer, notify)``,
+        the comment's first ``rules.commands.Command``, the rule it concerns (``"commands"`` for
+        none), the plain answer and the accounts to mention natively after it (``cc``). Keyed ``Command.key`` (``cmd:<tool>:<item>:<comment id>``), so each
+        comment is answered exactly once whatever the evaluations; ``planned`` holds the keys known
+        planned (skipped without a store read) and gains the new ones. The body is the
+        ``command_reply`` template, the answer escaped as untrusted text, with the marker footer.
+        """
+        rows = []
+        for command, rule, answer, notify in replies:
+            key = command.key
+            if planned is not None and key in planned:
+                continue
+            tool = command.item.tool
+            if tool not in self.connector_for_tool:
+                continue
+            conn = self.connectors[self.connector_for_tool[tool]]
+            marker = marker_for(key)
+            cc = [conn.mention(a) for a in notify if a.tool == tool]
+            values = {"receiver": conn.mention(command.actor),
+                      "answer": conn.escape(answer) + (f" (cc {', '.join(cc)})" if cc else "")}
+            body = fill_template(self.config.templates["command_reply"], values, conn.literal) + conn.footer(rule, marker)
+            action = Action(ActionKind.COMMENT, command.item, marker, body=body)
+            # A rule configured dry_run = true answers in dry run too (a trial writes nothing).
+            configured = next((r for r in self.config.rules if r.name == rule), None)
+            quiet = dry_run or self.config.daemon.dry_run or (configured is not None and configured.dry_run)
+            rows.append(OutboxRow(key=key, marker=marker, finding_key=key, rule=rule, step=0,
+                                  connector=self.connector_for_tool[tool], action=action_to_json(action),
+                                  status=OutboxStatus.DRY_RUN if quiet else OutboxStatus.PENDING, created_at=now))
+        if not record:
+            known = {r.key for r in store.outbox()} if rows else set()
+            return [r for r in rows if r.key not in known]
+        added = store.plan_rows(rows) if rows else []
+        if planned is not None:
+            planned.update(r.key for r in rows)
+        return added
 
     def plan(self, store: Store, findings: list[Finding], now: datetime, *, dry_run: bool,
              record: bool = True, quiet: frozenset[str] = frozenset()) -> list[OutboxRow]:

@@ -11,7 +11,7 @@ own words and URLs; ``footer`` (the rule's name and the marker) ends every text 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -100,6 +100,7 @@ def handoff_values(conn: Connector, finding: Finding, rule: Rule, item: ItemSnap
         "rule": rule.name,
         "to": conn.mention(to_account) if to_account else "",
         "promise": "", "when": "", "written": "", "quote": "", "missing": "", "handed": "",
+        "team": conn.escape(h.team),
         **promise,
     }
 
@@ -175,3 +176,18 @@ class StandoffText:
     def plain_decision(self, f: StandoffFinding) -> str:
         """``{decision}`` for a title: items by plain title or key."""
         return standoff_rule.fill(standoff_rule.decision_of(f.breaks), self.plain_label)
+
+
+def away_values(conn: Connector, finding: Finding, directory: Directory) -> dict[str, str]:
+    """``{away}`` and ``{until}`` of a delegated handoff's step (``Handoff.delegated_from``): the
+    away person by name, escaped (a mention would notify them), and their last day away in their
+    own zone (``Mon 4 Jan``); empty when the handoff is not delegated."""
+    h = finding.handoff
+    if h.delegated_from is None:
+        return {"away": "", "until": ""}
+    identity = directory.identity(h.delegated_from)
+    until = ""
+    if h.away_until is not None:
+        local = (h.away_until - timedelta(microseconds=1)).astimezone(directory.schedule_for(h.delegated_from).tz)
+        until = f"{local:%a} {local.day} {local:%b}"
+    return {"away": conn.escape(directory.name(identity)), "until": conn.literal(until)}

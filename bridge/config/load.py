@@ -30,9 +30,11 @@ from typing import Any, Literal, Mapping
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from bridge.config.availability import AwayPeriod, away_problems
 from bridge.config.positions import Positions
 from bridge.config.problems import cross_problems, format_problem, pydantic_problems, structure_problems, syntax_error
 from bridge.config.secrets import register_config_secrets
+from bridge.config.teams import Team, team_problems
 from bridge.core.businesstime import WorkSchedule
 from bridge.core.errors import ConfigError
 from bridge.core.fields import (
@@ -131,6 +133,17 @@ def http_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class CommandSettings(StrictModel):
+    """``[commands]``: ``/hb`` lines in comments (``rules.commands``, ``docs/commands.md``)."""
+
+    enabled: bool = Field(default=True, description="false: a /hb line is an ordinary comment")
+    max_snooze: DurationField = Field(default="5d", validate_default=True,
+                                      description="the longest `/hb snooze` (the asker's business time; wall length compared)")
+    reply_within: DurationField = Field(default="1d", validate_default=True,
+                                        description="wall clock: commands older than this when first read (a first start "
+                                                    "with history) take effect but get no reply")
+
+
 class AdoptionConfig(StrictModel):
     """``[adoption]``: handoffs first seen already overdue (a first start on a tracker with a
     backlog, or an outage longer than their deadline) are adopted, not nudged at once."""
@@ -200,6 +213,8 @@ class Person(StrictModel):
     holidays: HolidaysCode | None = None
     accounts: dict[ToolName, Text] = Field(default_factory=dict, description="tool -> account id")
     team: Text | None = Field(default=None, description="team name; `report` measures handoffs per team pair (lane)")
+    away: list[AwayPeriod] = Field(default_factory=list, description="absences: handoffs go to the delegate, "
+                                   "or their deadline waits for the return (bridge.config.availability)")
 
     @field_validator("email")
     @classmethod
@@ -268,11 +283,14 @@ class Config(StrictModel):
     people: dict[str, Person] = Field(default_factory=dict)
     connectors: Connectors = Field(default_factory=Connectors)
     adoption: AdoptionConfig = Field(default_factory=AdoptionConfig)
+    commands: CommandSettings = Field(default_factory=CommandSettings)
     templates: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     promises: PromiseSettings = Field(default_factory=PromiseSettings, description="how promise rules read comments")
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings,
                                        description="when a rule whose nudges are answered /hb wrong goes quiet")
+    teams: dict[str, Team] = Field(default_factory=dict, description="[teams.<name>]: members, lead, github "
+                                   "(bridge.config.teams)")
 
     _source: Path | None = PrivateAttr(default=None)
     _state_directory: str | None = PrivateAttr(default=None)
@@ -399,6 +417,8 @@ def parse_config(
     except ValidationError as exc:
         problems += pydantic_problems(exc, data, Config)
     problems += cross_problems(data)
+    problems += away_problems(data)
+    problems += team_problems(data)
     if problems:
         indexed = sorted(enumerate(problems), key=lambda p: (positions.line_of(p[1].path) or 10**9, p[0]))
         lines = [format_problem(source, positions, p) for _, p in indexed]

@@ -340,6 +340,12 @@ def cross_problems(data: dict) -> list[Problem]:
                 if not any(tool in (accounts if isinstance(accounts, dict) else {}) for tool in rule_tools):
                     problems.append(Problem(("rules", r, "on", t, "owner"),
                                              f"person {owner!r} has no account in {', '.join(rule_tools) or 'any configured tool'}", owner))
+        leads = rule.get("leads")
+        for i, lead in enumerate(leads if isinstance(leads, list) else []):
+            if isinstance(lead, str) and lead not in people:
+                close = difflib.get_close_matches(lead, list(people), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(people)) or 'none'}"
+                problems.append(Problem(("rules", r, "leads", i), f"unknown person, {hint}", lead))
         steps = rule.get("steps")
         if not isinstance(steps, list):
             continue

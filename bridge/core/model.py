@@ -182,6 +182,11 @@ class ItemSnapshot:
     person's schedule where a deadline is computed (``WorkSchedule.end_of_date``; see
     ``rules.handoff.due_deadline``). Test ``isinstance(due, datetime)`` first: a ``datetime``
     is also a ``date``.
+
+    ``flagged_since``: when the item was flagged as an impediment (Jira's "Flagged" field,
+    ``connectors.jira.mapping``), aware UTC; ``None`` when it is not flagged now. A flagged item
+    is blocked (``status_category`` ``BLOCKED`` unless done) and waits on the items it links to,
+    as an item in one of a standoff rule's ``blocked_statuses`` does (``rules.standoff.link_edges``).
     """
 
     ref: ItemRef
@@ -199,6 +204,7 @@ class ItemSnapshot:
     due: datetime | date | None = None  # see "due" above
     blocked_by: tuple[ItemRef, ...] = ()
     description: str | None = None  # plain text: GitHub body, Jira description, Asana notes; None if empty
+    flagged_since: datetime | None = None  # see "flagged_since" above
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,10 @@ class AccountInfo:
     display_name: str | None = None
     email: str | None = None
 
+
+#: ``Event.label`` of the ``labeled``/``unlabeled`` events of Jira's "Flagged" field (set to
+#: "Impediment" / cleared; ``connectors.jira.mapping``): the moment an item became blocked, or not.
+FLAGGED = "flagged"
 
 #: Normalized kinds of a ``linked``/``unlinked`` event's ``link_type`` (see :func:`link_kind`).
 BLOCKED_BY, BLOCKS, MENTION, OTHER_LINK = "blocked_by", "blocks", "mention", "other"

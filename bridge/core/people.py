@@ -8,6 +8,11 @@ author's e-mail, which GitHub connectors report as the pseudo-account ``email:<a
 
 Rules compare people, not accounts, through :meth:`Directory.identity`, so a comment by the
 receiver on the linked Jira issue acknowledges the review request on the pull request.
+
+Teams (``[teams.<name>]``, ``bridge.config.teams``) are read here too: :meth:`Directory.team_for_request`
+finds the configured team of a GitHub team review request, :meth:`Directory.team_identities` who
+acknowledges for it, and :meth:`Directory.team_leads` the leads of the teams a person belongs to
+(for command permissions: a team's lead may give commands about handoffs to its members).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from datetime import datetime
 from typing import Iterable, Mapping, Protocol
 
 from bridge.core.businesstime import WorkSchedule
-from bridge.core.model import Account, AccountInfo
+from bridge.core.model import Account, AccountInfo, ItemRef, Tool
 
 EMAIL_TOOL = "email"  # pseudo-tool of accounts known only by e-mail (git commit authors)
 
@@ -45,6 +50,22 @@ class PeopleReport:
     mapped: dict[str, list[tuple[Account, str]]] = field(default_factory=dict)
     unmapped: list[SeenAccount] = field(default_factory=list)
     never_matched: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    """One ``[teams.<name>]`` entry as the directory reads it.
+
+    ``name``: the ``[teams.*]`` key; ``lead``: a ``[people.*]`` name; ``members``: ``[people.*]``
+    names (the lead need not be one); ``org``/``slug``: the GitHub team (``org`` ``None``: any
+    organisation), both lower-cased.
+    """
+
+    name: str
+    lead: str
+    members: tuple[str, ...]
+    org: str | None
+    slug: str
 
 
 class PersonEntry(Protocol):
@@ -82,6 +103,10 @@ class Directory:
         self._by_email: dict[str, str] = {
             p.email.lower(): name for name, p in config.people.items() if p.email
         }
+        self._teams: dict[str, TeamInfo] = {}
+        for name, team in (getattr(config, "teams", None) or {}).items():
+            org, slug = team.github_team(name)
+            self._teams[name] = TeamInfo(name, team.lead, tuple(team.members), org, slug)
         self.reset(seen)
 
     def reset(self, seen: Iterable[AccountInfo | SeenAccount] = ()) -> None:
@@ -202,3 +227,45 @@ class Directory:
             out.never_matched.append((name, why))
         out.mapped = {k: v for k, v in out.mapped.items() if v}
         return out
+
+    # ------------------------------------------------------------------ teams
+
+    @property
+    def teams(self) -> Mapping[str, TeamInfo]:
+        """Every configured team by its ``[teams.*]`` name."""
+        return self._teams
+
+    def team_for_request(self, label: str | None, item: ItemRef) -> TeamInfo | None:
+        """The configured team a team review request on ``item`` went to, or ``None``.
+
+        Args:
+            label: the request event's ``label``, ``team:<slug>`` (``connectors.github.timeline``).
+            item: the pull request; a team is always of the repository owner's organisation, so a
+                ``[teams.*] github = "org/slug"`` matches only items of repositories of ``org``.
+
+        Slugs compare case-insensitively. Only GitHub has team requests today (``None`` elsewhere).
+        """
+        if not label or not label.startswith("team:") or item.tool != Tool.GITHUB.value:
+            return None
+        slug = label[len("team:"):].strip().lower()
+        owner = item.key.split("/", 1)[0].lower()
+        for team in self._teams.values():
+            if team.slug == slug and team.org in (None, owner):
+                return team
+        return None
+
+    def team_identities(self, team: TeamInfo) -> frozenset[str]:
+        """Identities (see :meth:`identity`) that acknowledge for ``team``: its members and its lead."""
+        return frozenset(f"person:{p}" for p in (*team.members, team.lead))
+
+    def team_leads(self, identity: str | None) -> set[str]:
+        """The identities (``person:<name>``) of the leads of every team ``identity`` belongs to.
+
+        ``identity`` is :meth:`identity`'s answer for an account (``person:<name>``, else
+        ``<tool>:<id>``: an account no person owns belongs to no team). A team's lead belongs to
+        their own team, so a lead's answer contains themselves. Empty when the identity is in no
+        team. For command permissions: "a person named as lead ... of the team" (issue 16).
+        """
+        if not identity:
+            return set()
+        return {f"person:{t.lead}" for t in self._teams.values() if identity in self.team_identities(t)}

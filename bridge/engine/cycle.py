@@ -22,12 +22,14 @@ from bridge.core import errors
 from bridge.core.logs import get_logger
 from bridge.core.model import Account, ItemRef, PollResult
 from bridge.engine.evaluator import Evaluation, Evaluator
+from bridge.engine import replies
 from bridge.engine.crawl import CrawlProgress
 from bridge.engine.feedback import Quieting, RuleFeedback
 from bridge.engine.health import DOWN_BACKOFF_FIRST, Health
 from bridge.engine.retries import RetryQueue
 from bridge.store import HandoffRow, Store
 from bridge.store.locks import Solo
+from rules import away as away_rule
 from rules import handoff as handoff_rule
 from rules.spec import Rule
 from rules.standoff import StandoffFinding
@@ -107,6 +109,7 @@ class Engine:
         self._recorded: set[str] | None = None  # keys of findings recorded in the store and standing
         self._persisted: dict[str, tuple] = {}  # pending handoff key → (state, deadline, end) last written
         self.last: Evaluation | None = None
+        self._replied: set[str] = set()  # reply keys of /hb comments planned by this process
         # Freshness for delivery (this process only: after a start nothing goes out for a tool
         # before its first successful poll): (connector, scope) → the start of the cycle whose
         # poll of it succeeded last, and item → the scope whose poll last returned it.
@@ -181,6 +184,17 @@ class Engine:
         self.deliver(report, ev.at, only)
         return report
 
+    def command_answer(self, command, now: datetime) -> str | None:
+        """The answer to a ``/hb`` verb no rule handles but the engine knows: ``away``/``back``
+        (``rules.away.describe`` of what the evaluator's book of absences took from that comment);
+        ``None`` for any other verb, or a comment the book has not read."""
+        if command.verb not in ("away", "back"):
+            return None
+        for taken in self.evaluator.away_commands():
+            if taken.event == command.event and taken.verb == command.verb:
+                return away_rule.describe(taken, self.evaluator.directory.name)
+        return None
+
     def _new_term(self) -> None:
         """This replica just became the leader: forget what was derived in memory and start
         from the store, as a restart does (another leader may have acted since)."""
@@ -190,6 +204,7 @@ class Engine:
                                        directory=self.evaluator.directory, items=self.evaluator.items)
         self._changed, self._recorded, self._persisted, self.last = set(), None, {}, None
         self.feedback = Quieting(self.config, self.store)
+        self._replied = set()
 
     def _take(self, report: CycleReport, ev: Evaluation) -> None:
         """Make ``ev`` the evaluation acted on (``self.last`` and ``report``'s findings)."""
@@ -392,6 +407,10 @@ class Engine:
         added = self.planner.plan(self.store, report.findings, now, dry_run=self.config.daemon.dry_run or self.preview,
                                   record=not self.preview, quiet=frozenset(f.rule for f in report.quiet))
         self._recorded |= {f.key for f in report.findings}
+        if self.last is not None and self.last.commands:
+            added += self.planner.plan_replies(
+                self.store, replies.answers(self, self.last, now), now,
+                dry_run=self.config.daemon.dry_run or self.preview, record=not self.preview, planned=self._replied)
         report.planned = len(added)
         for row in added:
             if row.status == OutboxStatus.DRY_RUN:

@@ -35,10 +35,14 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Callable, Iterable
 
+from bridge.actions.render import format_deadline
 from bridge.config import Config
+from bridge.core.businesstime import Duration
 from bridge.core.model import MENTION, Account, AccountInfo, Event, ItemRef, ItemSnapshot
 from bridge.core.people import Directory, SeenAccount
+from bridge.engine.away import AwayBook
 from bridge.store import Link, Store
+from rules import commands as commands_rule
 from rules import handoff as handoff_rule
 from rules import promise as promise_rule
 from rules import standoff as standoff_rule
@@ -48,7 +52,7 @@ from rules.spec import ASSIGNEE, Rule
 WORDING = frozenset({"need", "next", "dry_run", "steps"})
 
 #: Bump when what a walk derives, or how it is written, changes: stored states are rebuilt.
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 class Evaluation:
@@ -69,6 +73,11 @@ class Evaluation:
         self.inhibited: list[handoff_rule.Finding] = inhibited or []
         self.standoffs: list[standoff_rule.StandoffFinding] = standoffs or []
         self.edges: list[standoff_rule.WaitEdge] = edges or []
+        #: ``/hb`` comments still owed a reply: (the comment's commands, each one's merged outcome
+        #: or ``None`` for the verbs the engine answers itself), newest last.
+        self.commands: list[tuple[list[commands_rule.Command], list[commands_rule.Outcome | None]]] = []
+        #: Items whose findings wait for a snooze to end (``/hb snooze``): item → end (aware UTC).
+        self.snoozed: dict[ItemRef, datetime] = {}
 
 
 class Snapshots:
@@ -160,6 +169,7 @@ class Evaluator:
         self.persist = persist
         self.directory = Directory(config)
         self.items = Snapshots(store)
+        self.away = AwayBook(config, self.directory, bots)  # absences: configured and by /hb away
         # promise rules walk like handoff rules (an obligation of the author, rules.promise)
         self.handoff_rules = [r for r in config.rules if r.detect in ("handoff", "promise")]
         self.standoff_rules = [r for r in config.rules if r.detect == "standoff"]
@@ -181,6 +191,11 @@ class Evaluator:
         self._deadlines: list[tuple[datetime, str, ItemRef]] = []  # heap: next deadline per settled walk
         self._next_deadline: dict[tuple[str, ItemRef], datetime] = {}  # the live heap entry of each walk
         self._ended: list[handoff_rule.Handoff] = []  # ended handoffs of walks since the last evaluation
+        # /hb comments read in walks, by reply key: (commands, outcomes per command per rule); kept
+        # until ``[commands] reply_within`` after the comment (replies are planned from them)
+        self._commands: dict[str, tuple[list[commands_rule.Command], list[list[commands_rule.Outcome]]]] = {}
+        self._snoozed: dict[ItemRef, datetime] = {}  # item -> end of its latest snooze
+        self._contexts: dict[str, commands_rule.CommandContext] = {}
         self._now: datetime | None = None
 
     # ------------------------------------------------------------------ identity
@@ -209,12 +224,16 @@ class Evaluator:
             # what a walk reads of a rule; wording and steps do not change it (reassign targets below)
             "rules": [r.model_dump(mode="json", exclude=WORDING) for r in (*self.handoff_rules, *self.standoff_rules)],
             "targets": {r.name: sorted(map(str, self.targets(r))) for r in self.handoff_rules},
-            "people": {n: p.model_dump(mode="json") for n, p in cfg.people.items()},
+            # configured absences are in it; a person with none dumps as before (no re-walk on upgrade)
+            "people": {n: p.model_dump(mode="json", exclude=None if p.away else {"away"}) for n, p in cfg.people.items()},
             "defaults": cfg.defaults.model_dump(mode="json"),
             "promises": cfg.promises.model_dump(mode="json"),
+            "commands": cfg.commands.model_dump(mode="json"),
             "matched": self.directory.matches(),
             "bots": sorted(map(str, self.bots())),
         }
+        if cfg.teams:  # only when set, so a config without teams keeps its stored states
+            payload["teams"] = {n: t.model_dump(mode="json") for n, t in cfg.teams.items()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     # ------------------------------------------------------------------ refresh
@@ -272,6 +291,8 @@ class Evaluator:
         self._reindex_links(None, self.store.links())
         fingerprint = self.fingerprint()
         stored, states, dirty = self.store.walk_states()
+        # commands on dirty items are read when those are walked, so whose absence changed is known
+        self.away.load(self.store, skip=dirty if stored == fingerprint and not rebuild else frozenset())
         if stored == fingerprint and not rebuild:
             for ref, data in states.items():
                 self._restore(ref, data)
@@ -322,21 +343,49 @@ class Evaluator:
             neighbours |= self.mentions.get(ref, set())
         self.items.load(refs)
         events: dict[ItemRef, list[Event]] = dict(self.store.events_by_item(neighbours))
+        away = self.away.take(e for evs in events.values() for e in evs)  # before any walk uses them
         for ref in refs:
             linked = [e for other in self.mentions.get(ref, ()) for e in events.get(other, ())]
             self._walk_one(ref, events.get(ref, []), linked)
-        return len(refs)
+        extra = self._holding(away) - refs if away else set()
+        if extra:  # an absence changed: the handoffs its person holds (or was delegated) are routed again
+            self._walk(extra)
+            self._save(extra)
+        return len(refs) + len(extra)
+
+    def _holding(self, identities: set[str]) -> set[ItemRef]:
+        """Items with an open handoff whose receiver, or whom it was delegated from, is one of ``identities``."""
+        return {ref for walks in self.walks.values() for ref, walk in walks.items()
+                if any(self.who(h.receiver) in identities or (h.delegated_from and self.who(h.delegated_from) in identities)
+                       for h, _ in walk.open)}
+
+    def absences(self, identity: str | None = None):
+        """Every absence known (``bridge.core.availability.Absence``, oldest first), or ``identity``'s
+        (``Evaluator.who`` of an account): configured ones and those ``/hb away`` set."""
+        if not self._loaded:
+            self.refresh(None)
+        return self.away.absences(identity)
+
+    def away_commands(self):
+        """Every ``/hb away`` / ``/hb back`` read (``rules.away.AwayCommand``, oldest first), with
+        the absence each set and, in ``problem``, what was not taken."""
+        if not self._loaded:
+            self.refresh(None)
+        return self.away.commands()
 
     def _walk_one(self, ref: ItemRef, evs: list[Event], linked_events: list[Event]) -> None:
         snapshot = self.items.get(ref)
         bots = self.bots()
+        commented = self._commands_in(ref, evs, bots)
+        muted = False
         for rule in self.handoff_rules:
             if rule.tools and ref.tool not in rule.tools:
                 continue
             if rule.detect == "promise":
                 walk = promise_rule.walk_item(
                     rule, ref, evs, snapshot, bots=bots, schedule_for=self.directory.schedule_for, who=self.who,
-                    patterns=self.config.promises.compiled(), linked_events=linked_events)
+                    patterns=self.config.promises.compiled(), linked_events=linked_events, commands=bool(commented))
+                self._take_outcomes(walk.outcomes)
                 self._ended.extend(walk.done)
                 self._set_walk(rule.name, ref, handoff_rule.ItemWalk(open=walk.open) if walk.open else None)
                 continue
@@ -350,11 +399,106 @@ class Evaluator:
                 linked_events=linked_events,
                 due_deadline_for=(lambda acct, due, r=rule: handoff_rule.due_deadline(self.directory.schedule_for(acct), due, r.before_due))
                 if rule.before_due else None,
+                commands=self._context(rule) if commented else None,
+                availability=self.away.router(),
+                team_for=self._team_for,
             )
+            muted = muted or walk.muted
+            self._take_outcomes(walk.outcomes)
             self._ended.extend(walk.done)
             self._set_walk(rule.name, ref, handoff_rule.ItemWalk(open=walk.open) if walk.open else None)
-        edges = standoff_rule.review_edges(ref, evs, snapshot, bots=bots, who=self.who) if self.standoff_rules else []
+        edges = standoff_rule.review_edges(ref, evs, snapshot, bots=bots, who=self.who) if self.standoff_rules and not muted else []
         self._set_review_edges(ref, edges)
+        self._snoozed.pop(ref, None)
+        for key, (given, per) in commented:
+            for c, rule_outcomes in zip(given, per):
+                if c.verb == "snooze" and any(o.status == "applied" for o in rule_outcomes):
+                    until = self._context(None).snooze_until(
+                        c.actor, c.at, commands_rule.snooze_length(c.args, self.config.commands.max_snooze))
+                    self._snoozed[ref] = max(self._snoozed.get(ref, until), until)
+
+    # ------------------------------------------------------------------ commands
+
+    def _commands_in(self, ref: ItemRef, evs: list[Event], bots) -> list:
+        """Index ``ref``'s ``/hb`` comments (within ``reply_within`` of the latest evaluation, or all
+        when none yet) for replies; returns ``[(reply key, (commands, outcomes per command))]`` of
+        every command comment on the item (their outcomes are filled in as the rules walk)."""
+        if not self.config.commands.enabled:
+            return []
+        out = []
+        for ev in evs:
+            given = commands_rule.commands_of(ev, bots)
+            if not given:
+                continue
+            key = commands_rule.reply_key(ref, ev.id)
+            entry = (given, [[] for _ in given])
+            self._commands[key] = entry
+            out.append((key, entry))
+        return out
+
+    def command_outcomes(self, ref: ItemRef) -> list[tuple[commands_rule.Command, commands_rule.Outcome | None]]:
+        """Every ``/hb`` command on ``ref`` walked since the last evaluation pruned old ones (call
+        ``refresh({ref})`` first), oldest first, each with its outcome merged over the rules
+        (``None``: a verb the engine answers, or one no rule acted on)."""
+        out = []
+        prefix = commands_rule.reply_key(ref, "")
+        for key, (given, per) in self._commands.items():
+            if key.startswith(prefix):
+                out += [(c, commands_rule.merge(p)) for c, p in zip(given, per)]
+        return sorted(out, key=lambda pair: pair[0].at)
+
+    def _take_outcomes(self, outcomes) -> None:
+        for o in outcomes:
+            entry = self._commands.get(o.command.key)
+            if entry is None:
+                continue
+            given, per = entry
+            for i, c in enumerate(given):
+                if c == o.command:
+                    per[i].append(o)
+
+    def _context(self, rule: Rule | None) -> commands_rule.CommandContext:
+        """The ``rules.commands.CommandContext`` of ``rule`` (``None``: one with no leads)."""
+        name = rule.name if rule is not None else ""
+        ctx = self._contexts.get(name)
+        if ctx is not None:
+            return ctx
+        directory = self.directory
+        leads = frozenset(filter(None, (self.who(directory.account(p, tool)) or f"person:{p}"
+                                        for p in (getattr(rule, "leads", None) or ()) for tool in ("github", "jira", "asana"))))
+
+        def when(account: Account, at: datetime) -> str:
+            return format_deadline(at, directory.schedule_for(account).timezone)
+
+        def resolve(c: commands_rule.Command) -> Account | None:
+            word = commands_rule.target_word(c.args)
+            if word is None:
+                return None
+            if word in self.config.people:
+                return directory.account(word, c.item.tool)
+            for m in c.mentions:
+                if word.casefold() in (m.id.casefold(), (directory.person(m) or "").casefold()):
+                    return m
+            known = directory.account_for_identity(word, c.item.tool)
+            if known is not None:
+                return known
+            if c.item.tool == "github":
+                return Account("github", word)
+            return c.mentions[0] if len(c.mentions) == 1 else None
+
+        ctx = commands_rule.CommandContext(
+            leads=leads,
+            team_leads=directory.team_leads,
+            snooze_until=lambda acct, at, length: directory.schedule_for(acct).add(at, length),
+            pause=lambda acct, deadline, start, until: _paused(directory.schedule_for(acct), deadline, start, until),
+            resolve=resolve,
+            describe=lambda acct: self.name(acct) if acct is not None else "nobody",
+            when=when,
+            max_snooze=self.config.commands.max_snooze,
+        )
+        self._contexts[name] = ctx
+        return ctx
+
 
     def _set_walk(self, rule: str, ref: ItemRef, walk: handoff_rule.ItemWalk | None) -> None:
         if walk is None:
@@ -411,6 +555,15 @@ class Evaluator:
             return self.directory.account(person, tool) if person else None
 
         return status_owner
+
+    def _team_for(self, ev: Event) -> handoff_rule.TeamTarget | None:
+        """The configured team of a team review request (``rules.handoff.walk_item``'s ``team_for``):
+        ``None`` when no ``[teams.*]`` names it, or its lead has no account in the item's tool."""
+        team = self.directory.team_for_request(ev.label, ev.item)
+        lead = self.directory.account(team.lead, ev.item.tool) if team is not None else None
+        if lead is None:
+            return None
+        return handoff_rule.TeamTarget(team.name, lead, self.directory.team_identities(team))
 
     # ------------------------------------------------------------------ stored state
 
@@ -480,7 +633,8 @@ class Evaluator:
                 continue
             hs, fs = handoff_rule.settle(walk, now)
             self._settled[key] = (hs, fs)
-            upcoming = min((h.deadline for h in hs if h.deadline > now), default=None)
+            bounds = [t for h, _ in walk.open for t in (h.active_from, h.active_until) if t is not None]  # legs
+            upcoming = min((t for t in [*(h.wakes_at for h in hs), *bounds] if t > now), default=None)
             if upcoming is None:
                 self._next_deadline.pop(key, None)
             elif self._next_deadline.get(key) != upcoming:
@@ -503,6 +657,16 @@ class Evaluator:
             edges.update(graph.edges)
         out.edges = list(edges.values())
         out.findings, out.inhibited = self.inhibit(overdue, out.standoffs)
+        if self._snoozed:  # a standoff on a snoozed item waits too
+            out.snoozed = {ref: until for ref, until in self._snoozed.items() if until > now}
+            out.standoffs = [f for f in out.standoffs if not any(r in out.snoozed for r in getattr(f, "items", (f.item,)))]
+        horizon = now - self.config.commands.reply_within.wall()
+        for key, (given, per) in list(self._commands.items()):
+            if given[-1].at < horizon:
+                del self._commands[key]
+                continue
+            out.commands.append((given, [commands_rule.merge(p) for p in per]))
+        out.commands.sort(key=lambda entry: entry[0][0].at)
         return out
 
     def inhibit(self, overdue: list[handoff_rule.Finding], standoffs: list[standoff_rule.StandoffFinding]
@@ -533,21 +697,50 @@ def _account(s: str | None) -> Account | None:
     return Account(tool, ident)
 
 
+def _paused(schedule, deadline: datetime, start: datetime, until: datetime) -> datetime:
+    """A deadline after a snooze from ``start`` to ``until`` (``rules.commands.CommandContext.pause``):
+    the business time left at ``start`` resumes at ``until``; a deadline already past moves by the
+    snooze's business length."""
+    if deadline > start:
+        return schedule.add(until, _as_duration(schedule.between(start, deadline)))
+    return schedule.add(deadline, _as_duration(schedule.between(start, until)))
+
+
+def _as_duration(td) -> Duration:
+    return Duration(seconds=max(0, int(td.total_seconds())))
+
+
 def _handoff_json(h: handoff_rule.Handoff) -> list:
     row = [h.key, str(h.sender) if h.sender else None, str(h.receiver), h.trigger, h.sent_at.isoformat(),
            h.sent_event, h.deadline.isoformat()]
-    if h.trigger in handoff_rule.NOT_PASSES:  # what the nudge quotes, or what is missing
+    leg = {k: v for k, v in (("from", h.active_from), ("until", h.active_until), ("away_until", h.away_until),
+                             ("not_before", h.not_before)) if v is not None}
+    leg = {k: v.isoformat() for k, v in leg.items()}
+    if h.delegated_from is not None:
+        leg["delegated_from"] = str(h.delegated_from)
+    if h.away_note:
+        leg["note"] = h.away_note
+    if h.team:  # the team handed to (or, incomplete, the unconfigured team's slug)
+        leg["team"] = h.team
+    if h.trigger in handoff_rule.NOT_PASSES or leg:  # what the nudge quotes, or what is missing
         row += [h.quote, h.action, h.promised.isoformat() if h.promised else None]
+    if leg:  # a snooze's end (rules.commands), a team, a leg of a handoff routed around an absence (rules.away)
+        row.append(leg)
     return row
 
 
 def _handoff_from(rule: str, ref: ItemRef, row: list) -> handoff_rule.Handoff:
     key, sender, receiver, trigger, sent_at, sent_event, deadline = row[:7]
     quote, action, promised = (row[7:10] + [None, None, None])[:3] if len(row) > 7 else ("", "", None)
+    leg = row[10] if len(row) > 10 and isinstance(row[10], dict) else {}
+    when = {k: datetime.fromisoformat(leg[k]) if leg.get(k) else None for k in ("from", "until", "away_until", "not_before")}
     return handoff_rule.Handoff(key=key, rule=rule, item=ref, sender=_account(sender), receiver=_account(receiver),
                                 trigger=trigger, sent_at=datetime.fromisoformat(sent_at), sent_event=sent_event,
                                 deadline=datetime.fromisoformat(deadline), quote=quote or "", action=action or "",
-                                promised=datetime.fromisoformat(promised) if promised else None)
+                                promised=datetime.fromisoformat(promised) if promised else None,
+                                not_before=when["not_before"], active_from=when["from"], active_until=when["until"],
+                                away_until=when["away_until"], delegated_from=_account(leg.get("delegated_from")),
+                                away_note=leg.get("note", ""), team=leg.get("team", ""))
 
 
 def _edge_json(e: standoff_rule.WaitEdge) -> list:

@@ -9,7 +9,7 @@ The arithmetic and the settings are ``rules.feedback``; the commands that give f
 Counted over the window ``(now - [feedback] window, now]`` (wall time), per rule:
 
 - **nudges**: findings of the rule whose first step (``step = 0``) went out: an outbox row in
-  ``done`` with ``sent_at`` in the window (``bridge.actions.outbox.OutboxStatus``; rows still
+  ``done`` with ``sent_at`` in the window (the replies to ``/hb`` commands are not nudges) (``bridge.actions.outbox.OutboxStatus``; rows still
   being reconciled by marker count once they are confirmed). A standoff's comment on each of
   its items is one nudge.
 - **acknowledged**: handoffs of the rule now ``received`` whose end (``ended_at``) lies in the
@@ -46,6 +46,8 @@ log = get_logger("bridge.engine.feedback")
 QUIET_STATE = ("@feedback", "quiet")
 #: Outbox states of a first step that went out.
 SENT_NUDGE = (OutboxStatus.DONE.value,)
+#: ``finding_key`` prefix of the replies to ``/hb`` commands (``Command.key``): answers, never nudges.
+COMMAND_REPLY = "cmd:"
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def figures(store: Store, rules: list[Rule], now: datetime, window: timedelta,
     limits = limits or (lambda rule: FeedbackSettings().limits(rule.feedback))
     since = now - window
     names = [r.name for r in rules]
-    sent = store.first_steps_sent(names, SENT_NUDGE, since, now) if names else {}
+    sent = store.first_steps_sent(names, SENT_NUDGE, since, now, not_prefix=COMMAND_REPLY) if names else {}
     acked = store.received_after_first_step(names, SENT_NUDGE, HandoffState.RECEIVED.value, since, now) if names else {}
     said = store.feedback_counts(names, since, now) if names else {}
     out: dict[str, RuleFeedback] = {}

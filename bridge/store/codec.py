@@ -108,6 +108,7 @@ def item_to_json(it: ItemSnapshot) -> str:
             "due": it.due.isoformat() if it.due else None,
             "blocked_by": [[r.tool, r.key] for r in it.blocked_by],
             **({"description": it.description} if it.description else {}),
+            **({"flagged_since": it.flagged_since.isoformat()} if it.flagged_since else {}),
         },
         sort_keys=True,
     )
@@ -146,6 +147,7 @@ def row_to_item(row: ItemRow) -> ItemSnapshot:
         due=_stored_due(row.tool, d.get("due")),
         blocked_by=tuple(ItemRef(*r) for r in d.get("blocked_by", [])),
         description=d.get("description"),
+        flagged_since=datetime.fromisoformat(d["flagged_since"]) if d.get("flagged_since") else None,
     )
 
 

@@ -425,6 +425,20 @@ class Store:
                     added.append(old)
         return added
 
+    def plan_rows(self, outbox: list[OutboxRow]) -> list[OutboxRow]:
+        """Add the ``outbox`` rows not yet planned (by key; ``ON CONFLICT DO NOTHING``, safe with
+        replicas), in one transaction, with no finding (a reply to a ``/hb`` command). Returns
+        the rows that were new."""
+        added: list[OutboxRow] = []
+        rows = OutboxRow.__table__
+        with self.session() as s:
+            for row in outbox:
+                got = s.exec(self._insert(rows).values(**row.model_dump()).on_conflict_do_nothing(
+                    index_elements=["key"]).returning(rows.c.key)).first()
+                if got is not None:
+                    added.append(row)
+        return added
+
     def findings(self) -> list[FindingRow]:
         with self.session() as s:
             return list(s.exec(select(FindingRow).order_by(FindingRow.at)))
@@ -618,16 +632,18 @@ class Store:
         return out
 
     def first_steps_sent(self, rules: list[str], statuses: tuple[str, ...], since: datetime,
-                         until: datetime) -> dict[str, int]:
+                         until: datetime, *, not_prefix: str | None = None) -> dict[str, int]:
         """``rule`` → findings whose first step (``step = 0``) has an outbox row in ``statuses``
         sent with ``since < sent_at <= until`` (one grouped ``count(DISTINCT finding_key)``: a
-        standoff's comment on each of its items is one nudge)."""
+        standoff's comment on each of its items is one nudge); rows whose ``finding_key`` starts
+        with ``not_prefix`` (the replies to commands, ``cmd:``) are not counted."""
         from sqlalchemy import func
 
         c = OutboxRow.__table__.c
         q = (select(c.rule, func.count(c.finding_key.distinct()))
              .where(c.rule.in_(rules), c.step == 0, c.status.in_(statuses),
-                    c.sent_at > aware_utc(since), c.sent_at <= aware_utc(until))
+                    c.sent_at > aware_utc(since), c.sent_at <= aware_utc(until),
+                    *([~c.finding_key.startswith(not_prefix, autoescape=True)] if not_prefix else []))
              .group_by(c.rule))
         with self.engine.connect() as conn:
             return {rule: n for rule, n in conn.execute(q)}
@@ -658,3 +674,15 @@ class Store:
         with self.session() as s:
             s.execute(stmt, [{"connector": connector, "scope": scope, "value": json.dumps(value, sort_keys=True),
                               "updated_at": now}])
+    # ---- commands in comments (availability: ``rules.away``)
+
+    def comments_like(self, patterns: tuple[str, ...]) -> list[Event]:
+        """Stored ``commented`` events whose data matches any of the ``LIKE`` ``patterns``
+        (case-insensitive: ``ILIKE`` on PostgreSQL), oldest first. One scan of the events table (the
+        evaluator runs it once per start); the caller reads the text itself (a pattern only narrows)."""
+        from sqlalchemy import or_
+
+        with self.session() as s:
+            q = select(EventRow).where(EventRow.kind == EventKind.COMMENTED.value,
+                                       or_(*(EventRow.data.ilike(p) for p in patterns)))
+            return [row_to_event(r) for r in s.exec(q.order_by(EventRow.at, EventRow.pk))]

@@ -194,7 +194,8 @@ def map_timeline(ref: ItemRef, entries: list[dict]) -> TimelineMapping:
       ``actor``.
     - ``review_requested``/``review_request_removed`` → subject ``requested_reviewer``;
       actor ``review_requester``, else ``actor``, else ``None`` (a deleted "ghost" user:
-      the request stands, its sender unknown). A team request is skipped.
+      the request stands, its sender unknown). A team's request or its removal (``requested_team``
+      instead of ``requested_reviewer``) has ``subject`` ``None`` and ``label`` ``team:<slug>``.
     - ``reviewed`` → actor ``user``, ``review_state`` lower-cased, ``text`` = body,
       ``mentions``, at ``submitted_at``. A ``pending`` review is skipped.
     - ``review_dismissed`` → actor ``actor`` (the dismisser), at ``created_at`` (the
@@ -291,9 +292,10 @@ def _review_request(kind: EventKind) -> Callable[[ItemRef, dict], _Handled]:
     def handle(ref: ItemRef, entry: dict) -> _Handled:
         if entry.get("requested_reviewer") is None:
             team = entry.get("requested_team")
-            if team is not None and kind == EventKind.REVIEW_REQUESTED and isinstance(team, dict):
+            if team is not None and isinstance(team, dict):
                 # A team is not a person: no receiver (``subject`` None), the team named in ``label``
-                # (``team:<slug>``), so a rule that requires a receiver asks the requester for one.
+                # (``team:<slug>``): a configured [teams.*] receives it as a team, else the requester
+                # is asked for one person; its removal (same shape) withdraws that.
                 actor = _actor(entry, "review_requester", "actor") if (entry.get("review_requester") or entry.get("actor")) else None
                 return [make_event(ref, kind, _vendor_id(entry, "ev"), time_at(entry, "created_at", "entry"), actor=actor,
                                    label=f"team:{team.get('slug') or team.get('name') or '?'}")], []

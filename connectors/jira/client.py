@@ -128,8 +128,10 @@ class JiraConnector:
                  deployment: str = "cloud", email: str | None = None,
                  overlap: timedelta = timedelta(minutes=2), timeout: float = 10.0,
                  page_size: int = 100, clock: Callable[[], datetime] | None = None,
-                 backfill: timedelta | None = None):
+                 backfill: timedelta | None = None, flagged_field: str = mapping.DEFAULT_FLAGGED_FIELD):
         self.name = name
+        self.flagged_field = flagged_field  # the site's "Flagged" custom field, read with the others
+        self._fields = ",".join([*FIELDS, flagged_field])
         self.backfill = backfill  # first poll of a JQL: only issues updated this recently (None: all)
         self.base_url = base_url.rstrip("/")
         self.cloud = deployment == "cloud"
@@ -153,7 +155,8 @@ class JiraConnector:
         """Build from a validated ``[connectors.<name>]`` section and its resolved token."""
         return cls(name, base_url=cfg.base_url, token=token, jql=cfg.jql, deployment=cfg.deployment,
                    email=cfg.email, overlap=cfg.overlap.wall(), timeout=cfg.timeout.wall().total_seconds(),
-                   page_size=cfg.page_size, clock=clock, backfill=cfg.backfill_window())
+                   page_size=cfg.page_size, clock=clock, backfill=cfg.backfill_window(),
+                   flagged_field=cfg.flagged_field)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -225,7 +228,7 @@ class JiraConnector:
             token = None
             while True:
                 params = {"jql": jql, "maxResults": self.page_size, "expand": "changelog",
-                          "fields": ",".join(FIELDS)}
+                          "fields": self._fields}
                 if token:
                     params["nextPageToken"] = token
                 body = self._call("GET", "/rest/api/3/search/jql", params=params) or {}
@@ -236,7 +239,7 @@ class JiraConnector:
         start = 0
         while True:
             params = {"jql": jql, "startAt": start, "maxResults": self.page_size, "expand": "changelog",
-                      "fields": ",".join(FIELDS)}
+                      "fields": self._fields}
             body = self._call("GET", "/rest/api/2/search", params=params) or {}
             issues = body.get("issues") or []
             yield issues
@@ -286,7 +289,8 @@ class JiraConnector:
                 key = raw.get("key", "?")
                 try:
                     comments = self._all_comments(raw)
-                    m = mapping.map_issue(raw, histories=full.get(key), comments=comments, site=self.base_url)
+                    m = mapping.map_issue(raw, histories=full.get(key), comments=comments, site=self.base_url,
+                                          flagged_field=self.flagged_field)
                 except (ValueError, KeyError, TypeError) as exc:
                     skipped.append((str(key), f"malformed issue: {exc}"))
                     continue
@@ -304,7 +308,7 @@ class JiraConnector:
                     continue
                 if remote is not None:
                     m = mapping.map_issue(raw, histories=full.get(key), comments=comments,
-                                          site=self.base_url, remote_links=remote)
+                                          site=self.base_url, remote_links=remote, flagged_field=self.flagged_field)
                 events.extend(m.events)
                 items.append(m.item)
                 skipped.extend(m.skipped)
@@ -417,7 +421,7 @@ class JiraConnector:
             raise errors.PermanentError(self.tool, f"fetch: {ref.tool}:{ref.key} is not a Jira issue")
         try:
             raw = self._call("GET", f"/rest/api/{self._v}/issue/{ref.key}",
-                             params={"expand": "changelog", "fields": ",".join(FIELDS)})
+                             params={"expand": "changelog", "fields": self._fields})
         except errors.NotFound:
             return PollResult(requests=self.requests - before)
         if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
@@ -428,7 +432,7 @@ class JiraConnector:
             histories = self._full_changelogs([raw], {}).get(key)
             remote = self._remote_links(raw, histories, None)
             m = mapping.map_issue(raw, histories=histories, comments=self._all_comments(raw),
-                                  site=self.base_url, remote_links=remote)
+                                  site=self.base_url, remote_links=remote, flagged_field=self.flagged_field)
         except errors.NotFound:
             return PollResult(requests=self.requests - before)
         except (ValueError, KeyError, TypeError) as exc:

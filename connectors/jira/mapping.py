@@ -53,6 +53,18 @@ spec ``User``), plus accounts named by changelog ``assignee`` items and mentions
 Status categories: ``statusCategory.key`` ``new`` → TODO, ``indeterminate`` →
 IN_PROGRESS (IN_REVIEW when the status name says "review"), ``done`` → DONE; a status
 named like "blocked", "waiting" or "on hold" → BLOCKED whatever its category.
+
+Flagged (Jira Software's flag, an impediment): a custom multi-checkbox field named "Flagged"
+whose one option is "Impediment" (its id differs per site; ``customfield_10021`` on most Cloud
+sites, ``[connectors.jira] flagged_field``). In ``fields`` it reads ``[{"self": …, "value":
+"Impediment", "id": "10019"}]`` when set, ``null`` when not (the agile API's ``IssueBean`` shows
+the same as ``"flagged": true``, ``software-swagger.v3.json``); a changelog item reads ``{"field":
+"Flagged", "fieldtype": "custom", "fieldId": "customfield_…", "from": null, "fromString": null,
+"to": "[10019]", "toString": "Impediment"}`` when set and the reverse when cleared. The item maps
+to ``labeled``/``unlabeled`` events with ``label`` ``bridge.core.model.FLAGGED`` (id suffix
+``:flag``), and a flagged issue's snapshot has ``flagged_since`` (the last flagging's time) and
+status category BLOCKED (unless done). The field decides when the issue carries it, else the
+changelog's last Flagged item.
 """
 
 from __future__ import annotations
@@ -62,8 +74,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
-from bridge.core.model import (BLOCKED_BY, Account, AccountInfo, Event, EventKind, ItemKind, ItemRef, ItemSnapshot,
-                          StatusCategory, Tool, link_kind)
+from bridge.core.model import (BLOCKED_BY, FLAGGED, Account, AccountInfo, Event, EventKind, ItemKind, ItemRef,
+                               ItemSnapshot, StatusCategory, Tool, link_kind)
 from connectors.textrefs import BLOCKED_BY_TYPE, TextRef, find_refs, says_blocked
 
 TOOL = Tool.JIRA.value
@@ -404,6 +416,11 @@ def map_histories(
                     events.append(ev(i, EventKind.DUE_CHANGED, due=due))
                 elif fld == "description":
                     events.append(ev(i, EventKind.DESCRIPTION_CHANGED, text=to_s or ""))  # "" = cleared
+                elif it["field"] == FLAGGED_FIELD_NAME:  # Jira Software's flag (an impediment)
+                    if to_s or to:
+                        events.append(ev(i, EventKind.LABELED, ":flag", label=FLAGGED))
+                    elif frm_s or frm:
+                        events.append(ev(i, EventKind.UNLABELED, ":flag", label=FLAGGED))
                 elif fld == "resolution":
                     if to or to_s:
                         events.append(ev(i, EventKind.CLOSED))
@@ -419,6 +436,38 @@ def map_histories(
             except Malformed as exc:
                 skipped.append((f"{where} item {i}", f"malformed changelog item: {exc}"))
     return events, skipped
+
+
+#: The changelog ``field`` of Jira Software's flag (a custom field; its ``fieldId`` varies by site).
+FLAGGED_FIELD_NAME = "Flagged"
+
+#: The flag's field id on most Jira Cloud sites (company-managed projects); see ``flagged_field``.
+DEFAULT_FLAGGED_FIELD = "customfield_10021"
+
+
+def flagged_value(value: Any) -> bool | None:
+    """Whether a ``fields.<flagged field>`` value says the issue is flagged: a non-empty list of
+    options (``[{"value": "Impediment", "id": "10019"}]``), ``true`` (agile API), ``null``/``[]``/
+    ``false`` when not; ``None`` when the value is no such shape (the field id names another field)."""
+    if value is None or value is False or value == []:
+        return False
+    if value is True:
+        return True
+    if isinstance(value, list) and all(isinstance(o, dict) and ("value" in o or "id" in o) for o in value):
+        return True
+    return None
+
+
+def _flagged_since(fields: dict, flagged_field: str | None, events: list[Event], updated: datetime) -> datetime | None:
+    flags = [e for e in events if e.label == FLAGGED and e.id.endswith(":flag")
+             and e.kind in (EventKind.LABELED, EventKind.UNLABELED)]
+    now = flagged_value(fields.get(flagged_field)) if flagged_field and flagged_field in fields else None
+    if now is None:  # not read (or not the flag's shape): the changelog's last Flagged item says
+        now = bool(flags) and flags[-1].kind == EventKind.LABELED
+    if not now:
+        return None
+    set_at = [e.at for e in flags if e.kind == EventKind.LABELED]
+    return max(set_at) if set_at else updated  # flagged before the changelog we read: no earlier than its update
 
 
 def _due(value: Any) -> date | None:
@@ -579,6 +628,7 @@ def map_issue(
     comments: list | None = None,
     site: str | None = None,
     remote_links: list | None = None,
+    flagged_field: str | None = DEFAULT_FLAGGED_FIELD,
 ) -> IssueMapping:
     """Map one ``IssueBean`` to its snapshot, events and the accounts it shows.
 
@@ -590,6 +640,8 @@ def map_issue(
         site: browse root for ``url`` (default: taken from the issue's ``self`` link).
         remote_links: the issue's ``RemoteIssueLink`` list when it was read (``None``: not
             read; their targets are then missing from ``links``/``blocked_by``).
+        flagged_field: the id of the site's "Flagged" field (see the module docstring); when the
+            issue's ``fields`` carry it, it says whether the issue is flagged now.
 
     Snapshot ``links``: every item linked now: native ``issuelinks``, items named in the
     description, in any comment, and in remote links. ``blocked_by``: native links read
@@ -688,6 +740,9 @@ def map_issue(
         for a in e.mentions:
             seen.named(a.id, names.get(a.id))
 
+    flagged_since = _flagged_since(f, flagged_field, events, updated)
+    if flagged_since is not None and category != StatusCategory.DONE:
+        category = StatusCategory.BLOCKED
     root = site if site is not None else site_of(raw.get("self"))
     item = ItemSnapshot(
         ref=ref,
@@ -705,6 +760,7 @@ def map_issue(
         due=_due(f.get("duedate")),
         blocked_by=tuple(dict.fromkeys(blocked)),
         description=body_text(f.get("description"))[0].strip() or None,
+        flagged_since=flagged_since,
     )
     return IssueMapping(item=item, events=events, skipped=skipped, accounts=seen.infos())
 

@@ -29,11 +29,22 @@ class JiraConnectorConfig(ConnectorSettings):
     jql: list[Text] = Field(min_length=1, json_schema_extra={"uniqueItems": True}, description='e.g. "project = WEB"')
     overlap: DurationField = Field(default="2m", validate_default=True, description="wall clock; JQL has minute granularity")
     page_size: int = Field(default=100, ge=1, le=5000, description="issues per search page")
+    flagged_field: str = Field(default="customfield_10021",
+                                description='id of the site\'s "Flagged" field (GET /rest/api/3/field, name '
+                                            '"Flagged"); a flagged issue is blocked. Changelogs are read by name')
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
         return http_url(value, "https://acme.atlassian.net")
+
+    @field_validator("flagged_field")
+    @classmethod
+    def _flagged_field(cls, value: str) -> str:
+        if not re.fullmatch(r"customfield_\d+", value):
+            raise ValueError('expected a custom field id such as customfield_10021 (GET /rest/api/3/field lists '
+                             'the one named "Flagged")')
+        return value
 
     @field_validator("jql")
     @classmethod

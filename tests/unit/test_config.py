@@ -457,3 +457,13 @@ def test_jira_and_asana_sections():
     assert "connectors.jira.jql: leave ORDER BY out" in line
     line = one_problem(base + asana.replace('"1201"', '"legal"'))
     assert "connectors.asana.projects: expected a project gid" in line and "'legal'" in line
+
+
+def test_rule_leads_and_commands_settings():
+    line = one_problem(BASE.replace('next = "merge"', 'next = "merge"\nleads = ["laed"]'))
+    assert line == "config.toml:19: rules[0].leads[0]: unknown person, did you mean 'lead'? (got 'laed')"
+    config = parse_config(BASE.replace('next = "merge"', 'next = "merge"\nleads = ["lead"]')
+                          + '\n[commands]\nmax_snooze = "2d"\n', environ=ENV)
+    assert config.rules[0].leads == ["lead"] and str(config.commands.max_snooze) == "2d"
+    line = one_problem(BASE + '\n[commands]\nmax_snooze = "soon"\n')
+    assert "commands.max_snooze" in line and "'soon'" in line

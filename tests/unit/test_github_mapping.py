@@ -355,7 +355,8 @@ def test_partly_malformed_comment_group_keeps_the_good_comments():
 
 def test_team_review_request_has_no_receiver_person_request_maps():
     # Issue 17: a team's request is a handoff to nobody in particular (subject None, the team in
-    # label), so a rule's require = ["receiver"] can ask for a person; removing it is still skipped.
+    # label), so a rule's require = ["receiver"] can ask for a person; issue 16: its removal maps the
+    # same way (it withdraws a handoff to a configured team, or the request for an owner).
     ref = item_ref("acme/web", 12)
     base = {"id": 5, "event": "review_requested", "actor": {"login": "ana"}, "review_requester": {"login": "ana"},
             "created_at": "2025-03-09T13:08:59Z"}
@@ -363,9 +364,11 @@ def test_team_review_request_has_no_receiver_person_request_maps():
     person = {**base, "id": 6, "requested_reviewer": {"login": "ben"}}
     removed = {**team, "id": 7, "event": "review_request_removed"}
     result = map_timeline(ref, [team, person, removed])
-    assert result.skipped == [(2, "review_request_removed", "team review request: no person to hand to")]
-    team_ev, event = result.events
+    assert result.skipped == []
+    team_ev, event, removed_ev = result.events
     assert (team_ev.subject, team_ev.label, team_ev.actor) == (None, "team:justice-league", gh("ana"))
+    assert (removed_ev.kind, removed_ev.subject, removed_ev.label, removed_ev.id) == (
+        EventKind.REVIEW_REQUEST_REMOVED, None, "team:justice-league", "ev:7")
     assert (event.kind, event.actor, event.subject, event.id) == (EventKind.REVIEW_REQUESTED, gh("ana"), gh("ben"), "ev:6")
 
 

@@ -58,7 +58,15 @@ def explain(engine, ref: ItemRef) -> str:
         lines.append(_event_line(ev) + ("   (the daemon's own: never triggers or acknowledges)" if ev.actor in bots else ""))
     engine.evaluator.refresh(set())  # load (first use)
     engine.evaluator.refresh({ref})  # walk this item again: its ended handoffs are reported too
+    given = engine.evaluator.command_outcomes(ref)
     evaluation = engine.evaluate(engine.clock())
+    if given:
+        lines += ["", f"Commands ({len(given)}):"]
+        for c, o in given:
+            what = (f"{o.status.upper()} under rule {o.rule}: {o.text}" if o is not None else
+                    "answered by the daemon (why, help, away)" if c.verb in ("why", "help", "unknown", "away", "back")
+                    else "no rule acted on it")
+            lines.append(f"  {c.at:%Y-%m-%d %H:%M}Z  {c.line!r} by {c.actor.id} [{c.event}]: {what}")
     handoffs, findings = evaluation.handoffs, evaluation.findings + evaluation.inhibited
     for rule in engine.config.rules:
         if rule.detect == "standoff":
@@ -138,7 +146,8 @@ def explain(engine, ref: ItemRef) -> str:
              if not (rule := next(r for r in engine.config.rules if r.name == f.rule)).tools or ref.tool in rule.tools]
     if quiet:  # rules quieted by feedback (bridge.engine.feedback): their actions are recorded only
         lines += ["", "Feedback:"] + [f"  {f.line()}" for f in quiet]
-    rows = [r for r in store.outbox() if any(r.finding_key.startswith(f"{rule.name}:{ref.tool}:{ref.key}:") for rule in engine.config.rules)]
+    rows = [r for r in store.outbox() if any(r.finding_key.startswith(f"{rule.name}:{ref.tool}:{ref.key}:") for rule in engine.config.rules)
+            or r.finding_key.startswith(f"cmd:{ref.tool}:{ref.key}:")]
     if rows:
         lines += ["", "Actions:"]
         for r in rows:

@@ -8,8 +8,8 @@ wait-for edge (as the waiting item or as the item waited on). Each row has the t
 of a useful status (DESIGN.md "Vocabulary"):
 
 - **state**: ``BLOCKED`` when the item waits: it is the waiting item of a ``blocked_by`` or
-  ``status`` edge, it lies in a standoff, a handoff on it is overdue, or it blocks another
-  item and nobody holds it (nobody can move it). Otherwise
+  ``status`` edge, it lies in a standoff, a handoff on it is overdue, it is flagged (Jira's
+  "Flagged": an impediment), or it blocks another item and nobody holds it (nobody can move it). Otherwise
   ``MOVING``: its holder has the next action (a handoff within its deadline, a review
   request, changes to answer, or a blocker to finish).
 - **holder**: the receiver of a pending handoff on the item, else ``rules.standoff.holder``
@@ -45,7 +45,7 @@ class Blocker:
     """What a blocked item waits on: an item (``ref``) or a standoff / overdue handoff (``text``)."""
 
     text: str
-    kind: str  # blocked_by | status | standoff | overdue | no_owner
+    kind: str  # blocked_by | status | standoff | overdue | no_owner | flagged (Jira "Flagged", nothing named)
     ref: ItemRef | None = None
     url: str | None = None
     holder: str | None = None  # named person holding the blocker ("nobody" when ownerless)
@@ -76,6 +76,7 @@ class Row:
     decision: Decision | None = None
     in_standoff: bool = False
     ownerless: bool = False
+    away: list[str] = field(default_factory=list)  # a handoff delegated or waiting for a return (rules.away)
 
 
 @dataclass
@@ -219,7 +220,8 @@ class _Builder:
         passes = [h for h in handoffs if h.trigger != "promise"]  # a promise's author does not hold the item
         holder_acct = passes[0].receiver if passes else standoff_rule.holder(snap)
         unheld = [e for e in waited_on if e.holder is None and e.kind in WAITING_KINDS]  # nobody holds this blocker
-        blocked = bool(blocking or standoffs or overdue or unheld)
+        flagged = snap.flagged_since if snap is not None else None  # Jira "Flagged": an impediment
+        blocked = bool(blocking or standoffs or overdue or unheld or flagged)
         row = Row(
             item=ref,
             title=snap.title if snap else "",
@@ -258,11 +260,15 @@ class _Builder:
                 f"overdue handoff: {self.name(h.receiver)} has not acknowledged {_trigger_phrase(h.trigger)}",
                 "overdue", holder=self.name(h.receiver)))
 
+        if flagged is not None and not blocking:  # flagged with nothing named it waits on
+            row.blockers.append(Blocker(f"flagged as an impediment since {flagged:%Y-%m-%d %H:%M}Z", "flagged"))
+
         if unheld:
             waiters = ", ".join(dict.fromkeys(self.label(e.item) for e in unheld))
             row.blockers.append(Blocker(f"no owner: nobody holds it, and {waiters} waits on it", "no_owner"))
 
         row.decision = self.next_decision(ref, standoffs, blocking, handoffs, waits, waited_on)
+        row.away = list(dict.fromkeys(h.away_note for h in passes if h.away_note))
         return row
 
     def owner_deadline(self, edge: standoff_rule.WaitEdge) -> datetime | None:
@@ -406,6 +412,8 @@ def render_text(status: Status) -> str:
         if d is not None:
             by = f" by {d.by_local}" if d.by_local else ""
             lines.append(f"        next:    {d.who} to {d.what}{by}")
+        for note in r.away:
+            lines.append(f"        away:    {note}")
     if status.retrying:
         lines += ["", f"Retrying ({len(status.retrying)}): items whose own read failed; the rest of their scope goes on"]
         lines += [f"  {r.item_tool} {r.item_key}  {r.tries} failed, next read {r.next_try_at:%Y-%m-%d %H:%M}Z: {r.error}"
@@ -469,6 +477,7 @@ def to_json(status: Status) -> dict:
                 "age_seconds": int(r.age.total_seconds()),
                 "in_standoff": r.in_standoff,
                 "ownerless": r.ownerless,
+                "away": r.away,
             }
             for r in status.rows
         ],

@@ -104,6 +104,12 @@ class GitHubEmulator(LoopbackServer):
         """Withdraw ``reviewer``'s review request (timeline ``review_request_removed``)."""
         self.state.remove_review_request(repo, number, actor, reviewer, at)
 
+    def request_team_review(self, repo: str, number: int, actor: str, team: str,
+                            at: datetime | None = None, removed: bool = False) -> None:
+        """Request (``removed``: withdraw) team ``team``'s review on PR ``number`` (timeline
+        ``review_requested``/``review_request_removed`` with ``requested_team``)."""
+        self.state.request_team_review(repo, number, actor, team, at, removed=removed)
+
     def submit_review(self, repo: str, number: int, actor: str, state: str, body: str = "",
                       at: datetime | None = None) -> dict:
         """Submit a review (APPROVED | CHANGES_REQUESTED | COMMENTED); return the ``reviewed`` item."""

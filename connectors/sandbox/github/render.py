@@ -96,6 +96,21 @@ def simple_user(world: GitHubState, login: str) -> dict:
     }
 
 
+def team_json(org: str, slug: str) -> dict:
+    """Team object as a pull request's ``requested_teams`` and a timeline ``requested_team`` hold it
+    (the ``team`` schema's example in the GitHub REST description, ``requested_teams`` of
+    ``pulls/get``); ``name`` is the slug, ``id`` a stable number derived from ``org/slug``."""
+    tid = sum((i + 1) * ord(c) for i, c in enumerate(f"{org}/{slug}")) % 1_000_000 + 1
+    api = f"{API_ROOT}/organizations/{org}/team/{tid}"
+    return {
+        "id": tid, "node_id": node_id("Team", tid), "url": api,
+        "html_url": f"{HTML_ROOT}/orgs/{org}/teams/{slug}", "name": slug, "slug": slug,
+        "description": None, "privacy": "closed", "notification_setting": "notifications_enabled",
+        "permission": "pull", "type": "organization", "members_url": f"{api}/members{{/member}}",
+        "repositories_url": f"{api}/repos", "parent": None,
+    }
+
+
 def public_user(world: GitHubState, login: str) -> dict:
     """Public-user object (GET /users/{username}; RateLimiting.testRateLimiting.txt)."""
     u = world.users[login]
@@ -266,7 +281,8 @@ def pull_json(world: GitHubState, issue: Issue) -> dict:
         "merged_at": None, "merge_commit_sha": None,
         "assignee": assignees[0] if assignees else None, "assignees": assignees,
         "requested_reviewers": [simple_user(world, r) for r in issue.requested_reviewers],
-        "requested_teams": [], "labels": base["labels"], "milestone": None,
+        "requested_teams": [team_json(issue.repo.split("/")[0], t) for t in issue.requested_teams],
+        "labels": base["labels"], "milestone": None,
         "draft": False, "commits_url": f"{api}/commits",
         "review_comments_url": f"{api}/comments",
         "review_comment_url": f"{API_ROOT}/repos/{repo}/pulls/comments{{/number}}",

@@ -569,4 +569,4 @@ def _routes(app: Flask, state: GitHubState) -> None:  # noqa: C901 - one place f
                 raise GitHubError(404, "Not Found")
             return json_response(
                 {"users": [render.simple_user(state, r) for r in issue.requested_reviewers],
-                 "teams": []})
+                 "teams": [render.team_json(issue.repo.split("/")[0], t) for t in issue.requested_teams]})

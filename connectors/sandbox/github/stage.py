@@ -39,6 +39,8 @@ class GitHubStage(EmulatorStage):
       ``open_pull_request`` also ``branch`` (head ref, default ``hb/<N>``).
     - ``edit``: ``title`` and/or ``body``, the new text (a new title adds ``renamed``).
     - ``request_review`` / ``remove_review_request``: ``reviewer``.
+    - ``request_team_review`` / ``remove_team_review_request``: ``team`` (a team slug of the
+      repository's organisation, as in ``@acme/content``: ``"content"``).
     - ``review``: ``state`` (APPROVED | CHANGES_REQUESTED | COMMENTED), ``body``.
     - ``comment``: ``body``. ``assign`` / ``unassign``: ``assignee``.
     - ``label`` / ``unlabel``: ``label``. ``close``, ``reopen``: nothing more.
@@ -55,6 +57,8 @@ class GitHubStage(EmulatorStage):
         "open_pull_request": frozenset({"title", "body", "assignees", "branch"}),
         "request_review": frozenset({"reviewer"}),
         "remove_review_request": frozenset({"reviewer"}),
+        "request_team_review": frozenset({"team"}),
+        "remove_team_review_request": frozenset({"team"}),
         "review": frozenset({"state", "body"}),
         "comment": frozenset({"body"}),
         "assign": frozenset({"assignee"}),
@@ -129,6 +133,8 @@ class GitHubStage(EmulatorStage):
             e.request_review(repo, n, actor, self.account(act["reviewer"]), at=at)
         elif do == "remove_review_request":
             e.remove_review_request(repo, n, actor, self.account(act["reviewer"]), at=at)
+        elif do in ("request_team_review", "remove_team_review_request"):
+            e.request_team_review(repo, n, actor, str(act["team"]), at=at, removed=do.startswith("remove"))
         elif do == "review":
             e.submit_review(repo, n, actor, act.get("state", "APPROVED").upper(), act.get("body", ""), at=at)
         elif do == "comment":
@@ -181,6 +187,8 @@ def narrate(act: dict) -> str:
         "open_pull_request": f"{who} opens pull request {item} \"{act.get('title', '')}\"",
         "request_review": f"{who} requests {act.get('reviewer')}'s review on {item}",
         "remove_review_request": f"{who} withdraws the review request to {act.get('reviewer')} on {item}",
+        "request_team_review": f"{who} requests the {act.get('team')} team's review on {item}",
+        "remove_team_review_request": f"{who} withdraws the review request to the {act.get('team')} team on {item}",
         "review": f"{who} reviews {item}: {act.get('state', 'APPROVED').lower()}",
         "comment": f"{who} comments on {item}: \"{act.get('body', '')}\"",
         "assign": f"{who} assigns {item} to {act.get('assignee')}",

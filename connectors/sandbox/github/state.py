@@ -116,6 +116,7 @@ class Issue:
     assignees: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     requested_reviewers: list[str] = field(default_factory=list)
+    requested_teams: list[str] = field(default_factory=list)  # team slugs of the repository's org
     comment_ids: list[int] = field(default_factory=list)
     timeline: list[dict] = field(default_factory=list)  # {"at", "seq", "item"|"comment_id"}
     commits: list[str] = field(default_factory=list)
@@ -324,6 +325,21 @@ class GitHubState:
             self._event(issue, actor, "review_request_removed", at,
                         review_requester=render.simple_user(self, actor),
                         requested_reviewer=render.simple_user(self, reviewer))
+
+    def request_team_review(self, repo: str, number: int, actor: str, team: str,
+                            at: datetime | None = None, removed: bool = False) -> None:
+        """Request (or, ``removed``, withdraw) the review of the team ``team`` (a slug of the
+        repository owner's organisation) on PR ``number``: timeline ``review_requested`` /
+        ``review_request_removed`` with ``requested_team`` instead of ``requested_reviewer``."""
+        with self.lock:
+            issue = self.pr(repo, number)
+            if removed and team in issue.requested_teams:
+                issue.requested_teams.remove(team)
+            elif not removed and team not in issue.requested_teams:
+                issue.requested_teams.append(team)
+            self._event(issue, actor, "review_request_removed" if removed else "review_requested", at,
+                        review_requester=render.simple_user(self, actor),
+                        requested_team=render.team_json(repo.split("/")[0], team))
 
     def submit_review(self, repo: str, number: int, actor: str, state: str, body: str = "",
                       at: datetime | None = None) -> dict:

@@ -182,6 +182,10 @@ class JiraEmulator(LoopbackServer):
         """Remove ``label`` (no history if absent)."""
         self.state.remove_label(key, actor, label, at)
 
+    def set_flagged(self, key: str, actor: str, flagged: bool = True, at: datetime | None = None) -> None:
+        """Flag the issue as an impediment (``flagged``) or clear its flag: Jira Software's "Flagged"."""
+        self.state.set_flagged(key, actor, flagged, at)
+
     def set_duedate(self, key: str, actor: str, duedate: str | None,
                     at: datetime | None = None) -> None:
         """Set (``yyyy-MM-dd``) or clear the due date."""

@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.sandbox.jira.state import LINK_TYPES, STATUS_CATEGORIES, Issue, JiraState
+from connectors.sandbox.jira.state import (FLAG_OPTION, FLAG_OPTION_ID, FLAGGED_FIELD, LINK_TYPES, STATUS_CATEGORIES,
+                                           Issue, JiraState)
 
 #: Where driver reads (``JiraEmulator.issue``/``comment``) point ``self`` links.
 CANONICAL_ROOT = "https://emulator.atlassian.net"
@@ -40,7 +41,13 @@ SYSTEM_FIELDS = [  # (id, name, schema type, items, navigable)
     ("issuetype", "Issue Type", "issuetype", None, True),
     ("comment", "Comment", "comments-page", None, False),
 ]
-FIELD_IDS = [f[0] for f in SYSTEM_FIELDS]
+#: Custom fields the emulated site has: (id, name, schema, navigable). Jira Software's "Flagged".
+CUSTOM_FIELDS = [
+    (FLAGGED_FIELD, "Flagged", {"type": "array", "items": "option",
+                                "custom": "com.atlassian.jira.plugin.system.customfieldtypes:multicheckboxes",
+                                "customId": int(FLAGGED_FIELD.rsplit("_", 1)[1])}, True),
+]
+FIELD_IDS = [f[0] for f in SYSTEM_FIELDS] + [f[0] for f in CUSTOM_FIELDS]
 _AVATAR = "https://secure.gravatar.com/avatar/{}?d=identicon&s={}"
 _MENTION = re.compile(r"\[~accountid:([^\]\s]+)\]")
 
@@ -234,6 +241,8 @@ class JiraRenderer:
                         "avatarUrls": {f"{s}x{s}": f"{root}/secure/projectavatar?size={s}"
                                        for s in (48, 24, 16, 32)}},
             "issuetype": self.issuetype(issue.issuetype, ver, root),
+            FLAGGED_FIELD: [{"self": f"{root}/rest/api/{ver}/customFieldOption/{FLAG_OPTION_ID}",
+                             "value": FLAG_OPTION, "id": FLAG_OPTION_ID}] if issue.flagged else None,
             "comment": {"comments": comments,
                         "self": f"{root}/rest/api/{ver}/issue/{issue.id}/comment",
                         "maxResults": len(comments), "total": len(comments), "startAt": 0},
@@ -300,7 +309,7 @@ class JiraRenderer:
 
 
 def field_list() -> list[dict]:
-    """``GET /field``: the system fields as ``FieldDetails`` (no custom fields)."""
+    """``GET /field``: the system fields, then the custom ones (``Flagged``), as ``FieldDetails``."""
     out = []
     for fid, name, typ, items, nav in SYSTEM_FIELDS:
         schema: dict[str, Any] = {"type": typ, "system": fid}
@@ -312,4 +321,8 @@ def field_list() -> list[dict]:
                     "navigable": nav, "searchable": True,
                     "clauseNames": ["issuelinks" if fid == "issuelinks" else fid],
                     "schema": schema})
+    for fid, name, schema, nav in CUSTOM_FIELDS:
+        out.append({"id": fid, "key": fid, "name": name, "custom": True,
+                    "orderable": True, "navigable": nav, "searchable": True,
+                    "clauseNames": [f"cf[{schema['customId']}]", name], "schema": schema})
     return out

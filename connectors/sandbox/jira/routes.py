@@ -21,8 +21,8 @@ from werkzeug.exceptions import HTTPException
 
 from connectors.sandbox.emulation import Fault, lost_response_middleware
 from connectors.sandbox.jira.jql import parse_jql, search
-from connectors.sandbox.jira.render import FIELD_IDS, SYSTEM_FIELDS, adf_to_text, field_list
-from connectors.sandbox.jira.state import LINK_TYPES, JiraError
+from connectors.sandbox.jira.render import CUSTOM_FIELDS, FIELD_IDS, SYSTEM_FIELDS, adf_to_text, field_list
+from connectors.sandbox.jira.state import FLAG_OPTION, FLAG_OPTION_ID, FLAGGED_FIELD, LINK_TYPES, JiraError
 
 if TYPE_CHECKING:
     from connectors.sandbox.jira.emulator import JiraEmulator
@@ -133,6 +133,10 @@ def int_param(params: Any, name: str, default: int) -> int:
         raise JiraError(400, f"The value '{v}' is invalid for the parameter '{name}'.") from None
 
 
+#: ``*navigable``: the navigable system fields, then the navigable custom ones.
+NAVIGABLE = [f[0] for f in SYSTEM_FIELDS if f[4]] + [f[0] for f in CUSTOM_FIELDS if f[3]]
+
+
 def select_fields(raw: list[str] | None, default: list[str] | None) -> list[str] | None:
     """Resolve a ``fields`` request list (``*all``, ``*navigable``, ``-name``, ids, comma
     lists) into field ids; None = all, ``["id"]`` = id only; ``default`` when none asked."""
@@ -149,13 +153,13 @@ def select_fields(raw: list[str] | None, default: list[str] | None) -> list[str]
         if n == "*all":
             include.extend(FIELD_IDS)
         elif n == "*navigable":
-            include.extend(f[0] for f in SYSTEM_FIELDS if f[4])
+            include.extend(NAVIGABLE)
         elif n == "id" and len(names) == 1:
             return ["id"]
         elif n in FIELD_IDS:
             include.append(n)
     if not include and exclude:
-        include = [f[0] for f in SYSTEM_FIELDS if f[4]]
+        include = list(NAVIGABLE)
     return [f for f in dict.fromkeys(include) if f not in exclude]
 
 
@@ -347,7 +351,7 @@ def build_app(emu: JiraEmulator) -> Flask:  # noqa: C901 - one place for the rou
             issues = search(st, p.get("jql") or "", viewer_tz())
             start = max(0, int_param(p, "startAt", 0))
             mx = max(0, min(int_param(p, "maxResults", 50), 1000))
-            sel = select_fields(p.get("fields"), [f[0] for f in SYSTEM_FIELDS if f[4]])
+            sel = select_fields(p.get("fields"), list(NAVIGABLE))
             expand = [x.strip() for x in str(p.get("expand") or "").split(",")]
             root, tz = root_url(), viewer_tz()
             limit = emu.embedded_changelog_limit if "changelog" in expand else -1
@@ -419,7 +423,7 @@ def build_app(emu: JiraEmulator) -> Flask:  # noqa: C901 - one place for the rou
         with st._lock:
             issue = st._need_issue(key)
             f, upd = data.get("fields") or {}, data.get("update") or {}
-            unsupported = (set(f) | set(upd)) - {"labels", "duedate", "summary", "description"}
+            unsupported = (set(f) | set(upd)) - {"labels", "duedate", "summary", "description", FLAGGED_FIELD}
             if unsupported:
                 raise JiraError(400, [], {n: f"Field '{n}' cannot be set. It is not on the "
                                              "appropriate screen, or unknown."
@@ -446,6 +450,13 @@ def build_app(emu: JiraEmulator) -> Flask:  # noqa: C901 - one place for the rou
                     labels = list(op["set"] or [])
             if "labels" in f or "labels" in upd:
                 st._set_labels(issue, aid, labels, when)
+            if FLAGGED_FIELD in f:  # [{"value": "Impediment"}] or [{"id": "10019"}] flags; null or [] clears
+                options = f[FLAGGED_FIELD] or []
+                if not isinstance(options, list) or any(
+                        not isinstance(o, dict) or (o.get("value"), o.get("id")) not in
+                        ((FLAG_OPTION, None), (None, FLAG_OPTION_ID), (FLAG_OPTION, FLAG_OPTION_ID)) for o in options):
+                    raise JiraError(400, [], {FLAGGED_FIELD: f"Option value '{options}' is not valid"})
+                st._set_flagged(issue, aid, bool(options), when)
             if "duedate" in f:
                 try:
                     st._set_duedate(issue, aid, f["duedate"], when)

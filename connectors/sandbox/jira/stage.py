@@ -21,7 +21,9 @@ Acts (``do``) and their keys besides ``at``, ``actor``, ``item`` (and ``say``):
   ``"relates to"``, ``"Blocks"``...); ``unlink``: ``other``, ``link`` (same default), removes
   that link (a ``Link`` history with ``from`` on both issues);
 - ``resolve``: ``resolution``; ``reopen``: ``status``;
-- ``remote_link``: ``url``, ``title``.
+- ``remote_link``: ``url``, ``title``;
+- ``flag`` / ``unflag``: nothing more: Jira Software's "Add flag" / "Remove flag" (the
+  ``Flagged`` field set to "Impediment" or cleared; a flagged issue is blocked).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class JiraStage(EmulatorStage):
         "edit": frozenset({"title", "body"}),
         "unlink": frozenset({"link", "other"}),
         "set_due": frozenset({"due_on"}),
+        "flag": frozenset(),
+        "unflag": frozenset(),
     }
     ACTS = frozenset(ACT_KEYS)
     ROLES = ("actor", "assignee")
@@ -137,6 +141,8 @@ class JiraStage(EmulatorStage):
             e.resolve(key, actor, act.get("resolution", "Done"), at=at)
         elif do == "reopen":
             e.reopen(key, actor, act.get("status", "To Do"), at=at)
+        elif do in ("flag", "unflag"):
+            e.set_flagged(key, actor, do == "flag", at=at)
         elif do == "remote_link":
             e.add_remote_link(key, actor, act["url"], act.get("title", act["url"]), at=at)
         elif do == "edit":
@@ -205,6 +211,8 @@ def narrate(act: dict) -> str:
             f" ({k} now \"{act[k]}\")" for k in ("title", "body") if k in act),
         "set_due": f"{who} sets {item} due {act.get('due_on') or 'never (cleared)'}",
         "unlink": f"{who} removes the link {item} {act.get('link', 'is blocked by')} {act.get('other')}",
+        "flag": f"{who} flags {item} as an impediment",
+        "unflag": f"{who} removes the flag from {item}",
     }[do]
 
 

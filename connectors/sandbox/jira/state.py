@@ -87,6 +87,11 @@ class Issue:
     comment_ids: list[int] = field(default_factory=list)
     link_ids: list[int] = field(default_factory=list)
     remote_links: list[dict] = field(default_factory=list)
+    flagged: bool = False  # Jira Software's "Flagged" (Impediment), FLAGGED_FIELD
+
+
+#: Jira Software's "Flagged" custom field as the emulated site has it: (id, its one option's id and value).
+FLAGGED_FIELD, FLAG_OPTION_ID, FLAG_OPTION = "customfield_10021", "10019", "Impediment"
 
 
 class JiraState:
@@ -105,8 +110,9 @@ class JiraState:
     names), ``labels`` (from/to null, strings space-separated), ``resolution`` (ids and
     names), ``duedate``, ``summary`` and ``description`` (from/to null, strings the old and
     new text), ``Link`` (no fieldId; to = other key, toString ``"This issue is blocked by
-    WEB-2"``, recorded on both issues; a removal has from/fromString instead) and
-    ``RemoteIssueLink``. Creating an issue and commenting record no history. Every write
+    WEB-2"``, recorded on both issues; a removal has from/fromString instead),
+    ``RemoteIssueLink`` and ``Flagged`` (``fieldtype`` ``custom``, ``fieldId`` the custom field's
+    id, to ``[10019]``/toString ``Impediment`` when set, from/fromString when cleared). Creating an issue and commenting record no history. Every write
     sets ``updated``.
     """
 
@@ -428,6 +434,23 @@ class JiraState:
                           "from": None, "fromString": " ".join(issue.labels) or None,
                           "to": None, "toString": " ".join(new) or None})
         issue.labels = new
+        self._record(issue, actor, items, when)
+
+    def set_flagged(self, key: str, actor: str, flagged: bool, at: datetime | None = None) -> None:
+        """Flag (``flagged``) or clear the flag of an issue, as Jira Software's "Add flag" does
+        (no history when nothing changes)."""
+        with self._lock:
+            self._set_flagged(self._need_issue(key), actor, flagged, self._when(at))
+
+    def _set_flagged(self, issue: Issue, actor: str, flagged: bool, when: datetime) -> None:
+        items = []
+        if flagged != issue.flagged:
+            on = (f"[{FLAG_OPTION_ID}]", FLAG_OPTION)
+            off = (None, None)
+            (frm, frm_s), (to, to_s) = (off, on) if flagged else (on, off)
+            items.append({"field": "Flagged", "fieldtype": "custom", "fieldId": FLAGGED_FIELD,
+                          "from": frm, "fromString": frm_s, "to": to, "toString": to_s})
+        issue.flagged = flagged
         self._record(issue, actor, items, when)
 
     def set_duedate(self, key: str, actor: str, duedate: str | None,
