@@ -219,3 +219,15 @@ def test_the_migrations_build_exactly_the_tables_and_indexes_the_models_describe
     assert [d for d in diff if any(name in repr(d) for name in mine)] == []
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM feedback")).scalar_one() == 0
+
+
+def test_the_answers_to_commands_are_not_nudges(tmp_path):
+    """A reply to a ``/hb`` command is an outbox row of step 0 under the rule it concerns
+    (``finding_key`` ``cmd:...``, ``Planner.plan_replies``): it never counts as a nudge."""
+    store = Store.open(f"sqlite:///{tmp_path}/state.db")
+    _seed(store)
+    with store.session() as s:
+        s.add(_outbox("cmd:github:acme/web#9:IC_9", "cmd:github:acme/web#9:IC_9", sent=T0 - timedelta(hours=1)))
+    config = parse_config(CONFIG, environ=ENV)
+    assert store.first_steps_sent(["review"], ("done",), T0 - WEEK, T0) == {"review": 4}, "the row is there"
+    assert figures(store, config.rules, T0, WEEK)["review"].nudges == 3
