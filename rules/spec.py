@@ -18,6 +18,7 @@ from pydantic import Field, PlainSerializer, PlainValidator, PrivateAttr, WithJs
 from bridge.core.businesstime import Duration
 from bridge.core.fields import DurationField, StrictModel, Text, ToolName
 from bridge.core.model import EventKind
+from rules.feedback import FeedbackOverride
 
 __all__ = [
     "BUILTIN_TEMPLATES",
@@ -259,6 +260,8 @@ class Rule(StrictModel):
     clock: Literal["complete", "sent"] = Field(default="complete", description=(
         "handoff with require: the receiver's clock starts when the handoff is complete, or when it was sent"))
     steps: list[Step] = Field(min_length=1, description="at least one; a rule with none would act on nothing")
+    feedback: FeedbackOverride | None = Field(default=None, description=(
+        "this rule's limits for going quiet on feedback (keys of [feedback] but window); default [feedback]'s"))
 
     @field_validator("require")
     @classmethod

@@ -81,6 +81,7 @@ class Planner:
         self._first_seen: dict[str, datetime] | None = None  # finding key -> FindingRow.first_seen
         self._first_nudge: dict[str, datetime] = {}  # finding key -> created_at of its step-0 row
         self._nudged: dict[str, list[datetime]] = {}  # receiver -> created_at of step-0 rows (cap)
+        self._quiet: frozenset[str] = frozenset()  # rules quieted by feedback (dry run), set by each plan
 
     def _rule(self, name: str):
         return next(r for r in self.config.rules if r.name == name)
@@ -230,7 +231,8 @@ class Planner:
             step=index,
             connector=self.connector_for_tool[action.item.tool],
             action=action_to_json(action),
-            status=OutboxStatus.DRY_RUN if (dry_run or self.config.dry_run_for(rule)) else OutboxStatus.PENDING,
+            status=OutboxStatus.DRY_RUN if (dry_run or self.config.dry_run_for(rule) or rule.name in self._quiet)
+            else OutboxStatus.PENDING,
             created_at=now,
         )
 
@@ -273,14 +275,16 @@ class Planner:
         return added
 
     def plan(self, store: Store, findings: list[Finding], now: datetime, *, dry_run: bool,
-             record: bool = True) -> list[OutboxRow]:
+             record: bool = True, quiet: frozenset[str] = frozenset()) -> list[OutboxRow]:
         """Record each finding and its due steps in the outbox (one transaction per finding).
 
         Returns the rows added now. Steps already planned are untouched (unique key).
         ``record=False`` (``once --dry-run``): nothing is written to the store; the rows that
-        would be added (not yet planned) are returned.
+        would be added (not yet planned) are returned. ``quiet``: names of rules quieted by
+        feedback (``bridge.engine.feedback``), whose rows are planned as dry-run rows.
         """
         self._load(store)
+        self._quiet = frozenset(quiet)
         added: list[OutboxRow] = []
         # Adopted handoffs take their turns under the per-receiver cap oldest first.
         order = sorted(findings, key=lambda f: (self.adopted_deadline(f, now) is None,

@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     report_command.add_parser(sub, _config_arg)
 
+    from bridge.app.commands import rules as rules_command
+
+    rules_command.add_parser(sub, _config_arg)
+
     from bridge.app.commands.storecmd import add_parsers as add_store_parsers
 
     add_store_parsers(sub, _config_arg)
@@ -246,6 +250,7 @@ def cmd_once(args) -> int:
     if args.json:
         print(json.dumps({
             "polled": report.polled, "requests": report.requests, "new_events": report.new_events,
+            "quiet_rules": [f.to_json() for f in report.quiet],
             "findings": [{"rule": f.rule, "item": f.item.key, "receiver": f.receiver.id, "at": f.at.isoformat()} for f in report.findings],
             "actions": [d.__dict__ for d in report.deliveries],
             "next_steps": [n.to_json() for n in steps],
@@ -253,6 +258,8 @@ def cmd_once(args) -> int:
         }, indent=2))
     else:
         print(report.status_line() + (" (dry run: nothing written, nothing recorded)" if args.dry_run else ""))
+        for f in report.quiet:  # rules quieted by feedback: their actions below are dry runs
+            print(f"  {f.line()}")
         for d in report.deliveries:
             print(f"  {d.status:<9} {d.do:<8} {d.item}  {d.marker}  {d.url or d.error or ''}")
         if steps:
@@ -402,6 +409,12 @@ def cmd_report(args) -> int:
     return run(args)
 
 
+def cmd_rules(args) -> int:
+    from bridge.app.commands.rules import run
+
+    return run(args)
+
+
 def cmd_migrate(args) -> int:
     from bridge.app.commands import storecmd
 
@@ -442,6 +455,7 @@ COMMANDS = {
     "migrate": cmd_migrate,
     "store": cmd_store,
     "sandbox": cmd_sandbox,
+    "rules": cmd_rules,
 }
 
 

@@ -54,6 +54,7 @@ from bridge.core.model import Account
 from connectors.asana.settings import AsanaConnectorConfig
 from connectors.github.settings import GitHubConnectorConfig
 from connectors.jira.settings import JiraConnectorConfig
+from rules.feedback import FeedbackSettings, Limits
 from rules.promise import PromiseSettings
 from rules.spec import BUILTIN_TEMPLATES, Rule
 
@@ -286,6 +287,8 @@ class Config(StrictModel):
     templates: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
     promises: PromiseSettings = Field(default_factory=PromiseSettings, description="how promise rules read comments")
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings,
+                                       description="when a rule whose nudges are answered /hb wrong goes quiet")
     teams: dict[str, Team] = Field(default_factory=dict, description="[teams.<name>]: members, lead, github "
                                    "(bridge.config.teams)")
 
@@ -361,6 +364,10 @@ class Config(StrictModel):
     def dry_run_for(self, rule: Rule) -> bool:
         """Return whether ``rule``'s actions are only recorded: ``daemon.dry_run`` or ``rule.dry_run``."""
         return self.daemon.dry_run or rule.dry_run
+
+    def feedback_limits(self, rule: Rule) -> Limits:
+        """``rule``'s limits for going quiet on feedback: ``[feedback]`` with ``rule.feedback`` applied."""
+        return self.feedback.limits(rule.feedback)
 
     def database_url(self) -> str:
         """Return the SQLAlchemy URL of the store.

@@ -25,6 +25,7 @@ from bridge.core.model import Account, ItemRef, PollResult
 from bridge.engine.evaluator import Evaluation, Evaluator
 from bridge.engine import replies
 from bridge.engine.crawl import CrawlProgress
+from bridge.engine.feedback import Quieting, RuleFeedback
 from bridge.engine.health import DOWN_BACKOFF_FIRST, Health
 from bridge.engine.retries import RetryQueue
 from bridge.store import HandoffRow, Store
@@ -56,6 +57,7 @@ class CycleReport:
     errors: list[str] = field(default_factory=list)
     crawl: str = ""  # "first crawl: github 3 of 10 repositories read" while a first crawl goes on
     leader: bool = True  # False: a replica that only polled (another one evaluates and delivers)
+    quiet: list[RuleFeedback] = field(default_factory=list)  # rules quieted by feedback (bridge.engine.feedback)
 
     def status_line(self) -> str:
         if not self.leader:
@@ -102,6 +104,7 @@ class Engine:
         self.evaluator = Evaluator(config, store, self.bots, targets=self._targets, persist=persist)
         self.planner = actions.Planner(config, connectors, self.connector_for_tool,
                                        directory=self.evaluator.directory, items=self.evaluator.items)
+        self.feedback = Quieting(config, store)  # rules quieted by feedback, judged once per plan
         self._changed: set[ItemRef] = set()
         # Bounded by what stands now, not by the daemon's age (both rebuilt from the store on demand):
         self._recorded: set[str] | None = None  # keys of findings recorded in the store and standing
@@ -201,6 +204,7 @@ class Engine:
         self.planner = actions.Planner(self.config, self.connectors, self.connector_for_tool,
                                        directory=self.evaluator.directory, items=self.evaluator.items)
         self._changed, self._recorded, self._persisted, self.last = set(), None, {}, None
+        self.feedback = Quieting(self.config, self.store)
         self._replied = set()
 
     def _take(self, report: CycleReport, ev: Evaluation) -> None:
@@ -399,8 +403,10 @@ class Engine:
         and logged here, never sent), and resolve the findings that no longer stand (unless
         ``report``'s evaluation is older than the latest one, which then decides)."""
         self.evaluator.items.load({r for f in report.findings for r in getattr(f, "items", (f.item,))})
+        # Once per cycle: rules whose nudges people called wrong too often plan dry-run rows.
+        report.quiet = [f for f in self.feedback.update(now, record=not self.preview).values() if f.quiet]
         added = self.planner.plan(self.store, report.findings, now, dry_run=self.config.daemon.dry_run or self.preview,
-                                  record=not self.preview)
+                                  record=not self.preview, quiet=frozenset(f.rule for f in report.quiet))
         self._recorded |= {f.key for f in report.findings}
         if self.last is not None and self.last.commands:
             added += self.planner.plan_replies(

@@ -9,6 +9,7 @@ from bridge.store.tables import (
     WALK_STATE_CURSOR,
     AccountRow,
     EventRow,
+    FeedbackRow,
     FindingRow,
     HandoffRow,
     ItemRow,
@@ -17,5 +18,5 @@ from bridge.store.tables import (
     RetryRow,
 )
 
-__all__ = ["WALK_STATE_CURSOR", "AccountRow", "EventRow", "FindingRow", "HandoffRow", "ItemRow", "Link",
+__all__ = ["WALK_STATE_CURSOR", "AccountRow", "EventRow", "FeedbackRow", "FindingRow", "HandoffRow", "ItemRow", "Link",
            "LinkRow", "OutboxRow", "RetryRow", "Store", "event_to_json", "item_to_json"]

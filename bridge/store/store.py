@@ -27,7 +27,9 @@ from bridge.store.tables import (
     WALK_STATE_CURSOR,
     AccountRow,
     CursorRow,
+    FEEDBACK_KINDS,
     EventRow,
+    FeedbackRow,
     FindingRow,
     HandoffRow,
     ItemRow,
@@ -576,6 +578,102 @@ class Store:
             rows = conn.execute(select(c.scope, c.value).where(c.connector == connector, c.scope.startswith(POLLED)))
             return {scope[len(POLLED):]: datetime.fromisoformat(json.loads(value)["at"]) for scope, value in rows}
 
+    # ------------------------------------------------------------------ feedback (bridge.engine.feedback)
+
+    def record_feedback(self, rows: list[FeedbackRow]) -> int:
+        """Record people's feedback on findings (``/hb wrong``, ``not-mine``, ``snooze``), once each.
+
+        An idempotent insert by ``FeedbackRow.key`` (``tables.feedback_key``): a row already
+        recorded is left as it is, on SQLite and PostgreSQL alike (``ON CONFLICT DO NOTHING``), so
+        a command read again after a restart or by another replica counts once. One transaction.
+        Returns how many rows were new.
+
+        Raises:
+            ValueError: a row's ``kind`` is not one of ``FEEDBACK_KINDS`` or its ``at`` is naive
+                (naming the row's key and the value); nothing is recorded then.
+        """
+        values = []
+        for row in rows:
+            if row.kind not in FEEDBACK_KINDS:
+                raise ValueError(f"feedback {row.key!r}: unknown kind {row.kind!r}, expected one of "
+                                 f"{', '.join(FEEDBACK_KINDS)}")
+            if row.at.tzinfo is None:
+                raise ValueError(f"feedback {row.key!r}: at must be an aware datetime (got {row.at.isoformat()})")
+            values.append({**row.model_dump(), "at": aware_utc(row.at)})
+        if not values:
+            return 0
+        table = FeedbackRow.__table__
+        stmt = self._insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+        with self.session() as s:
+            return sum(len(s.execute(stmt, values[i:i + 500]).all()) for i in range(0, len(values), 500))
+
+    def feedback(self, rule: str | None = None) -> list[FeedbackRow]:
+        """Every feedback row (or ``rule``'s), oldest first; ``at`` aware UTC."""
+        q = select(FeedbackRow)
+        if rule is not None:
+            q = q.where(FeedbackRow.rule == rule)
+        with self.session() as s:
+            rows = list(s.exec(q.order_by(FeedbackRow.at, FeedbackRow.key)))
+        for row in rows:
+            row.at = aware_utc(row.at)
+        return rows
+
+    def feedback_counts(self, rules: list[str], since: datetime, until: datetime) -> dict[str, dict[str, int]]:
+        """``rule`` → ``kind`` → feedback rows with ``since < at <= until`` (one grouped count)."""
+        from sqlalchemy import func
+
+        c = FeedbackRow.__table__.c
+        q = (select(c.rule, c.kind, func.count()).where(c.rule.in_(rules), c.at > aware_utc(since), c.at <= aware_utc(until))
+             .group_by(c.rule, c.kind))
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for rule, kind, n in conn.execute(q):
+                out.setdefault(rule, {})[kind] = n
+        return out
+
+    def first_steps_sent(self, rules: list[str], statuses: tuple[str, ...], since: datetime,
+                         until: datetime, *, not_prefix: str | None = None) -> dict[str, int]:
+        """``rule`` → findings whose first step (``step = 0``) has an outbox row in ``statuses``
+        sent with ``since < sent_at <= until`` (one grouped ``count(DISTINCT finding_key)``: a
+        standoff's comment on each of its items is one nudge); rows whose ``finding_key`` starts
+        with ``not_prefix`` (the replies to commands, ``cmd:``) are not counted."""
+        from sqlalchemy import func
+
+        c = OutboxRow.__table__.c
+        q = (select(c.rule, func.count(c.finding_key.distinct()))
+             .where(c.rule.in_(rules), c.step == 0, c.status.in_(statuses),
+                    c.sent_at > aware_utc(since), c.sent_at <= aware_utc(until),
+                    *([~c.finding_key.startswith(not_prefix, autoescape=True)] if not_prefix else []))
+             .group_by(c.rule))
+        with self.engine.connect() as conn:
+            return {rule: n for rule, n in conn.execute(q)}
+
+    def received_after_first_step(self, rules: list[str], statuses: tuple[str, ...], received: str,
+                                  since: datetime, until: datetime) -> dict[str, int]:
+        """``rule`` → handoffs in state ``received`` that ended (``since < ended_at <= until``)
+        after their finding's first step was sent (an outbox row of ``step = 0`` in ``statuses``
+        whose ``sent_at`` is earlier): acknowledged after a nudge. One grouped count (``EXISTS``)."""
+        from sqlalchemy import exists, func
+
+        h, o = HandoffRow.__table__.c, OutboxRow.__table__.c
+        nudged = exists().where(o.finding_key == h.key, o.step == 0, o.status.in_(statuses), o.sent_at.is_not(None),
+                                o.sent_at < h.ended_at)
+        q = (select(h.rule, func.count())
+             .where(h.rule.in_(rules), h.state == received, h.ended_at > aware_utc(since), h.ended_at <= aware_utc(until),
+                    nudged)
+             .group_by(h.rule))
+        with self.engine.connect() as conn:
+            return {rule: n for rule, n in conn.execute(q)}
+
+    def set_cursor(self, connector: str, scope: str, value: dict, now: datetime) -> None:
+        """Insert or replace the ``cursors`` row ``(connector, scope)`` with JSON ``value``
+        (state of the daemon's own kept under a ``@``-scope, e.g. ``@feedback``)."""
+        stmt = self._insert(CursorRow.__table__)
+        stmt = stmt.on_conflict_do_update(index_elements=["connector", "scope"],
+                                          set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at})
+        with self.session() as s:
+            s.execute(stmt, [{"connector": connector, "scope": scope, "value": json.dumps(value, sort_keys=True),
+                              "updated_at": now}])
     # ---- commands in comments (availability: ``rules.away``)
 
     def comments_like(self, patterns: tuple[str, ...]) -> list[Event]:

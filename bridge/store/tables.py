@@ -1,7 +1,7 @@
 """The store's tables: one SQLModel class per table, as Alembic's migrations create them.
 
 Holds ``EventRow``, ``ItemRow``, ``CursorRow``, ``HandoffRow``, ``FindingRow``, ``AccountRow``,
-``LinkRow``, ``WalkStateRow`` and ``OutboxRow``, and the ``WALK_STATE_CURSOR`` cursor key. A
+``LinkRow``, ``WalkStateRow``, ``OutboxRow`` and ``FeedbackRow``, and the ``WALK_STATE_CURSOR`` cursor key. A
 change here needs a migration (``bridge/store/migrations/versions``). Datetime columns are
 SQLModel's ``UTCDateTime``: aware in (any zone), aware UTC out.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -51,6 +51,7 @@ class CursorRow(SQLModel, table=True):
 
 class HandoffRow(SQLModel, table=True):
     __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_ended", "rule", "state", "ended_at", "key"),)  # feedback's ack count (covering)
     key: str = Field(primary_key=True)
     rule: str
     item_tool: str
@@ -169,6 +170,10 @@ class OutboxRow(SQLModel, table=True):
     """One planned write. ``key`` is the idempotency key (rule, finding, step)."""
 
     __tablename__ = "outbox"
+    __table_args__ = (  # covering indexes of bridge.engine.feedback's counts: nudges sent, acks after a nudge
+        Index("ix_outbox_nudges", "rule", "step", "status", "sent_at", "finding_key"),
+        Index("ix_outbox_finding_step", "finding_key", "step", "status", "sent_at"),
+    )
     key: str = Field(primary_key=True)
     marker: str = Field(index=True)
     finding_key: str = Field(index=True)
@@ -183,3 +188,37 @@ class OutboxRow(SQLModel, table=True):
     confirmed_at: datetime | None = None
     url: str | None = None
     last_error: str | None = None
+
+
+#: ``FeedbackRow.kind`` values: ``/hb wrong``, ``/hb not-mine`` (and ``/hb reassign``), ``/hb snooze``.
+FEEDBACK_KINDS = ("wrong", "not_mine", "snooze")
+
+
+def feedback_key(tool: str, event_id: str, rule: str) -> str:
+    """``FeedbackRow.key`` of the command in ``tool``'s event ``event_id`` about a finding of ``rule``:
+    ``"<tool>:<event id>:<rule>"`` (a command read twice is recorded once)."""
+    return f"{tool}:{event_id}:{rule}"
+
+
+class FeedbackRow(SQLModel, table=True):
+    """One piece of feedback a person gave on a rule's finding with a command (``bridge.engine.feedback``).
+
+    ``key``: ``feedback_key(tool, event id of the command, rule)``, so recording twice is a no-op.
+    ``kind``: one of ``FEEDBACK_KINDS``. ``handoff_key``: the handoff (= its finding's key) the
+    command was about, if any. ``actor``: who gave it, ``"tool:account id"``. ``at``: the
+    command's time (aware UTC), which the sliding window counts by.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        Index("ix_feedback_rule_at", "rule", "at"),
+        CheckConstraint("kind IN ('wrong', 'not_mine', 'snooze')", name="ck_feedback_kind"),
+    )
+    key: str = Field(primary_key=True)
+    rule: str
+    item_tool: str
+    item_key: str
+    handoff_key: str | None = None
+    kind: str
+    actor: str | None = None
+    at: datetime

@@ -45,7 +45,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TOOLS = ("github", "jira", "asana")
 SCENARIO_KEYS = {"name", "description", "timezone", "start", "end", "step", "daemon_start", "repositories", "bot",
                  "defaults", "people", "templates", "rules", "daemon", "adoption", "timeline", "expect", "faults",
-                 "nudging_from", "teams", *TOOLS}
+                 "nudging_from", "feedback", "teams", *TOOLS}
 #: Keys of a scenario's ``[github]`` / ``[jira]`` / ``[asana]`` table passed on to ``[connectors.<tool>]``.
 CONNECTOR_KEYS = frozenset({"backfill", "write_budget_per_hour"})
 #: Keys every timeline act may carry; each stage's ``ACT_KEYS`` maps an act to the keys it adds.
@@ -224,6 +224,7 @@ def load_scenario(path: Path) -> Scenario:
         "rules": data.get("rules", []),
         "daemon": data.get("daemon", {}),
         **({"adoption": data["adoption"]} if "adoption" in data else {}),
+        **({"feedback": data["feedback"]} if "feedback" in data else {}),
         **({"teams": data["teams"]} if "teams" in data else {}),
     }
     return Scenario(
@@ -416,7 +417,7 @@ class Demo:
             want_at = parse_when(exp["at"], self.s.tz, self.s.start) if "at" in exp else None
             # ``says``: text the comment written must contain (e.g. a /hb reply's answer)
             hit = next((i for i, a in enumerate(actions) if i not in used_a and all(
-                a.get(k) == v for k, v in exp.items() if k in ("rule", "item", "do", "tool"))
+                a.get(k) == v for k, v in exp.items() if k in ("rule", "item", "do", "tool", "status"))
                 and (want_at is None or abs(self._local(a["at"]) - want_at) < self.s.step)
                 and ("says" not in exp or exp["says"] in bodies.get(a["marker"], ""))), None)
             (missed if hit is None else met).append({"action": exp})

@@ -142,6 +142,10 @@ def explain(engine, ref: ItemRef) -> str:
                 inhibited = [f] if f in evaluation.inhibited else []
                 [step] = next_steps(engine, [] if inhibited else [f], inhibited, evaluation.at)
                 lines.append(f"    next: {step.line().split(': ', 1)[1]}")
+    quiet = [f for f in engine.feedback.quiet_now(evaluation.at)
+             if not (rule := next(r for r in engine.config.rules if r.name == f.rule)).tools or ref.tool in rule.tools]
+    if quiet:  # rules quieted by feedback (bridge.engine.feedback): their actions are recorded only
+        lines += ["", "Feedback:"] + [f"  {f.line()}" for f in quiet]
     rows = [r for r in store.outbox() if any(r.finding_key.startswith(f"{rule.name}:{ref.tool}:{ref.key}:") for rule in engine.config.rules)
             or r.finding_key.startswith(f"cmd:{ref.tool}:{ref.key}:")]
     if rows:

@@ -90,6 +90,7 @@ class Status:
     retrying: list = field(default_factory=list)
     dead_letter: list = field(default_factory=list)
     crawl: str = ""  # "first crawl: github 3 of 10 repositories read" (bridge.engine.crawl)
+    quiet: list = field(default_factory=list)  # rules quieted by feedback (bridge.engine.feedback.RuleFeedback)
 
     @property
     def moving(self) -> int:
@@ -369,6 +370,7 @@ def build_status(engine, now: datetime | None = None, sort: str = "age") -> Stat
     for row in engine.store.retries():
         (status.dead_letter if row.dead_at is not None else status.retrying).append(row)
     status.crawl = crawl_status(engine.config, engine.store)
+    status.quiet = engine.feedback.quiet_now(status.at)
     keys = {
         "age": lambda r: (r.since, r.item.tool, r.item.key),
         "item": lambda r: (r.item.tool, r.item.key),
@@ -397,6 +399,7 @@ def summary_line(status: Status) -> str:
 def render_text(status: Status) -> str:
     """The summary line, then one block per row."""
     lines = [summary_line(status)] + ([status.crawl] if status.crawl else [])
+    lines += [f.line() + " (`handoff-bridge rules`)" for f in status.quiet]
     for r in status.rows:
         title = f"  \"{r.title}\"" if r.title else ""
         lines += ["", f"{r.state:<7} {r.item.tool} {r.item.key}{title}   age {format_age(r.age)}"]
@@ -447,6 +450,7 @@ def to_json(status: Status) -> dict:
             "oldest_wait_seconds": int(oldest.total_seconds()) if oldest is not None else None,
             "dead_lettered": len(status.dead_letter),
             "first_crawl": status.crawl or None,
+            "quiet_rules": [f.rule for f in status.quiet],
             "text": summary_line(status),
         },
         "items": [
@@ -479,4 +483,5 @@ def to_json(status: Status) -> dict:
         ],
         "retrying": [_retry_json(r) for r in status.retrying],
         "dead_letter": [_retry_json(r) for r in status.dead_letter],
+        "quiet_rules": [f.to_json() for f in status.quiet],
     }
