@@ -28,7 +28,8 @@ from bridge.engine.crawl import CrawlProgress
 from bridge.engine.feedback import Quieting, RuleFeedback
 from bridge.engine.health import DOWN_BACKOFF_FIRST, Health
 from bridge.engine.retries import RetryQueue
-from bridge.store import HandoffRow, Store
+from bridge.store import FeedbackRow, HandoffRow, Store
+from bridge.store.tables import feedback_key
 from bridge.store.locks import Solo
 from rules import away as away_rule
 from rules import handoff as handoff_rule
@@ -111,6 +112,7 @@ class Engine:
         self._persisted: dict[str, tuple] = {}  # pending handoff key → (state, deadline, end) last written
         self.last: Evaluation | None = None
         self._replied: set[str] = set()  # reply keys of /hb comments planned by this process
+        self._fed: set[str] = set()  # feedback keys of /hb commands recorded by this process
         # Freshness for delivery (this process only: after a start nothing goes out for a tool
         # before its first successful poll): (connector, scope) → the start of the cycle whose
         # poll of it succeeded last, and item → the scope whose poll last returned it.
@@ -184,6 +186,25 @@ class Engine:
         self.plan(report, ev.at)  # rows are planned at the evaluation's time, never earlier
         self.deliver(report, ev.at, only)
         return report
+
+    def _record_feedback(self, ev: Evaluation) -> None:
+        """Store the feedback the applied commands of ``ev`` gave (``/hb wrong``, ``not-mine``,
+        ``reassign`` of a wrong receiver, ``snooze``; ``rules.commands.Outcome.feedback``): one
+        ``feedback`` row per command comment and rule, inserted once (``Store.record_feedback``)."""
+        rows = []
+        for _, outcomes in ev.commands:
+            for o in outcomes:
+                if o is None or o.status != "applied" or o.feedback is None:
+                    continue
+                c = o.command
+                key = feedback_key(c.item.tool, c.event, o.rule)
+                if key in self._fed:
+                    continue
+                self._fed.add(key)
+                rows.append(FeedbackRow(key=key, rule=o.rule, item_tool=c.item.tool, item_key=c.item.key,
+                                        handoff_key=o.handoff, kind=o.feedback, actor=str(c.actor), at=c.at))
+        if rows:
+            self.store.record_feedback(rows)
 
     def command_answer(self, command, now: datetime) -> str | None:
         """The answer to a ``/hb`` verb no rule handles but the engine knows: ``away``/``back``
@@ -403,6 +424,8 @@ class Engine:
         and logged here, never sent), and resolve the findings that no longer stand (unless
         ``report``'s evaluation is older than the latest one, which then decides)."""
         self.evaluator.items.load({r for f in report.findings for r in getattr(f, "items", (f.item,))})
+        if self.last is not None and self.last.commands and not self.preview:
+            self._record_feedback(self.last)  # before the judgement: a /hb wrong counts in this cycle
         # Once per cycle: rules whose nudges people called wrong too often plan dry-run rows.
         report.quiet = [f for f in self.feedback.update(now, record=not self.preview).values() if f.quiet]
         added = self.planner.plan(self.store, report.findings, now, dry_run=self.config.daemon.dry_run or self.preview,

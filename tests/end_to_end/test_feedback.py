@@ -219,34 +219,23 @@ def test_rules_help_explains_the_figures(capsys):
         assert words in out, words
 
 
-def test_the_prepared_scenario_a_rule_crosses_its_threshold_and_goes_quiet(tmp_path):
-    """``tests/end_to_end/scenarios/rule-goes-quiet.toml``, prepared for the bundled scenarios: its
-    ``/hb wrong`` comments are recorded here as feedback directly, as ``rules.commands`` will once
-    commands land (then the scenario moves to ``bridge/app/scenarios`` and this wrapper goes)."""
-    from pathlib import Path
-
+def test_the_bundled_scenario_a_rule_crosses_its_threshold_and_goes_quiet(tmp_path):
+    """``bridge/app/scenarios/rule-goes-quiet.toml``: Ben's ``/hb wrong`` comments are recorded as
+    feedback by the commands themselves; the rule goes quiet once, then resumes once."""
     from bridge.app.commands import demo
     from bridge.store import Store
 
-    scenario = demo.load_scenario(Path(__file__).with_name("scenarios") / "rule-goes-quiet.toml")
+    scenario = demo.load_scenario(demo.find_scenario("rule-goes-quiet"))
     run = demo.Demo(scenario, database=f"sqlite:///{tmp_path}/state.db", html=None)
-    github = run.stages["github"]
-    act_on_github = github.apply
-
-    def apply(act: dict) -> str:
-        said = act_on_github(act)
-        if act["do"] == "comment" and act["body"].strip() == "/hb wrong":
-            store = Store.open(run.database)
-            store.record_feedback([FeedbackRow(key=feedback_key("github", f"act{act['index']}", NAME), rule=NAME,
-                                               item_tool="github", item_key=act["item"], kind="wrong",
-                                               actor="github:ben-o", at=act["at"])])
-            store.engine.dispose()
-        return said
-
-    github.apply = apply
     with capture_logs() as logs:
         result = run.run()
     assert result.expectations["missed"] == [] and result.expectations["unexpected"] == [], result.expectations
     assert result.ok and len(result.expectations["met"]) == 17  # 7 findings, 7 nudges, 3 answers to /hb wrong
     assert [e["rule"] for e in _events(logs, "rule_quieted")] == [NAME]
     assert [e["rule"] for e in _events(logs, "rule_resumed")] == [NAME]
+    store = Store.open(run.database)
+    try:
+        rows = store.feedback(NAME)
+    finally:
+        store.engine.dispose()
+    assert sorted(r.kind for r in rows) == ["wrong", "wrong", "wrong"] and all(r.actor == "github:ben-o" for r in rows)
