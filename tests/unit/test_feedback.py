@@ -206,17 +206,17 @@ def test_feedback_config_defaults_overrides_and_problems():
 
 
 def test_the_migrations_build_exactly_the_tables_and_indexes_the_models_describe(database_url):
-    """Migration 0006 (table ``feedback``, the count indexes) matches ``bridge.store.tables``."""
+    """The migrations (0001-0007) build exactly what ``bridge.store.tables`` describes, column types
+    included: on PostgreSQL every time is ``timestamptz`` (0007 fixes 0004's and 0005's)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
 
     store = Store.open(database_url)
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
-    mine = ("feedback", "ix_feedback_rule_at", "ix_outbox_nudges", "ix_outbox_finding_step", "ix_handoffs_ended")
-    # Scoped to 0006's parts: on PostgreSQL 0004 made the retries times TIMESTAMP, not timestamptz.
-    assert [d for d in diff if any(name in repr(d) for name in mine)] == []
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, SQLModel.metadata)
+    assert diff == []
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM feedback")).scalar_one() == 0
 
