@@ -657,8 +657,9 @@ class Evaluator:
             edges.update(graph.edges)
         out.edges = list(edges.values())
         out.findings, out.inhibited = self.inhibit(overdue, out.standoffs)
-        if self._snoozed:  # a standoff on a snoozed item waits too
-            out.snoozed = {ref: until for ref, until in self._snoozed.items() if until > now}
+        if self._snoozed:  # a standoff on a snoozed item waits too; ended snoozes are forgotten
+            self._snoozed = {ref: until for ref, until in self._snoozed.items() if until > now}
+            out.snoozed = dict(self._snoozed)
             out.standoffs = [f for f in out.standoffs if not any(r in out.snoozed for r in getattr(f, "items", (f.item,)))]
         horizon = now - self.config.commands.reply_within.wall()
         for key, (given, per) in list(self._commands.items()):
