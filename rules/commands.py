@@ -49,10 +49,6 @@ VERBS: dict[str, str] = {
 ALIASES = {"ack": "received", "acknowledge": "received", "acknowledged": "received", "notmine": "not-mine",
            "not_mine": "not-mine", "assign": "reassign"}
 
-#: Who may give each verb (``Command.verb`` → the roles named in a refusal). ``why``/``help`` and
-#: unknown verbs: anyone; ``away``/``back``: the person themselves (on any item).
-PARTIES = ("receiver", "sender", "lead")
-
 _LINE = re.compile(r"^[ \t]*/hb(?:[ \t]+(?P<verb>\S+))?(?P<args>[^\r\n]*)$", re.MULTILINE | re.IGNORECASE)
 _QUOTED = re.compile(r"^[ \t]*(?:>|bq\.)")
 _MARKER = re.compile(r"\bhb:[0-9a-f]{12}\b")
@@ -117,11 +113,6 @@ def commands_of(ev: Event, bots: set[Account] | frozenset = frozenset()) -> list
         return []
     return [Command(ev.id, ev.item, ev.at, ev.actor, verb, args, line, ev.mentions)
             for verb, args, line in parse(ev.text)]
-
-
-def is_command(ev: Event, bots: set[Account] | frozenset = frozenset()) -> bool:
-    """Whether ``ev`` is a comment carrying at least one command (so it is no acknowledgement)."""
-    return bool(commands_of(ev, bots))
 
 
 def snooze_length(args: str, maximum: Duration) -> Duration:

@@ -420,9 +420,9 @@ class Evaluator:
     # ------------------------------------------------------------------ commands
 
     def _commands_in(self, ref: ItemRef, evs: list[Event], bots) -> list:
-        """Index ``ref``'s ``/hb`` comments (within ``reply_within`` of the latest evaluation, or all
-        when none yet) for replies; returns ``[(reply key, (commands, outcomes per command))]`` of
-        every command comment on the item (their outcomes are filled in as the rules walk)."""
+        """Index every ``/hb`` comment of ``ref`` for replies (``evaluate`` drops those older than
+        ``[commands] reply_within``); returns ``[(reply key, (commands, outcomes per command))]``,
+        whose outcomes the rules' walks fill in."""
         if not self.config.commands.enabled:
             return []
         out = []

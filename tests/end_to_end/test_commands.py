@@ -10,21 +10,7 @@ import pytest
 
 from bridge.app.commands.explain import explain
 from bridge.core.model import ItemRef
-from tests.support.world import DiesAfterSending, World, berlin
-
-
-@pytest.fixture
-def world(tmp_path, database_url):
-    worlds = []
-
-    def make(**kw):
-        w = World(tmp_path, database=database_url, **kw)
-        worlds.append(w)
-        return w
-
-    yield make
-    for w in worlds:
-        w.close()
+from tests.support.world import DiesAfterSending, berlin, world  # world: the fixture
 
 
 def replies(w):

@@ -14,21 +14,7 @@ from bridge.core.model import Account, AccountInfo, ItemRef, PollResult
 from bridge.store import OutboxRow
 from connectors.github import timeline as github_timeline
 from tests.support.recorded import read_replay
-from tests.support.world import BOT, PEOPLE, TOKEN, DiesAfterSending, World, berlin
-
-
-@pytest.fixture
-def world(tmp_path, database_url):
-    worlds = []
-
-    def make(**kw):
-        w = World(tmp_path, database=database_url, **kw)
-        worlds.append(w)
-        return w
-
-    yield make
-    for w in worlds:
-        w.close()
+from tests.support.world import BOT, DiesAfterSending, PEOPLE, TOKEN, berlin, world  # world: the fixture
 
 
 def outbox(w) -> list[OutboxRow]:

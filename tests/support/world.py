@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bridge.core.clock import SteppingClock
 from bridge.config import parse_config
 from bridge.store import Store
@@ -139,3 +141,19 @@ class DiesAfterSending:
     def apply(self, action):
         self.inner.apply(action)
         raise SystemExit("killed between send and confirm")
+
+
+@pytest.fixture
+def world(tmp_path, database_url):
+    """``world(**kw)`` → a ``World`` on the test's database (SQLite, or the real PostgreSQL server
+    for the ``postgresql`` parameter of ``database_url``); every world made is closed at the end."""
+    worlds = []
+
+    def make(**kw):
+        w = World(tmp_path, database=database_url, **kw)
+        worlds.append(w)
+        return w
+
+    yield make
+    for w in worlds:
+        w.close()
