@@ -98,6 +98,7 @@ class Engine:
             for name in connectors if (section := config.connectors.get(name)) is not None})
         self.connector_for_tool = {c.tool: name for name, c in connectors.items()}
         self._bots: dict[str, Account] = {}
+        self._bots_missing: set[str] = set()  # connectors whose whoami the store does not hold
         self.persist = persist
         # ``once --dry-run``: plan and report what would be written, record and send nothing
         # (polls are still stored: reading is never a write to a tracker).
@@ -136,10 +137,14 @@ class Engine:
         for name, conn in self.connectors.items():
             if name in self._bots:
                 continue
-            known = self.store.get_cursor(name, WHOAMI)
+            # The store is read once per connector: only this process's own whoami adds the row
+            # later (an item walk asks this for every item: 100,000 reads of a missing row).
+            known = None if name in self._bots_missing else self.store.get_cursor(name, WHOAMI)
             if known:
                 self._bots[name] = Account(conn.tool, known["id"])
-            elif self.health.available(name):
+                continue
+            self._bots_missing.add(name)
+            if self.health.available(name):
                 try:
                     self._bots[name] = me = conn.whoami()
                 except errors.ConnectorError as exc:
@@ -252,6 +257,7 @@ class Engine:
             if only is not None and name not in only:
                 continue
             if not self.health.available(name):
+                self._give_back(name, conn)
                 continue
             try:
                 scopes = list(conn.scopes())
@@ -267,6 +273,7 @@ class Engine:
                 except Exception as exc:  # noqa: BLE001 - isolation, see the docstring
                     self._poll_failed(report, name, scope, exc)
                     if not self.health.available(name):
+                        self._give_back(name, conn)
                         break
                     continue
                 if cursor is None:
@@ -284,6 +291,18 @@ class Engine:
                 report.polled.append(f"{name}:{scope}")
                 self.health.recovered(name)
         report.crawl = self.crawl.text()
+
+    def _give_back(self, name: str, conn) -> None:
+        """``name`` cannot be called for a while: when that is this replica's trouble (down since
+        start, or stopped), give its scopes back so another replica polls them meanwhile."""
+        why = self.health.down(name) if self.coordinator.shared else None
+        if why is None:
+            return
+        try:
+            scopes = list(conn.scopes())
+        except Exception:  # noqa: BLE001 - nothing to give back when they cannot be listed
+            return
+        self.coordinator.release(name, scopes, f"connector {why}")
 
     def _poll_failed(self, report: CycleReport, name: str, scope: str | None, exc: Exception) -> None:
         """Take in one failed poll of ``name`` (``scope`` ``None``: listing its scopes failed)."""

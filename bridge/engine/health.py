@@ -120,6 +120,18 @@ class Health:
                 hint=("the tool refused the credential: fix it (or reload); tried again with backoff"
                       if refused else "tried again with backoff; the other connectors go on"))
 
+    def down(self, name: str) -> str | None:
+        """Why ``name`` cannot be called for a while, when that is not the tool's own word
+        (stopped by a refused credential, or down since start and backing off): the reason,
+        else ``None`` (callable, failing but tried each poll, or paused by a rate limit, which
+        binds every replica with the same token alike)."""
+        h = self._by_name[name]
+        if h.stopped:
+            return "stopped"
+        if not h.up and h.down_tries and not self.available(name):
+            return "down"
+        return None
+
     def unhealthy(self) -> dict[str, str]:
         """Connectors that are down, stopped, failing or paused now: name → the last error's text."""
         return {name: h.stopped or h.reason or "unavailable" for name, h in self._by_name.items()

@@ -17,6 +17,9 @@ How replicas share the work (PostgreSQL manual, "Advisory Locks" and ``pg_locks`
   one that polls it. A replica claims at most its fair share, ``ceil(scopes / replicas)``, and
   gives back what it holds above that share, so a replica that joins gets work within a cycle
   or two, and the scopes of one that died are taken over by the next cycles of the others.
+  A replica whose connector is down (it never answered since start and backs off, or its
+  credential was refused) gives that connector's scopes back (``release``): another replica,
+  which may reach the tool, takes them, instead of the scope waiting out this one's backoff.
 - **Leader**: one replica holds ``LEADER_LOCK`` and is the only one that evaluates, plans and
   delivers (every replica polls its share). When it dies another takes the lock at its next
   cycle and starts from the stored state, as a restart does.
@@ -69,6 +72,10 @@ class Solo:
 
     def claim(self, connector: str, scope: str) -> bool:
         return True
+
+    def release(self, connector: str, scopes, why: str) -> int:
+        """Nobody else could poll them: nothing to give back."""
+        return 0
 
     def leader(self) -> bool:
         return True
@@ -178,6 +185,25 @@ class AdvisoryLocks:
                 return False
             except _Lost:
                 return False
+
+    def release(self, connector: str, scopes, why: str) -> int:
+        """Give back the locks of ``connector``'s ``scopes`` this replica holds, so another
+        replica may poll them (this one cannot now: ``why``, logged with each). Returns how
+        many were given back; a lost connection has given them all back already."""
+        released = 0
+        with self._mutex:
+            for scope in scopes:
+                key = scope_key(connector, scope)
+                if key not in self._held:
+                    continue
+                try:
+                    self._run("SELECT pg_advisory_unlock(:s, :k)", s=SCOPE_SPACE, k=key)
+                except _Lost:
+                    return released
+                self._held.discard(key)
+                released += 1
+                log.info("scope_released", connector=connector, scope=scope, reason=why)
+        return released
 
     def held(self) -> int:
         """How many scope locks this replica holds."""

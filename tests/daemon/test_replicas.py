@@ -115,8 +115,13 @@ def test_replicas_started_at_once_one_killed_post_every_step_exactly_once(replic
             return rows if len(rows) == 2 * len(world.items) and all(r.status == "done" for r in rows) else None
 
         def explain() -> str:
+            # who held which scope and which tool was down: what a timeout here needs to be read
+            said = ("scope_", "connector_", "leader_", "poll_crashed", "replica_")
+            logs = "".join(f"\nreplica {r.n}{' (killed)' if r is leader else ''}:\n" + "\n".join(
+                [line[:300] for line in r.log().splitlines() if any(f'"{w}' in line for w in said)][-25:])
+                for r in running)
             return "\noutbox:\n" + "\n".join(map(str, outbox_rows())) + "\nwritten:\n" + "\n".join(
-                f"{w['tool']} {w['where']} {w['marker']} draft={bool(w.get('draft'))}" for w in world.bot_writes())
+                f"{w['tool']} {w['where']} {w['marker']} draft={bool(w.get('draft'))}" for w in world.bot_writes()) + logs
 
         rows = wait_for(every_step_out, 300, "every item's nudge and draft after the kill", interval=1.0,
                         explain=explain)

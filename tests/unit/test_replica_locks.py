@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_engine, inspect, pool, text
@@ -81,6 +81,40 @@ def test_a_dead_replica_loses_its_scopes_and_the_lead_to_the_others(postgres_ser
     finally:
         a.close()
         b.close()
+
+
+def test_a_replica_whose_tool_is_down_gives_its_scopes_to_one_that_reaches_it(postgres_server, tmp_path):
+    """A replica whose connector never answered since start backs off (up to 10 min); it held
+    its scopes meanwhile, so nobody polled them (the replica test saw a tool's items get no
+    nudge for five minutes). It now gives them back at once and another replica polls them."""
+    from structlog.testing import capture_logs
+
+    from bridge.app.wiring import build_engine
+    from bridge.config import parse_config
+    from tests.support.world import TOKEN, World
+
+    url = postgres_server.database()
+    world = World(tmp_path, database=url)  # replica B reaches the emulator
+    dead = world.config_text.replace(world.emu.url, "http://127.0.0.1:9")  # replica A: nothing answers
+    config_a = parse_config(dead, environ={"GH_TOKEN": TOKEN})
+    locks_a, locks_b = AdvisoryLocks(url), AdvisoryLocks(url)
+    locks_a.member_refresh = locks_b.member_refresh = 0
+    try:
+        a = build_engine(config_a, Store.open(url), clock=world.clock, coordinator=locks_a)
+        with capture_logs() as logs:
+            report_a = a.cycle()  # alone: it claims the scope, and the poll finds nobody there
+        assert report_a.polled == [] and report_a.errors
+        events = [(e["event"], e.get("reason")) for e in logs if e["event"].startswith(("scope_", "connector_"))]
+        assert events == [("scope_claimed", None), ("connector_down", events[1][1]), ("scope_released", "connector down")]
+        assert locks_a.held() == 0
+        b = build_engine(world.config, world.store, clock=world.clock, coordinator=locks_b)
+        assert b.cycle().polled == ["github:acme/web"]  # at once, not after A's backoff
+        world.clock.advance(timedelta(minutes=1))
+        assert a.cycle().polled == [] and locks_a.held() == 0  # A, back from its backoff, finds it held
+    finally:
+        locks_a.close()
+        locks_b.close()
+        world.close()
 
 
 def _row(key: str) -> OutboxRow:
