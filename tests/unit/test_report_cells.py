@@ -5,7 +5,6 @@ engine keeps in the store) give the same report as figures computed from its tim
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -85,7 +84,7 @@ def test_lanes_merged_from_cells_are_the_lanes_of_the_definition(hs):
 @given(facts())
 def test_stored_figures_give_the_report_computed_figures_give(hs):
     tz = ZoneInfo("UTC")
-    stored = [dataclasses.replace(h, measured=measure_ended(h.schedule, h.state, h.sent_at, h.ended_at, h.nudged_at))
+    stored = [h._replace(measured=measure_ended(h.schedule, h.state, h.sent_at, h.ended_at, h.nudged_at))
               if not h.open else h for h in hs]
     at = MON + timedelta(days=14)
     assert figures(*measure(stored, NOW, tz)) == figures(*measure(hs, NOW, tz))
