@@ -23,8 +23,10 @@ Measured, each in a fresh subprocess so peaks do not mix:
 2. ``backfill`` (unless ``--skip-backfill``): the same report on a copy whose stored delays are
    cleared, as a store upgraded from 0004 has them: the first build measures and stores them,
    the second reads them.
-3. ``page``: the daemon's live ``/`` page (``live_page``): first build, a request from its cache,
-   a rebuild after ``PAGE_EVERY``; and its two parts (report, status table) on their own.
+3. ``page``: the live ``/`` page (``live_page``): first build, a request from its cache, a
+   rebuild after ``PAGE_EVERY``; and its two parts (report, status table) on their own; then
+   the daemon's page, whose status table comes from the engine's last evaluation
+   (``daemon_status``).
 4. ``scrape``: a ``Metrics`` fed from the store, served by the real ``HttpEndpoint`` on loopback;
    a thread runs cycles' work meanwhile (the evaluator's ``evaluate(now)`` and the delay summary,
    over and over, contending for the GIL as a cycle does) while ``--scrapes`` GETs of
@@ -188,6 +190,22 @@ def child_page(db: str, org: str) -> dict:
     t = time.perf_counter()
     status_json(config, store, NOW)
     out["of_which_status"] = time.perf_counter() - t
+    # The daemon's page (``daemon_status``): the status table from the engine's last evaluation.
+    from bridge.app.http import daemon_status
+    from bridge.engine.cycle import Engine
+
+    engine = Engine(config, store, {}, lambda: NOW, persist=False)
+    t = time.perf_counter()
+    engine.last = engine.evaluate(NOW)  # the daemon's own cycle does this; timed for reference
+    out["daemon_evaluation"] = time.perf_counter() - t
+    now[0] = NOW + 2 * PAGE_EVERY
+    daemon_page = live_page(lambda: config, store, lambda: now[0], status_of=daemon_status(lambda: engine, threading.Lock()))
+    t = time.perf_counter()
+    daemon_page()
+    out["daemon_page"] = time.perf_counter() - t
+    t = time.perf_counter()
+    daemon_status(lambda: engine, threading.Lock())(NOW)
+    out["daemon_status"] = time.perf_counter() - t
     out["page_kib"] = len(html) / 1024
     out["rss_peak"] = rss_mib()
     return out
@@ -244,10 +262,9 @@ def child_scrape(db: str, org: str, scrapes: int) -> dict:
 
 
 def run_child(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)  # its progress to our stderr
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"{args[0]} measurement failed")
+        raise SystemExit(f"{args[1]} failed (exit {proc.returncode}; its error is above)")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -260,13 +277,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scrapes", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=5, help="report runs (each in a fresh process); the median is "
                     "printed with the range (default 5)")
-    ap.add_argument("--child", choices=["report", "scrape", "backfill", "page"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["build", "prepare", "report", "scrape", "backfill", "page"], help=argparse.SUPPRESS)
     ap.add_argument("--skip-backfill", action="store_true", help="do not measure the first report after an upgrade "
                     "from 0004 (it needs one more copy of the store)")
     ap.add_argument("--org", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        child = {"report": lambda: child_report(args.db, args.org), "backfill": lambda: child_backfill(args.db, args.org),
+        from bench.engine_eval import build
+
+        child = {"build": lambda: build(args.db, args) or {}, "prepare": lambda: prepare(args.db, args.org),
+                 "report": lambda: child_report(args.db, args.org), "backfill": lambda: child_backfill(args.db, args.org),
                  "page": lambda: child_page(args.db, args.org),
                  "scrape": lambda: child_scrape(args.db, args.org, args.scrapes)}[args.child]
         out = child()
@@ -280,17 +300,18 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.mkdtemp(prefix="bench-report-")
         db = os.path.join(tmp, "org.db")
     try:
+        # Built and prepared in child processes too: the peak RSS a child reports includes its
+        # parent's at the fork (Linux keeps ru_maxrss across exec), so the parent stays small.
         if not (Path(db).exists() and Path(db + ".json").exists()):
-            from bench.engine_eval import build
-
-            build(db, args)
+            run_child("--child", "build", "--db", db, "--items", str(args.items), "--events", str(args.events),
+                      "--edges", str(args.edges))
         meta = json.loads(Path(db + ".json").read_text())
         work = db + ".report.db"
         prepared = Path(work + ".json")
         if not (Path(work).exists() and prepared.exists()
                 and json.loads(prepared.read_text()).get("prepared_by") == PREPARED_BY):
             shutil.copyfile(db, work)
-            prep = prepare(work, db)
+            prep = run_child("--child", "prepare", "--db", work, "--org", db)
             prepared.write_text(json.dumps(prep))
         prep = json.loads(prepared.read_text())
         log(f"store: {meta['items']:,} items, {meta['events']:,} events; {prep['handoffs']:,} handoffs, "
@@ -298,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = [run_child("--child", "report", "--db", work, "--org", db) for _ in range(args.repeat)]
         builds = sorted(x["build_report"] for x in runs)
         r = sorted(runs, key=lambda x: x["build_report"])[len(runs) // 2]  # the median run
-        print(f"report --compare-at, {len(runs)} runs: build median {r['build_report']:.2f} s (range "
+        print(f"report --compare-at, {len(runs)} run{'s' if len(runs) != 1 else ''}: build median {r['build_report']:.2f} s (range "
               f"{builds[0]:.2f}-{builds[-1]:.2f} s); the collector's pass after it {r['collector_after']:.2f} s "
               "(paid by a long-lived process, not by the command)")
         print(f"report --compare-at: build {r['build_report']:.2f} s (CPU {r['build_cpu']:.2f} s; read, {r['lanes']:,} "
@@ -322,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"live / page: first {g['first']:.2f} s (report {g['of_which_report']:.2f} s, status table "
               f"{g['of_which_status']:.2f} s), from the cache {1000 * g['cached']:.1f} ms, rebuilt after PAGE_EVERY "
               f"{g['rebuild']:.2f} s ({g['page_kib']:.0f} KiB); peak RSS {g['rss_peak']:.0f} MiB")
+        print(f"the daemon's / page (status table from its last evaluation): {g['daemon_page']:.2f} s, of which the "
+              f"status table {g['daemon_status']:.2f} s (the cycle's own evaluation of the store took "
+              f"{g['daemon_evaluation']:.2f} s)")
         s = run_child("--child", "scrape", "--db", work, "--org", db, "--scrapes", str(args.scrapes))
         print(f"/metrics while cycles run: median {s['median_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms, max "
               f"{s['max_ms']:.1f} ms over {s['scrapes']} scrapes ({s['body_kib']:.0f} KiB; {s['cycle_rounds_meanwhile']} "

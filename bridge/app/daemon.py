@@ -199,13 +199,15 @@ class Daemon:
         Raises:
             OSError: the address cannot be bound (taken, or not this host's).
         """
-        from bridge.app.http import HttpEndpoint, live_page
+        from bridge.app.http import HttpEndpoint, daemon_status, live_page
         from bridge.config.load import http_address
 
         if not self.config.daemon.http:
             return None
         host, port = http_address(self.config.daemon.http)
-        self.http = HttpEndpoint(host, port, self.metrics, live_page(lambda: self.config, self.store, utcnow)).start()
+        page = live_page(lambda: self.config, self.store, utcnow,
+                         status_of=daemon_status(lambda: self.engine, self._lock))
+        self.http = HttpEndpoint(host, port, self.metrics, page).start()
         return self.http
 
     def reload(self) -> None:

@@ -11,7 +11,8 @@
   :func:`Metrics.stale_after`: three times the longest ``poll_every``, at least 5 minutes) and
   no connector is stopped; else ``503`` with the reason, one line each.
 - ``/``: the report page (``handoff-bridge report --html``), built live from the store (at most
-  every ``PAGE_EVERY``).
+  every ``PAGE_EVERY``); its status table comes from the daemon's last evaluation
+  (``daemon_status``), not from evaluating every item again.
 
 Everything a scrape returns was computed after the last cycle (``Metrics.observe_cycle``, on
 the cycle's own thread; the delay summary, which reads every stored handoff, on a thread of its
@@ -288,9 +289,14 @@ PAGE_EVERY = timedelta(seconds=30)
 
 
 def live_page(config_of: Callable[[], object], store, clock: Callable[[], datetime],
-              every: timedelta = PAGE_EVERY) -> Callable[[], str]:
+              every: timedelta = PAGE_EVERY, status_of: Callable[[datetime], dict | None] | None = None) -> Callable[[], str]:
     """A ``page`` callable: the report page of the store now, with the status table; rebuilt at
-    most once per ``every`` (one build at a time; concurrent requests get the same page)."""
+    most once per ``every`` (one build at a time; concurrent requests get the same page).
+
+    ``status_of(now)``: the status table's document (``status --json``); default an engine of
+    its own that evaluates the store (``bridge.app.commands.report.status_json``). The daemon
+    gives its own last evaluation instead (``daemon_status``): no second evaluation of every item.
+    """
     cache: dict[str, object] = {}
     lock = threading.Lock()
 
@@ -305,8 +311,31 @@ def live_page(config_of: Callable[[], object], store, clock: Callable[[], dateti
             if built is None or now - built >= every or now < built:
                 config = config_of()
                 report = build_report(config, store, now)
-                cache["html"] = render_page(report, status_json(config, store, now), title="handoff-bridge: live report")
+                status = status_of(now) if status_of is not None else None
+                if status is None:
+                    status = status_json(config, store, now)
+                cache["html"] = render_page(report, status, title="handoff-bridge: live report")
                 cache["at"] = now
             return cache["html"]
 
     return page
+
+
+def daemon_status(engine_of: Callable[[], object], lock) -> Callable[[datetime], dict | None]:
+    """A ``status_of`` for :func:`live_page`: the status document of the daemon's last
+    evaluation (``Engine.last``, made by its last leading cycle), built under the daemon's
+    store lock ``lock`` (the rows read item snapshots through the engine's own cache); ``None``
+    while there is none (before the first cycle, or on a replica that does not lead), and the
+    page then evaluates the store itself."""
+
+    def status_of(now: datetime) -> dict | None:
+        from bridge.app.commands.status import build_status, to_json
+
+        with lock:
+            engine = engine_of()
+            last = getattr(engine, "last", None)
+            if last is None:
+                return None
+            return to_json(build_status(engine, last.at, evaluation=last))
+
+    return status_of

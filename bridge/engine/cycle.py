@@ -180,6 +180,7 @@ class Engine:
         if not self.coordinator.leader():
             report.leader = False  # another replica evaluates, plans and delivers
             self._changed = set()  # the leader learns them from the store's dirty flags
+            self.last = None  # what it evaluated while it led is stale now
             return report
         if self.coordinator.term != self._term:
             self._new_term()

@@ -150,11 +150,11 @@ def _trigger_phrase(trigger: str) -> str:
 
 
 class _Builder:
-    def __init__(self, engine, now: datetime):
+    def __init__(self, engine, now: datetime, evaluation=None):
         self.engine = engine
         self.ev = engine.evaluator
         self.now = now
-        self.evaluation = engine.evaluate(now)
+        self.evaluation = evaluation if evaluation is not None else engine.evaluate(now)
         self.items = self.ev.items  # bridge.engine.evaluator.Snapshots
         self.rules = {r.name: r for r in engine.config.rules}
 
@@ -379,17 +379,23 @@ def _task_of(edge: standoff_rule.WaitEdge) -> tuple[str, tuple[ItemRef, ...]]:
     return "finish {0}", (edge.on,)
 
 
-def build_status(engine, now: datetime | None = None, sort: str = "age") -> Status:
+def build_status(engine, now: datetime | None = None, sort: str = "age", evaluation=None) -> Status:
     """Evaluate the store at ``now`` (default: the engine's clock) and build the status rows.
 
     Args:
         engine: a ``bridge.engine.Engine`` (its store, config and evaluator are read).
         now: aware UTC.
         sort: ``age`` (oldest wait first), ``item`` (tool, key) or ``holder`` (name, then oldest).
+        evaluation: an ``Evaluation`` ``engine`` already made (the daemon's last cycle's,
+            ``Engine.last``) to build the rows from instead of evaluating again; ``now`` should
+            then be its ``at``.
+
+    Raises:
+        ValueError: an unknown ``sort``.
     """
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r} (expected one of {', '.join(SORTS)})")
-    status = _Builder(engine, now or engine.clock()).build()
+    status = _Builder(engine, now or engine.clock(), evaluation).build()
     for row in engine.store.retries():
         (status.dead_letter if row.dead_at is not None else status.retrying).append(row)
     status.crawl = crawl_status(engine.config, engine.store)
