@@ -121,9 +121,9 @@ class Health:
                       if refused else "tried again with backoff; the other connectors go on"))
 
     def down(self, name: str) -> str | None:
-        """Why ``name`` cannot be called for a while, when that is not the tool's own word
-        (stopped by a refused credential, or down since start and backing off): the reason,
-        else ``None`` (callable, failing but tried each poll, or paused by a rate limit, which
+        """Why ``name`` is out of this process's reach for a while: ``"stopped"`` (its credential
+        was refused) or ``"down"`` (it never answered since start and is backing off); else
+        ``None``: callable, failing but tried at each poll, or paused by a rate limit (which
         binds every replica with the same token alike)."""
         h = self._by_name[name]
         if h.stopped:
