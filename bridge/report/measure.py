@@ -381,8 +381,9 @@ class _Cells:
                  values: dict | None = None, min_pair: int = MIN_PERSON_PAIR):
         handoffs = handoffs if isinstance(handoffs, list) else list(handoffs)
         # Person pairs counted as (sender, receiver) tuples (C speed); named once per pair.
-        per_tool = Counter((h[4], h[5], h[2]) for h in handoffs)
-        across = Counter((h[4], h[5]) for h in handoffs)
+        senders, receivers = [h[4] for h in handoffs], [h[5] for h in handoffs]
+        per_tool = Counter(zip(senders, receivers, [h[2] for h in handoffs]))
+        across = Counter(zip(senders, receivers))
         named_tool = {k: (f"{k[0]} → {k[1]}" if n >= min_pair else OTHER_PAIRS) for k, n in per_tool.items()}
         named_all = {k: (f"{k[0]} → {k[1]}" if n >= min_pair else OTHER_PAIRS) for k, n in across.items()}
         rows_a: dict[tuple, list[tuple]] = {}

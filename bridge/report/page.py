@@ -121,11 +121,18 @@ def _local(at: str | datetime | None, report: Report) -> str:
     return d.astimezone(report.tz).strftime("%a %d %b %H:%M")
 
 
-def _status_section(report: Report, status: dict | None) -> str:
+#: Rows of the status table a page shows at most (in the status document's order: oldest wait
+#: first); the rest are counted under the table. 13,367 rows made a 5 MB page of 100,000 items.
+STATUS_ROWS = 500
+
+
+def _status_section(report: Report, status: dict | None, limit: int = STATUS_ROWS) -> str:
     if status is None:
         return '<p class="note">status not available</p>'
     rows = []
-    for it in status.get("items", []):
+    items = status.get("items", [])
+    shown = items if not limit else items[:limit]
+    for it in shown:
         link = f'<a href="{_e(it["url"])}">{_e(it["key"])}</a>' if it.get("url") else _e(it["key"])
         nxt = it.get("next")
         decision = "-" if not nxt else _e(f'{nxt["who"]} to {nxt["what"]}' + (f' by {nxt["by_local"]}' if nxt.get("by_local") else ""))
@@ -135,18 +142,24 @@ def _status_section(report: Report, status: dict | None) -> str:
     summary = _e(status.get("summary", {}).get("text", ""))
     if not rows:
         return f"<p>{summary}</p>"
-    return f"<p>{summary}</p>" + _table("status", ["state", "item", "title", "holder", "blocker", "next decision"], rows, 6)
+    more = len(items) - len(shown)
+    rest = (f'<p class="note" id="status-more">{more:,} more item{"s" if more != 1 else ""} wait, each newer than '
+            f'these: <code>handoff-bridge status</code> lists them all.</p>' if more else "")
+    return (f"<p>{summary}</p>" + _table("status", ["state", "item", "title", "holder", "blocker", "next decision"], rows, 6)
+            + rest)
 
 
 def render_page(report: Report, status: dict | None = None, *, title: str = "handoff-bridge report",
-                top: int = 50) -> str:
+                top: int = 50, status_rows: int = STATUS_ROWS) -> str:
     """The whole HTML document (UTF-8 text). ``status``: ``status --json``'s document, or ``None``.
-    ``top``: at most this many lanes of each kind in the tables (the busiest; ``0``: all)."""
+    ``top``: at most this many lanes of each kind in the tables (the busiest; ``0``: all).
+    ``status_rows``: at most this many status rows, the first of the document's (oldest wait
+    first), the rest counted below the table (``0``: all)."""
     parts = [f"<h1>{_e(title)}</h1>",
              f'<p class="note">At {_e(_local(report.at, report))} ({_e(report.tz.key)}). bh = the receiver\'s business hours; '
              f"h = wall-clock hours. Open handoffs count with their delay so far.</p>",
              "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in summary_lines(report)) + "</ul>",
-             "<h2>Status: what waits now</h2>", _status_section(report, status)]
+             "<h2>Status: what waits now</h2>", _status_section(report, status, status_rows)]
     parts.append("<h2>Open standoffs</h2>")
     if report.open_standoffs:
         parts.append(_table("standoffs", ["item", "rule", "standing since"],

@@ -120,3 +120,15 @@ def test_the_page_opens_in_chromium_with_tables_and_charts_and_no_console_error(
     assert foreign == [], f"the page asked the network for {foreign}"
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
+
+
+def test_the_status_table_shows_the_oldest_rows_and_counts_the_rest():
+    """13,367 status rows made the 100,000-item page 5 MB; it shows ``status_rows`` of them."""
+    item = STATUS["items"][1]
+    status = {"summary": {"text": "7 items"}, "items": [{**item, "key": f"acme/web#{n}"} for n in range(7)]}
+    page = render_page(_report(), status, status_rows=3)
+    assert [f"acme/web#{n}" in page for n in range(7)] == [True] * 3 + [False] * 4
+    assert "4 more items wait, each newer than these" in page
+    everything = render_page(_report(), status, status_rows=0)
+    assert all(f"acme/web#{n}" in everything for n in range(7)) and "status-more" not in everything
+    assert "status-more" not in render_page(_report(), status, status_rows=7)
