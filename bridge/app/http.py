@@ -333,9 +333,7 @@ def daemon_status(engine_of: Callable[[], object], lock) -> Callable[[datetime],
 
         with lock:
             engine = engine_of()
-            last = getattr(engine, "last", None)
-            if last is None:
-                return None
-            return to_json(build_status(engine, last.at, evaluation=last))
+            last = engine.last
+            return None if last is None else to_json(build_status(engine, last.at, evaluation=last))
 
     return status_of

@@ -173,7 +173,7 @@ def handoff_facts(config, store: Store, directory: Directory | None = None, *,
         except (TypeError, ValueError):  # a driver's datetime (PostgreSQL), or text with an offset
             sent_at, ended_at = _time(sent_text), _time(ended_text)
         if measured_at is not None:
-            nudged_at = _time(nudge_text) if nudge_text is not None else None
+            nudged_at = _time(nudge_text)
             measured = make(EndedDelay, (business, wall, nudged_at, to_ack))
         else:
             nudged_at = nudges.get(key)
